@@ -1,0 +1,187 @@
+// The container machine's actors: each turns driver calls (runtime, monitor, cgroups) into machine events.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { filter } from 'rxjs';
+import { fromCallback, fromPromise } from 'xstate';
+import type { OciRuntime } from '../drivers/runtime/types.ts';
+import type { Monitor } from '../drivers/monitor/types.ts';
+import { DobbyError } from '../errors.ts';
+import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
+import type { Logger } from '../log.ts';
+import type { Semaphore } from '../semaphore.ts';
+import type {
+  AdoptOutput,
+  CgroupPaths,
+  ContainerEvent,
+  CreateInput,
+  CreateOutput,
+  ExecInput,
+  ExecOutput,
+  IdInput,
+  InspectInput,
+  ProbeOutput,
+  RawExit,
+  SignalInput,
+  TeardownInput,
+  WatchInput,
+} from '../machines/container-types.ts';
+
+/** What the actors need to know about a container's cgroups. */
+export interface CgroupProbe {
+  /** The container's cgroup paths, read from /proc/<pid>/cgroup; null if the process is gone. */
+  pathsOf(pid: number): Promise<CgroupPaths | null>;
+  /** How many OOM kills the kernel recorded in those cgroups. */
+  oomKillCount(paths: CgroupPaths): Promise<number>;
+}
+
+export interface ContainerActorDeps {
+  readonly runtime: OciRuntime;
+  readonly monitor: Monitor;
+  readonly cgroups: CgroupProbe;
+  /** Caps runtime and monitor processes in flight across all containers. */
+  readonly limiter: Semaphore;
+  readonly logger: Logger;
+  /** The daemon's state dir: logs/ and exec/ live under it. */
+  readonly stateDir: string;
+}
+
+export function consoleLogPath(stateDir: string, id: string): string {
+  return join(stateDir, 'logs', `${id}.log`);
+}
+
+function isNoSuchContainer(err: unknown): boolean {
+  if (!(err instanceof DobbyError) || err.stderr === undefined) return false;
+  return /does not exist|not found|no such/i.test(err.stderr);
+}
+
+export function createContainerActors(deps: ContainerActorDeps) {
+  const { runtime, monitor, cgroups, limiter, logger, stateDir } = deps;
+  const limited = <T>(task: () => Promise<T>): Promise<T> => limiter.run(task);
+
+  return {
+    createContainer: fromPromise<CreateOutput, CreateInput>(async ({ input }) => {
+      const { id, request } = input;
+      const logPath = request.logPath ?? consoleLogPath(stateDir, id);
+      await mkdir(join(stateDir, 'logs'), { recursive: true });
+      const created = await limited(() =>
+        monitor.create({
+          id,
+          bundle: request.bundle,
+          logPath,
+          ...(request.logSizeMax === undefined ? {} : { logSizeMax: request.logSizeMax }),
+          ...(request.fds === undefined ? {} : { fds: request.fds }),
+        }),
+      );
+      const cgroup = await cgroups.pathsOf(created.pid).catch(() => null);
+      return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
+    }),
+
+    startContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.start(input.id))),
+
+    signalContainer: fromPromise<void, SignalInput>(({ input }) =>
+      limited(() => runtime.kill(input.id, input.signal, { all: input.signal === 'SIGKILL' })),
+    ),
+
+    pauseContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.pause(input.id))),
+
+    resumeContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.resume(input.id))),
+
+    execInContainer: fromPromise<ExecOutput, ExecInput>(async ({ input }) => {
+      const execDir = join(stateDir, 'exec');
+      await mkdir(execDir, { recursive: true });
+      const pidFile = join(execDir, `${input.id}.${randomBytes(4).toString('hex')}.pid`);
+      try {
+        const result = await limited(() =>
+          runtime.exec(input.id, {
+            ...input.exec,
+            detach: true,
+            pidFile,
+            logPath: join(stateDir, 'logs', `${input.id}.exec.log`),
+          }),
+        );
+        const pid = result.pid ?? Number((await readFile(pidFile, 'utf8')).trim());
+        if (!Number.isInteger(pid) || pid <= 0) {
+          throw new DobbyError('RUNTIME_FAILED', `exec in container '${input.id}' gave no process id`, { containerId: input.id, verb: 'exec' });
+        }
+        return { requestId: input.requestId, pid };
+      } finally {
+        await rm(pidFile, { force: true });
+      }
+    }),
+
+    // Exits arrive from the monitor's inotify watch; an adopted container may have exited already.
+    watchExit: fromCallback<ContainerEvent, WatchInput>(({ input, sendBack }) => {
+      let done = false;
+      const deliver = (exit: RawExit): void => {
+        if (done) return;
+        done = true;
+        sendBack({ type: 'EXITED', exit });
+      };
+      const subscription = monitor.exits$.pipe(filter((e) => e.id === input.id)).subscribe({
+        next: (e) => deliver({ code: e.code, oomKilled: e.oomKilled }),
+        error: (err: unknown) => logger.error({ err, containerId: input.id }, 'exit watch failed'),
+      });
+      if (input.checkRecorded) {
+        monitor
+          .readExit(input.id)
+          .then((recorded) => {
+            if (recorded !== null) deliver({ code: recorded.code, oomKilled: recorded.oomKilled });
+          })
+          .catch((err: unknown) => logger.warn({ err, containerId: input.id }, 'could not read a recorded exit'));
+      }
+      return () => subscription.unsubscribe();
+    }),
+
+    inspectExit: fromPromise<ExitStatus, InspectInput>(async ({ input }) => {
+      let oomKilled = input.exit.oomKilled;
+      if (!oomKilled && input.cgroup !== null) {
+        oomKilled = (await cgroups.oomKillCount(input.cgroup).catch(() => 0)) > 0;
+      }
+      return exitStatusFromCode(input.exit.code, oomKilled);
+    }),
+
+    probeContainer: fromPromise<ProbeOutput, IdInput>(async ({ input }) => {
+      const state = await limited(() => runtime.state(input.id));
+      if (state !== null && state.status !== 'stopped') return { gone: false };
+      const recorded = await monitor.readExit(input.id);
+      return { gone: true, exit: recorded === null ? null : { code: recorded.code, oomKilled: recorded.oomKilled } };
+    }),
+
+    adoptContainer: fromPromise<AdoptOutput, IdInput>(async ({ input }) => {
+      const state = await limited(() => runtime.state(input.id));
+      const recorded = await monitor.readExit(input.id);
+      if (state === null) {
+        return recorded === null ? { status: 'missing' } : { status: 'exited', exit: { code: recorded.code, oomKilled: recorded.oomKilled } };
+      }
+      if (state.status === 'running' || state.status === 'paused') {
+        const cgroup = await cgroups.pathsOf(state.pid).catch(() => null);
+        return { status: state.status, pid: state.pid, monitorPid: await monitor.monitorPid(input.id), cgroup };
+      }
+      if (state.status === 'created' || state.status === 'creating') return { status: 'created', pid: state.pid };
+      // Stopped with no record: the monitor died with it, so the status is unknowable.
+      return { status: 'exited', exit: recorded === null ? { code: 255, oomKilled: false } : { code: recorded.code, oomKilled: recorded.oomKilled } };
+    }),
+
+    // Runs on every path out of a container: it must not give up half-way.
+    teardown: fromPromise<void, TeardownInput>(async ({ input }) => {
+      const log = logger.child({ containerId: input.id });
+      if (input.force) {
+        await limited(() => runtime.kill(input.id, 'SIGKILL', { all: true })).catch((err: unknown) => {
+          if (!isNoSuchContainer(err)) log.debug({ err }, 'kill before delete failed');
+        });
+      }
+      await limited(() => runtime.delete(input.id, { force: input.force })).catch(async (err: unknown) => {
+        if (isNoSuchContainer(err)) return;
+        log.warn({ err }, 'delete failed; retrying with --force');
+        await limited(() => runtime.delete(input.id, { force: true })).catch((again: unknown) => {
+          if (!isNoSuchContainer(again)) log.error({ err: again }, 'could not delete the container from the runtime');
+        });
+      });
+      await monitor.release(input.id).catch((err: unknown) => log.warn({ err }, 'could not release the monitor files'));
+    }),
+  };
+}
+
+export type ContainerActors = ReturnType<typeof createContainerActors>;

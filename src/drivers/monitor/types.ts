@@ -1,0 +1,48 @@
+// The per-container monitor interface: creates the container, holds its exit status and console log.
+
+import type { Observable } from 'rxjs';
+
+export interface CreateOptions {
+  readonly id: string;
+  /** Bundle directory holding config.json (or the one named by `configPath`). */
+  readonly bundle: string;
+  /** Where the container's console output goes. */
+  readonly logPath: string;
+  /** Size cap of the console log in bytes; unlimited when absent. */
+  readonly logSizeMax?: number;
+  /** Open file descriptors to pass in; they become fds 3, 4, ... inside the container. */
+  readonly fds?: readonly number[];
+}
+
+export interface CreatedContainer {
+  /** Host pid of the container's init process. */
+  readonly pid: number;
+  /** Pid of the monitor process (conmon) that holds the exit status. */
+  readonly monitorPid: number;
+}
+
+export interface MonitorExit {
+  readonly id: string;
+  /** As the monitor recorded it: the exit code, or 128+N for a death by signal N. */
+  readonly code: number;
+  /** True when the monitor or the cgroup saw an OOM kill. */
+  readonly oomKilled: boolean;
+}
+
+/**
+ * Creates containers through a monitor process that outlives the daemon and records each
+ * container's exit. Exits are observed (inotify on the exit dir), never polled.
+ */
+export interface Monitor {
+  create(options: CreateOptions): Promise<CreatedContainer>;
+  /** Every exit the monitor records, for any container, as it happens. */
+  readonly exits$: Observable<MonitorExit>;
+  /** The recorded exit of a container, or null if it has none yet (after a daemon restart). */
+  readExit(id: string): Promise<MonitorExit | null>;
+  /** Pid of the live monitor process for a container, or null. */
+  monitorPid(id: string): Promise<number | null>;
+  /** Removes everything the monitor keeps for the container (pid, exit and oom files). */
+  release(id: string): Promise<void>;
+  /** Stops watching; idempotent. */
+  close(): void;
+}

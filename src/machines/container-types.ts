@@ -1,0 +1,138 @@
+// Types shared by the container machine, the actors that implement its side effects, and its owners.
+
+import type { DobbyError } from '../errors.ts';
+import type { ExitStatus } from '../exit-status.ts';
+import type { ExecRequest, StartRequest } from '../manager-types.ts';
+
+/** Where the kernel accounts the container: cgroup path per v1 controller, and the v2 path. */
+export interface CgroupPaths {
+  readonly v1: Readonly<Record<string, string>>;
+  readonly v2: string | null;
+}
+
+/** A recorded exit before it is interpreted: the monitor's code and its own OOM flag. */
+export interface RawExit {
+  readonly code: number;
+  readonly oomKilled: boolean;
+}
+
+// ---- actor inputs and outputs --------------------------------------------------------------
+
+export interface IdInput {
+  readonly id: string;
+}
+
+export interface WatchInput {
+  readonly id: string;
+  /** Also look for an exit recorded before the watch began (an adopted container). */
+  readonly checkRecorded: boolean;
+}
+
+export interface CreateInput {
+  readonly id: string;
+  readonly request: StartRequest;
+}
+
+export interface CreateOutput {
+  readonly pid: number;
+  readonly monitorPid: number;
+  readonly cgroup: CgroupPaths | null;
+}
+
+export interface SignalInput {
+  readonly id: string;
+  readonly signal: 'SIGTERM' | 'SIGKILL';
+}
+
+export interface ExecInput {
+  readonly id: string;
+  readonly requestId: string;
+  readonly exec: ExecRequest;
+}
+
+export interface ExecOutput {
+  readonly requestId: string;
+  readonly pid: number;
+}
+
+export interface InspectInput {
+  readonly id: string;
+  readonly cgroup: CgroupPaths | null;
+  readonly exit: RawExit;
+}
+
+export interface TeardownInput {
+  readonly id: string;
+  /** The container may still have processes: kill them before deleting. */
+  readonly force: boolean;
+}
+
+/** What is true on the host about a container the daemon did not see being made. */
+export type AdoptOutput =
+  | { readonly status: 'running' | 'paused'; readonly pid: number; readonly monitorPid: number | null; readonly cgroup: CgroupPaths | null }
+  | { readonly status: 'created'; readonly pid: number }
+  | { readonly status: 'exited'; readonly exit: RawExit }
+  | { readonly status: 'missing' };
+
+export type ProbeOutput = { readonly gone: true; readonly exit: RawExit | null } | { readonly gone: false };
+
+// ---- machine ---------------------------------------------------------------------------------
+
+export interface ContainerInput {
+  readonly id: string;
+  readonly descriptor: number;
+  /** Milliseconds between SIGTERM and SIGKILL on a graceful stop. */
+  readonly stopGraceMs: number;
+  /** Milliseconds to wait for an exit after SIGKILL before probing the host. */
+  readonly killWaitMs?: number;
+}
+
+export type ContainerEvent =
+  | { readonly type: 'START'; readonly requestId: string; readonly request: StartRequest }
+  | { readonly type: 'ADOPT' }
+  | { readonly type: 'STOP'; readonly requestId: string; readonly force: boolean }
+  | { readonly type: 'PAUSE'; readonly requestId: string }
+  | { readonly type: 'RESUME'; readonly requestId: string }
+  | { readonly type: 'EXEC'; readonly requestId: string; readonly exec: ExecRequest }
+  | { readonly type: 'EXITED'; readonly exit: RawExit }
+  | { readonly type: `xstate.done.actor.exec.${string}`; readonly output: ExecOutput; readonly actorId: string }
+  | { readonly type: `xstate.error.actor.exec.${string}`; readonly error: unknown; readonly actorId: string };
+
+export type CommandType = 'START' | 'STOP' | 'PAUSE' | 'RESUME' | 'EXEC';
+
+export type Reply =
+  | { readonly type: 'reply'; readonly requestId: string; readonly ok: true; readonly value?: number }
+  | { readonly type: 'reply'; readonly requestId: string; readonly ok: false; readonly error: DobbyError };
+
+export type Lifecycle =
+  | { readonly type: 'lifecycle'; readonly event: 'created' | 'started' | 'paused' | 'resumed' | 'deleted' }
+  | { readonly type: 'lifecycle'; readonly event: 'exited'; readonly exit: ExitStatus }
+  | { readonly type: 'lifecycle'; readonly event: 'start-failed'; readonly error: DobbyError };
+
+export type ContainerEmitted = Reply | Lifecycle;
+
+export interface ContainerContext {
+  readonly id: string;
+  readonly descriptor: number;
+  readonly stopGraceMs: number;
+  readonly killWaitMs: number;
+  readonly request: StartRequest | null;
+  readonly pid: number | null;
+  readonly monitorPid: number | null;
+  readonly cgroup: CgroupPaths | null;
+  /** The freezer holds it: a signal would not be delivered until it is thawed. */
+  readonly frozen: boolean;
+  /** The start call waiting for Running (or for its failure). */
+  readonly startRequestId: string | null;
+  /** A stop asked for; `force` once any caller wanted SIGKILL. */
+  readonly stopRequest: { readonly force: boolean } | null;
+  /** Stop calls waiting for their signal to be delivered. */
+  readonly stopReplies: readonly string[];
+  /** The pause or resume call in flight. */
+  readonly opRequestId: string | null;
+  readonly exit: RawExit | null;
+  readonly exitStatus: ExitStatus | null;
+  readonly failure: DobbyError | null;
+  /** True once the runtime has (or may have) a container to delete. */
+  readonly runtimeHasContainer: boolean;
+}

@@ -1,0 +1,597 @@
+// The container lifecycle as one XState machine: states, guards and which actor each state invokes.
+// Pure definition: every side effect is an actor named here and implemented in src/actors.
+
+import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, spawnChild } from 'xstate';
+import { DobbyError } from '../errors.ts';
+import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
+import type { ContainerPhase } from '../manager-types.ts';
+import type {
+  AdoptOutput,
+  ContainerContext,
+  ContainerEmitted,
+  ContainerEvent,
+  ContainerInput,
+  CreateInput,
+  CreateOutput,
+  ExecInput,
+  ExecOutput,
+  IdInput,
+  InspectInput,
+  ProbeOutput,
+  RawExit,
+  SignalInput,
+  TeardownInput,
+  WatchInput,
+} from './container-types.ts';
+import { type Operation, refusalMessage } from './operations.ts';
+
+/** Actor logic placeholders: the composition root provides the real ones with machine.provide(). */
+function notProvided(name: string): () => Promise<never> {
+  return () => Promise.reject(new DobbyError('INTERNAL', `actor '${name}' was not provided to the container machine`));
+}
+
+/** A container gone without a recorded exit was last sent SIGKILL by us. */
+const KILLED_WITHOUT_RECORD: RawExit = { code: 128 + 9, oomKilled: false };
+
+const commandOps: Readonly<Record<string, Operation>> = {
+  START: 'start',
+  STOP: 'stop',
+  PAUSE: 'pause',
+  RESUME: 'resume',
+  EXEC: 'exec',
+};
+
+export const containerMachine = setup({
+  types: {
+    context: {} as ContainerContext,
+    events: {} as ContainerEvent,
+    input: {} as ContainerInput,
+    emitted: {} as ContainerEmitted,
+  },
+  actors: {
+    adoptContainer: fromPromise<AdoptOutput, IdInput>(notProvided('adoptContainer')),
+    createContainer: fromPromise<CreateOutput, CreateInput>(notProvided('createContainer')),
+    startContainer: fromPromise<void, IdInput>(notProvided('startContainer')),
+    signalContainer: fromPromise<void, SignalInput>(notProvided('signalContainer')),
+    pauseContainer: fromPromise<void, IdInput>(notProvided('pauseContainer')),
+    resumeContainer: fromPromise<void, IdInput>(notProvided('resumeContainer')),
+    execInContainer: fromPromise<ExecOutput, ExecInput>(notProvided('execInContainer')),
+    probeContainer: fromPromise<ProbeOutput, IdInput>(notProvided('probeContainer')),
+    inspectExit: fromPromise<ExitStatus, InspectInput>(notProvided('inspectExit')),
+    teardown: fromPromise<void, TeardownInput>(notProvided('teardown')),
+    watchExit: fromCallback<ContainerEvent, WatchInput>(() => {
+      throw new DobbyError('INTERNAL', "actor 'watchExit' was not provided to the container machine");
+    }),
+  },
+  delays: {
+    stopGrace: ({ context }) => context.stopGraceMs,
+    killWait: ({ context }) => context.killWaitMs,
+    stuckRetry: ({ context }) => context.killWaitMs,
+  },
+  guards: {
+    stopRequested: ({ context }) => context.stopRequest !== null,
+    stopForced: ({ context }) => context.stopRequest?.force === true,
+    frozen: ({ context }) => context.frozen,
+    hasExit: ({ context }) => context.exit !== null,
+    forcedStopEvent: ({ event }) => event.type === 'STOP' && event.force,
+    adoptedRunning: (_, output: AdoptOutput) => output.status === 'running',
+    adoptedPaused: (_, output: AdoptOutput) => output.status === 'paused',
+    adoptedCreated: (_, output: AdoptOutput) => output.status === 'created',
+    adoptedExited: (_, output: AdoptOutput) => output.status === 'exited',
+    probeFoundGone: (_, output: ProbeOutput) => output.gone,
+  },
+  actions: {
+    refuse: emit(({ context, event, self }) => {
+      const op = commandOps[event.type] ?? 'start';
+      const phase = phaseOf(self.getSnapshot().value);
+      const requestId = 'requestId' in event ? event.requestId : '';
+      return {
+        type: 'reply' as const,
+        requestId,
+        ok: false as const,
+        error: new DobbyError('ILLEGAL_STATE', refusalMessage(context.id, phase, op), { containerId: context.id }),
+      };
+    }),
+    replyOk: emit(({ event }) => ({
+      type: 'reply' as const,
+      requestId: 'requestId' in event ? event.requestId : '',
+      ok: true as const,
+    })),
+    recordStop: assign(({ context, event }) => {
+      if (event.type !== 'STOP') return {};
+      return {
+        stopRequest: { force: event.force || context.stopRequest?.force === true },
+        stopReplies: [...context.stopReplies, event.requestId],
+      };
+    }),
+    flushStopReplies: enqueueActions(({ context, enqueue }) => {
+      for (const requestId of context.stopReplies) enqueue.emit({ type: 'reply', requestId, ok: true });
+      enqueue.assign({ stopReplies: [] });
+    }),
+    failStopReplies: enqueueActions(({ context, enqueue }, params: { error: unknown }) => {
+      const error = new DobbyError('RUNTIME_FAILED', `could not signal container '${context.id}': ${messageOf(params.error)}`, {
+        containerId: context.id,
+        cause: params.error,
+      });
+      for (const requestId of context.stopReplies) enqueue.emit({ type: 'reply', requestId, ok: false, error });
+      enqueue.assign({ stopReplies: [] });
+    }),
+    replyOpOk: enqueueActions(({ context, enqueue }) => {
+      if (context.opRequestId !== null) enqueue.emit({ type: 'reply', requestId: context.opRequestId, ok: true });
+      enqueue.assign({ opRequestId: null });
+    }),
+    replyOpError: enqueueActions(({ context, enqueue }, params: { error: unknown; verb: string }) => {
+      if (context.opRequestId !== null) {
+        enqueue.emit({
+          type: 'reply',
+          requestId: context.opRequestId,
+          ok: false,
+          error: asDobbyError(params.error, context.id, `could not ${params.verb} container '${context.id}'`),
+        });
+      }
+      enqueue.assign({ opRequestId: null });
+    }),
+    lifecycle: emit((_, params: { event: 'created' | 'started' | 'paused' | 'resumed' | 'deleted' }) => ({
+      type: 'lifecycle' as const,
+      event: params.event,
+    })),
+    replyStarted: enqueueActions(({ context, enqueue }) => {
+      if (context.startRequestId !== null) {
+        enqueue.emit({ type: 'reply', requestId: context.startRequestId, ok: true, value: context.descriptor });
+      }
+      enqueue.assign({ startRequestId: null });
+    }),
+    replyStartFailed: enqueueActions(({ context, enqueue }) => {
+      if (context.startRequestId !== null && context.failure !== null) {
+        enqueue.emit({ type: 'reply', requestId: context.startRequestId, ok: false, error: context.failure });
+      }
+      enqueue.assign({ startRequestId: null });
+    }),
+    /** A container that ended while a command was in flight: answer everyone who waits. */
+    settleWaiters: enqueueActions(({ context, enqueue }) => {
+      if (context.opRequestId !== null) {
+        enqueue.emit({
+          type: 'reply',
+          requestId: context.opRequestId,
+          ok: false,
+          error: new DobbyError('ILLEGAL_STATE', `container '${context.id}' exited before the command completed`, {
+            containerId: context.id,
+          }),
+        });
+      }
+      for (const requestId of context.stopReplies) enqueue.emit({ type: 'reply', requestId, ok: true });
+      enqueue.assign({ opRequestId: null, stopReplies: [] });
+    }),
+  },
+}).createMachine({
+  id: 'container',
+  context: ({ input }) => ({
+    id: input.id,
+    descriptor: input.descriptor,
+    stopGraceMs: input.stopGraceMs,
+    killWaitMs: input.killWaitMs ?? 10_000,
+    request: null,
+    pid: null,
+    monitorPid: null,
+    cgroup: null,
+    frozen: false,
+    startRequestId: null,
+    stopRequest: null,
+    stopReplies: [],
+    opRequestId: null,
+    exit: null,
+    exitStatus: null,
+    failure: null,
+    runtimeHasContainer: false,
+  }),
+  initial: 'unknown',
+  // Commands that reach the root were not accepted by the current state: refuse them, never drop.
+  on: {
+    START: { actions: 'refuse' },
+    STOP: { actions: 'refuse' },
+    PAUSE: { actions: 'refuse' },
+    RESUME: { actions: 'refuse' },
+    EXEC: { actions: 'refuse' },
+    'xstate.done.actor.exec.*': {
+      actions: emit(({ event }) => ({
+        type: 'reply' as const,
+        requestId: (event as { output: ExecOutput }).output.requestId,
+        ok: true as const,
+        value: (event as { output: ExecOutput }).output.pid,
+      })),
+    },
+    'xstate.error.actor.exec.*': {
+      actions: emit(({ context, event }) => ({
+        type: 'reply' as const,
+        requestId: (event as { actorId: string }).actorId.slice('exec.'.length),
+        ok: false as const,
+        error: asDobbyError((event as { error: unknown }).error, context.id, `exec in container '${context.id}' failed`),
+      })),
+    },
+  },
+  states: {
+    unknown: {
+      on: {
+        START: {
+          target: 'live',
+          actions: assign(({ event }) => ({ request: event.request, startRequestId: event.requestId })),
+        },
+        ADOPT: { target: 'adopting' },
+      },
+    },
+
+    // After a daemon restart or an actor crash: rebuild from what is true on the host.
+    adopting: {
+      invoke: {
+        src: 'adoptContainer',
+        input: ({ context }) => ({ id: context.id }),
+        onDone: [
+          {
+            guard: { type: 'adoptedRunning', params: ({ event }) => event.output },
+            target: 'live.running',
+            actions: assign(({ event }) => adoptedFields(event.output)),
+          },
+          {
+            guard: { type: 'adoptedPaused', params: ({ event }) => event.output },
+            target: 'live.paused',
+            actions: assign(({ event }) => ({ ...adoptedFields(event.output), frozen: true })),
+          },
+          {
+            guard: { type: 'adoptedCreated', params: ({ event }) => event.output },
+            target: 'failing',
+            actions: assign(({ context }) => ({
+              runtimeHasContainer: true,
+              failure: new DobbyError('ABORTED', `container '${context.id}' was created but never started; cleaning it up`, {
+                containerId: context.id,
+              }),
+            })),
+          },
+          {
+            guard: { type: 'adoptedExited', params: ({ event }) => event.output },
+            target: 'exited',
+            actions: assign(({ event }) => ({
+              runtimeHasContainer: true,
+              exit: event.output.status === 'exited' ? event.output.exit : null,
+            })),
+          },
+          { target: 'stopped' },
+        ],
+        onError: {
+          target: 'failing',
+          actions: assign(({ context, event }) => ({
+            runtimeHasContainer: true,
+            failure: asDobbyError(event.error, context.id, `could not adopt container '${context.id}'`),
+          })),
+        },
+      },
+      on: { STOP: { actions: ['recordStop'] } },
+    },
+
+    live: {
+      // One exit watch for the whole life of the container, so no exit falls between states.
+      invoke: { src: 'watchExit', input: ({ context }) => ({ id: context.id, checkRecorded: context.pid !== null }) },
+      initial: 'creating',
+      on: {
+        EXITED: { target: 'exited', actions: assign(({ event }) => ({ exit: event.exit })) },
+      },
+      states: {
+        creating: {
+          invoke: {
+            src: 'createContainer',
+            input: ({ context }) => {
+              if (context.request === null) throw new DobbyError('INTERNAL', 'creating without a start request');
+              return { id: context.id, request: context.request };
+            },
+            onDone: {
+              target: 'created',
+              actions: [
+                assign(({ event }) => ({
+                  pid: event.output.pid,
+                  monitorPid: event.output.monitorPid,
+                  cgroup: event.output.cgroup,
+                  runtimeHasContainer: true,
+                })),
+                { type: 'lifecycle', params: { event: 'created' } },
+              ],
+            },
+            onError: {
+              target: '#container.failing',
+              actions: assign(({ context, event }) => ({
+                // A failed create may still have left runtime state behind: clean up as if it had.
+                runtimeHasContainer: true,
+                failure: asDobbyError(event.error, context.id, `could not create container '${context.id}'`),
+              })),
+            },
+          },
+          on: {
+            STOP: { actions: ['recordStop', 'flushStopReplies'] },
+            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
+          },
+        },
+
+        created: {
+          always: [
+            {
+              guard: 'stopRequested',
+              target: '#container.failing',
+              actions: assign(({ context }) => ({
+                failure: new DobbyError('ABORTED', `start of container '${context.id}' was cancelled by a stop`, {
+                  containerId: context.id,
+                }),
+              })),
+            },
+            {
+              guard: 'hasExit',
+              target: '#container.failing',
+              actions: assign(({ context }) => ({
+                failure: new DobbyError('RUNTIME_FAILED', `container '${context.id}' died before it was started`, {
+                  containerId: context.id,
+                }),
+              })),
+            },
+            { target: 'starting' },
+          ],
+        },
+
+        starting: {
+          invoke: {
+            src: 'startContainer',
+            input: ({ context }) => ({ id: context.id }),
+            onDone: {
+              target: 'running',
+              actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'],
+            },
+            onError: {
+              target: '#container.failing',
+              actions: assign(({ context, event }) => ({
+                failure: asDobbyError(event.error, context.id, `could not start container '${context.id}'`),
+              })),
+            },
+          },
+          on: {
+            STOP: { actions: ['recordStop', 'flushStopReplies'] },
+            // The process may exit before `start` returns: keep the exit for after Started.
+            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
+          },
+        },
+
+        running: {
+          always: [
+            { guard: 'hasExit', target: '#container.exited' },
+            { guard: 'stopRequested', target: 'stopping' },
+          ],
+          on: {
+            STOP: { target: 'stopping', actions: 'recordStop' },
+            PAUSE: { target: 'pausing', actions: assign(({ event }) => ({ opRequestId: event.requestId })) },
+            EXEC: {
+              actions: spawnChild('execInContainer', {
+                id: ({ event }) => `exec.${(event as { requestId: string }).requestId}`,
+                input: ({ context, event }) => {
+                  const e = event as { requestId: string; exec: ExecInput['exec'] };
+                  return { id: context.id, requestId: e.requestId, exec: e.exec };
+                },
+              }),
+            },
+          },
+        },
+
+        pausing: {
+          invoke: {
+            src: 'pauseContainer',
+            input: ({ context }) => ({ id: context.id }),
+            onDone: {
+              target: 'paused',
+              actions: [assign({ frozen: true }), { type: 'lifecycle', params: { event: 'paused' } }, 'replyOpOk'],
+            },
+            onError: {
+              target: 'running',
+              actions: { type: 'replyOpError', params: ({ event }) => ({ error: event.error, verb: 'pause' }) },
+            },
+          },
+          on: { STOP: { actions: 'recordStop' } },
+        },
+
+        paused: {
+          always: { guard: 'stopRequested', target: 'stopping' },
+          on: {
+            STOP: { target: 'stopping', actions: 'recordStop' },
+            RESUME: { target: 'resuming', actions: assign(({ event }) => ({ opRequestId: event.requestId })) },
+          },
+        },
+
+        resuming: {
+          invoke: {
+            src: 'resumeContainer',
+            input: ({ context }) => ({ id: context.id }),
+            onDone: {
+              target: 'running',
+              actions: [assign({ frozen: false }), { type: 'lifecycle', params: { event: 'resumed' } }, 'replyOpOk'],
+            },
+            onError: {
+              target: 'paused',
+              actions: { type: 'replyOpError', params: ({ event }) => ({ error: event.error, verb: 'resume' }) },
+            },
+          },
+          on: { STOP: { actions: 'recordStop' } },
+        },
+
+        stopping: {
+          initial: 'deciding',
+          on: { STOP: { actions: 'recordStop' } },
+          states: {
+            deciding: {
+              always: [
+                { guard: 'frozen', target: 'thawing' },
+                { guard: 'stopForced', target: 'killing' },
+                { target: 'terminating' },
+              ],
+            },
+            // A frozen container cannot receive the signal: thaw it first.
+            thawing: {
+              invoke: {
+                src: 'resumeContainer',
+                input: ({ context }) => ({ id: context.id }),
+                onDone: { target: 'deciding', actions: assign({ frozen: false }) },
+                onError: { target: 'killing' },
+              },
+            },
+            terminating: {
+              invoke: {
+                src: 'signalContainer',
+                input: ({ context }) => ({ id: context.id, signal: 'SIGTERM' as const }),
+                onDone: { target: 'graceWait', actions: 'flushStopReplies' },
+                onError: { target: 'killing' },
+              },
+            },
+            graceWait: {
+              after: { stopGrace: { target: 'killing' } },
+              on: {
+                STOP: [
+                  { guard: 'forcedStopEvent', target: 'killing', actions: 'recordStop' },
+                  { actions: ['recordStop', 'flushStopReplies'] },
+                ],
+              },
+            },
+            killing: {
+              invoke: {
+                src: 'signalContainer',
+                input: ({ context }) => ({ id: context.id, signal: 'SIGKILL' as const }),
+                onDone: { target: 'awaitingExit', actions: 'flushStopReplies' },
+                onError: { target: 'probing' },
+              },
+            },
+            awaitingExit: {
+              after: { killWait: { target: 'probing' } },
+              on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+            },
+            // No exit arrived: ask the host whether the container is still there.
+            probing: {
+              invoke: {
+                src: 'probeContainer',
+                input: ({ context }) => ({ id: context.id }),
+                onDone: [
+                  {
+                    guard: { type: 'probeFoundGone', params: ({ event }) => event.output },
+                    actions: [
+                      'flushStopReplies',
+                      raise(({ event }) => ({
+                        type: 'EXITED' as const,
+                        exit: (event.output.gone ? event.output.exit : null) ?? KILLED_WITHOUT_RECORD,
+                      })),
+                    ],
+                  },
+                  { target: 'stuck' },
+                ],
+                onError: { target: 'stuck' },
+              },
+            },
+            // Processes that ignore SIGKILL (uninterruptible sleep): keep trying, never give up the id.
+            stuck: {
+              entry: { type: 'failStopReplies', params: { error: 'the container did not die after SIGKILL' } },
+              after: { stuckRetry: { target: 'killing' } },
+              on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+            },
+          },
+        },
+      },
+    },
+
+    exited: {
+      entry: 'settleWaiters',
+      initial: 'inspecting',
+      on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+      states: {
+        inspecting: {
+          invoke: {
+            src: 'inspectExit',
+            input: ({ context }) => ({ id: context.id, cgroup: context.cgroup, exit: context.exit ?? KILLED_WITHOUT_RECORD }),
+            onDone: {
+              target: 'tearingDown',
+              actions: [
+                assign(({ event }) => ({ exitStatus: event.output })),
+                emit(({ event }) => ({ type: 'lifecycle' as const, event: 'exited' as const, exit: event.output })),
+              ],
+            },
+            onError: {
+              target: 'tearingDown',
+              actions: [
+                assign(({ context }) => ({ exitStatus: rawToStatus(context.exit) })),
+                emit(({ context }) => ({ type: 'lifecycle' as const, event: 'exited' as const, exit: rawToStatus(context.exit) })),
+              ],
+            },
+          },
+        },
+        tearingDown: {
+          invoke: {
+            src: 'teardown',
+            input: ({ context }) => ({ id: context.id, force: false }),
+            onDone: { target: '#container.stopped' },
+            // Teardown logs its own failures; the container is gone either way.
+            onError: { target: '#container.stopped' },
+          },
+        },
+      },
+    },
+
+    // The start failed (or was cancelled): undo whatever was done, then answer the start call.
+    failing: {
+      entry: [
+        'settleWaiters',
+        emit(({ context }) => ({
+          type: 'lifecycle' as const,
+          event: 'start-failed' as const,
+          error: context.failure ?? new DobbyError('INTERNAL', `start of '${context.id}' failed`, { containerId: context.id }),
+        })),
+      ],
+      on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+      invoke: {
+        src: 'teardown',
+        input: ({ context }) => ({ id: context.id, force: true }),
+        onDone: { target: 'stopped', actions: 'replyStartFailed' },
+        onError: { target: 'stopped', actions: 'replyStartFailed' },
+      },
+    },
+
+    stopped: {
+      type: 'final',
+      entry: { type: 'lifecycle', params: { event: 'deleted' } },
+    },
+  },
+});
+
+function adoptedFields(output: AdoptOutput): Partial<ContainerContext> {
+  if (output.status !== 'running' && output.status !== 'paused') return {};
+  return { pid: output.pid, monitorPid: output.monitorPid, cgroup: output.cgroup, runtimeHasContainer: true };
+}
+
+function rawToStatus(exit: RawExit | null) {
+  const raw = exit ?? KILLED_WITHOUT_RECORD;
+  return exitStatusFromCode(raw.code, raw.oomKilled);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function asDobbyError(err: unknown, id: string, context: string): DobbyError {
+  if (err instanceof DobbyError) return err;
+  return new DobbyError('INTERNAL', `${context}: ${messageOf(err)}`, { containerId: id, cause: err });
+}
+
+/** The user-visible phase of a container machine state value. */
+export function phaseOf(value: unknown): ContainerPhase {
+  if (typeof value === 'string') {
+    if (value === 'failing') return 'stopping';
+    if (value === 'unknown' || value === 'adopting' || value === 'stopped') return value;
+    return 'unknown';
+  }
+  if (value !== null && typeof value === 'object') {
+    if ('live' in value) {
+      const live = (value as { live: unknown }).live;
+      const key = typeof live === 'string' ? live : Object.keys(live as object)[0];
+      return (key ?? 'unknown') as ContainerPhase;
+    }
+    if ('exited' in value) return 'stopping';
+  }
+  return 'unknown';
+}

@@ -1,0 +1,319 @@
+// The container manager: owns the supervisor actor, turns calls into events and emitted replies into
+// promises, publishes lifecycle events on the bus, and answers status queries from snapshots.
+
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { Observable } from 'rxjs';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createContainerActors, type CgroupProbe } from './actors/container-actors.ts';
+import { EventBus, type LifecycleEvent } from './bus.ts';
+import type { Monitor } from './drivers/monitor/types.ts';
+import type { OciRuntime } from './drivers/runtime/types.ts';
+import { DobbyError, toDobbyError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { containerMachine, phaseOf } from './machines/container.ts';
+import type { ContainerEmitted, ContainerContext } from './machines/container-types.ts';
+import { childIdOf, supervisorMachine, type ContainerCommand, type SupervisorEmitted } from './machines/supervisor.ts';
+import {
+  WireState,
+  type ContainerManager,
+  type ContainerPhase,
+  type ContainerSummary,
+  type ExecRequest,
+  type StartRequest,
+} from './manager-types.ts';
+import { Semaphore } from './semaphore.ts';
+
+export interface ManagerOptions {
+  readonly runtime: OciRuntime;
+  readonly monitor: Monitor;
+  readonly cgroups: CgroupProbe;
+  readonly logger: Logger;
+  /** The daemon's own state dir (logs, exec pid files). */
+  readonly stateDir: string;
+  readonly stopGraceMs?: number;
+  readonly killWaitMs?: number;
+  /** Runtime and monitor processes allowed in flight at once. */
+  readonly maxRuntimeProcesses?: number;
+}
+
+const WIRE_BY_PHASE: Readonly<Record<ContainerPhase, WireState>> = {
+  unknown: WireState.STARTING,
+  adopting: WireState.STARTING,
+  creating: WireState.STARTING,
+  created: WireState.STARTING,
+  starting: WireState.STARTING,
+  running: WireState.RUNNING,
+  pausing: WireState.RUNNING,
+  paused: WireState.PAUSED,
+  resuming: WireState.PAUSED,
+  stopping: WireState.STOPPING,
+  stopped: WireState.INVALID,
+};
+
+interface Pending {
+  resolve(value: number | undefined): void;
+  reject(error: DobbyError): void;
+}
+
+type SupervisorActor = Actor<typeof supervisorMachine>;
+
+export class Manager implements ContainerManager {
+  readonly #supervisor: SupervisorActor;
+  readonly #bus: EventBus;
+  readonly #logger: Logger;
+  readonly #pending = new Map<string, Pending>();
+  readonly #attached = new WeakSet<AnyActorRef>();
+  readonly #annotations = new Map<number, Map<string, string>>();
+  readonly #idle = new Set<() => void>();
+
+  constructor(options: ManagerOptions) {
+    this.#logger = options.logger;
+    this.#bus = new EventBus((err, event) =>
+      this.#logger.error({ err, containerId: event.id, event: event.type }, 'an event listener threw; other listeners are unaffected'),
+    );
+    const actors = createContainerActors({
+      runtime: options.runtime,
+      monitor: options.monitor,
+      cgroups: options.cgroups,
+      limiter: new Semaphore(options.maxRuntimeProcesses ?? 8),
+      logger: options.logger,
+      stateDir: options.stateDir,
+    });
+    const machine = supervisorMachine.provide({ actors: { container: containerMachine.provide({ actors }) } });
+    this.#supervisor = createActor(machine, {
+      input: { stopGraceMs: options.stopGraceMs ?? 5_000, ...(options.killWaitMs === undefined ? {} : { killWaitMs: options.killWaitMs }) },
+    });
+    this.#supervisor.on('*', (event) => this.#onSupervisorEmitted(event));
+    this.#supervisor.subscribe({
+      next: () => this.#attachNewChildren(),
+      error: (err: unknown) => this.#logger.fatal({ err }, 'the supervisor actor failed'),
+    });
+    this.#supervisor.start();
+  }
+
+  get events$(): Observable<LifecycleEvent> {
+    return this.#bus.events$;
+  }
+
+  /** The bus itself, for listeners that want error isolation. */
+  get bus(): EventBus {
+    return this.#bus;
+  }
+
+  async start(request: StartRequest): Promise<number> {
+    await checkBundle(request.bundle);
+    const value = await this.#request((requestId) => this.#supervisor.send({ type: 'START', requestId, request }));
+    if (value === undefined) throw new DobbyError('INTERNAL', `start of '${request.id}' gave no descriptor`);
+    return value;
+  }
+
+  async stop(descriptor: number, force: boolean): Promise<void> {
+    await this.#command(descriptor, (requestId) => ({ type: 'STOP', requestId, force }));
+  }
+
+  async pause(descriptor: number): Promise<void> {
+    await this.#command(descriptor, (requestId) => ({ type: 'PAUSE', requestId }));
+  }
+
+  async resume(descriptor: number): Promise<void> {
+    await this.#command(descriptor, (requestId) => ({ type: 'RESUME', requestId }));
+  }
+
+  async exec(descriptor: number, request: ExecRequest): Promise<number> {
+    if (request.args.length === 0) throw new DobbyError('INVALID_ARGUMENT', 'exec needs a command to run');
+    const pid = await this.#command(descriptor, (requestId) => ({ type: 'EXEC', requestId, exec: request }));
+    if (pid === undefined) throw new DobbyError('INTERNAL', 'exec gave no process id');
+    return pid;
+  }
+
+  get(descriptor: number): ContainerSummary | undefined {
+    const entry = this.#supervisor.getSnapshot().context.entries[descriptor];
+    if (entry === undefined) return undefined;
+    const child = this.#child(descriptor);
+    const snapshot = child?.getSnapshot() as { value: unknown; context: ContainerContext } | undefined;
+    const phase: ContainerPhase = snapshot === undefined ? 'unknown' : phaseOf(snapshot.value);
+    return {
+      descriptor,
+      id: entry.id,
+      phase,
+      wireState: WIRE_BY_PHASE[phase],
+      pid: snapshot?.context.pid ?? null,
+      bundle: snapshot?.context.request?.bundle ?? '',
+    };
+  }
+
+  findById(id: string): ContainerSummary | undefined {
+    return this.list().find((c) => c.id === id);
+  }
+
+  list(): ContainerSummary[] {
+    const entries = this.#supervisor.getSnapshot().context.entries;
+    const all: ContainerSummary[] = [];
+    for (const key of Object.keys(entries)) {
+      const summary = this.get(Number(key));
+      if (summary !== undefined) all.push(summary);
+    }
+    return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  annotate(descriptor: number, key: string, value: string): boolean {
+    if (this.get(descriptor) === undefined) return false;
+    let map = this.#annotations.get(descriptor);
+    if (map === undefined) this.#annotations.set(descriptor, (map = new Map()));
+    map.set(key, value);
+    return true;
+  }
+
+  removeAnnotation(descriptor: number, key: string): boolean {
+    return this.#annotations.get(descriptor)?.delete(key) ?? false;
+  }
+
+  annotations(descriptor: number): ReadonlyMap<string, string> | undefined {
+    if (this.get(descriptor) === undefined) return undefined;
+    return this.#annotations.get(descriptor) ?? new Map();
+  }
+
+  /** Re-attaches a container found on the host after a daemon restart. */
+  adopt(id: string, descriptor: number): void {
+    this.#supervisor.send({ type: 'ADOPT', id, descriptor });
+  }
+
+  async shutdown(options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    this.#supervisor.send({ type: 'SHUTDOWN', force: options.force === true });
+    await this.whenIdle(options.timeoutMs ?? 60_000);
+  }
+
+  /** Resolves once no container is left (or after the timeout, with a warning). */
+  whenIdle(timeoutMs: number): Promise<void> {
+    if (this.list().length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#idle.delete(done);
+        this.#logger.warn({ left: this.list().map((c) => c.id) }, 'containers still present after the shutdown timeout');
+        resolve();
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#idle.add(done);
+    });
+  }
+
+  /** Stops the supervisor actor and completes the bus; containers are left as they are. */
+  close(): void {
+    this.#supervisor.stop();
+    for (const [, pending] of this.#pending) pending.reject(new DobbyError('ABORTED', 'the daemon is closing'));
+    this.#pending.clear();
+    this.#bus.complete();
+  }
+
+  #child(descriptor: number): AnyActorRef | undefined {
+    const children = this.#supervisor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+    return children[childIdOf(descriptor)];
+  }
+
+  #request(send: (requestId: string) => void): Promise<number | undefined> {
+    return new Promise((resolve, reject) => {
+      const requestId = randomUUID();
+      this.#pending.set(requestId, { resolve, reject });
+      try {
+        send(requestId);
+      } catch (err) {
+        this.#pending.delete(requestId);
+        reject(toDobbyError(err));
+      }
+    });
+  }
+
+  #command(descriptor: number, make: (requestId: string) => ContainerCommand): Promise<number | undefined> {
+    if (!Number.isInteger(descriptor)) {
+      return Promise.reject(new DobbyError('INVALID_ARGUMENT', `descriptor must be an integer, got ${String(descriptor)}`));
+    }
+    return this.#request((requestId) => this.#supervisor.send({ type: 'COMMAND', descriptor, command: make(requestId) }));
+  }
+
+  #settle(requestId: string, result: { ok: true; value?: number } | { ok: false; error: DobbyError }): void {
+    const pending = this.#pending.get(requestId);
+    if (pending === undefined) return;
+    this.#pending.delete(requestId);
+    if (result.ok) pending.resolve(result.value);
+    else pending.reject(result.error);
+  }
+
+  #onSupervisorEmitted(event: SupervisorEmitted): void {
+    switch (event.type) {
+      case 'reply':
+        this.#settle(event.requestId, event);
+        return;
+      case 'removed':
+        this.#annotations.delete(event.descriptor);
+        // Emitted while the supervisor is still in its transition: look at the entries after it.
+        queueMicrotask(() => {
+          if (this.list().length === 0) for (const done of [...this.#idle]) done();
+        });
+        return;
+      case 'restarted':
+        this.#logger.error({ err: event.error, containerId: event.id, descriptor: event.descriptor }, 'container actor crashed; re-adopting the container');
+        return;
+      case 'abandoned':
+        this.#logger.error({ err: event.error, containerId: event.id, descriptor: event.descriptor }, 'container actor kept crashing; giving it up');
+        this.#annotations.delete(event.descriptor);
+        return;
+    }
+  }
+
+  // Children emit their replies and lifecycle events; attach before any of them can be emitted
+  // (the first emission always follows an asynchronous actor, after this synchronous notification).
+  #attachNewChildren(): void {
+    const snapshot = this.#supervisor.getSnapshot();
+    for (const [key, entry] of Object.entries(snapshot.context.entries)) {
+      const descriptor = Number(key);
+      const child = this.#child(descriptor);
+      if (child === undefined || this.#attached.has(child)) continue;
+      this.#attached.add(child);
+      const log = this.#logger.child({ containerId: entry.id, descriptor });
+      child.on('*', (emitted: ContainerEmitted) => this.#onChildEmitted(descriptor, entry.id, emitted, log));
+    }
+  }
+
+  #onChildEmitted(descriptor: number, id: string, emitted: ContainerEmitted, log: Logger): void {
+    if (emitted.type === 'reply') {
+      this.#settle(emitted.requestId, emitted);
+      return;
+    }
+    const base = { id, descriptor, at: Date.now() };
+    let event: LifecycleEvent;
+    switch (emitted.event) {
+      case 'exited':
+        event = { ...base, type: 'exited', ...emitted.exit };
+        log.info({ event: 'exited', ...emitted.exit }, 'container exited');
+        break;
+      case 'start-failed':
+        event = { ...base, type: 'start-failed', code: emitted.error.code, message: emitted.error.message };
+        log.warn({ event: 'start-failed', err: emitted.error }, 'container failed to start');
+        break;
+      default:
+        event = { ...base, type: emitted.event };
+        log.info({ event: emitted.event }, `container ${emitted.event}`);
+    }
+    this.#bus.publish(event);
+  }
+}
+
+async function checkBundle(bundle: string): Promise<void> {
+  if (typeof bundle !== 'string' || !isAbsolute(bundle)) {
+    throw new DobbyError('BUNDLE_INVALID', `the bundle path '${String(bundle)}' must be absolute`);
+  }
+  const config = join(bundle, 'config.json');
+  const info = await stat(config).catch(() => null);
+  if (info === null || !info.isFile()) {
+    throw new DobbyError('BUNDLE_INVALID', `no config.json file found in '${bundle}'; a bundle is a directory with config.json and rootfs/`);
+  }
+}
+
+export function createContainerManager(options: ManagerOptions): Manager {
+  return new Manager(options);
+}
