@@ -1,0 +1,77 @@
+// Reads a container's cgroup placement and OOM-kill counters from /proc and the cgroup mounts.
+
+import { readFile } from 'node:fs/promises';
+import {
+  cgroupDir, layoutKind, parseCgroupMounts, parseControllerList, parseOomKill, parseProcCgroup, v1MountFor,
+  type CgroupLayoutKind, type CgroupMounts, type CgroupPaths,
+} from './parse.ts';
+
+export interface CgroupLayout {
+  readonly layout: CgroupLayoutKind;
+  /** Where cgroup2 is mounted, if it is. */
+  readonly v2MountPoint: string | null;
+  /**
+   * Controllers the cgroup2 hierarchy holds. On a hybrid host this must be empty for crun 1.8.1
+   * ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2").
+   */
+  readonly v2Controllers: readonly string[];
+  /** v1 controller → mount point (named hierarchies as `name=X`). */
+  readonly v1Controllers: Readonly<Record<string, string>>;
+}
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export async function readCgroupMounts(mountinfoPath = '/proc/self/mountinfo'): Promise<CgroupMounts> {
+  return parseCgroupMounts((await readText(mountinfoPath)) ?? '');
+}
+
+/** Cgroup paths of a live process; null once it is gone. Read them while the container runs. */
+export async function cgroupPathsOfPid(pid: number): Promise<CgroupPaths | null> {
+  const text = await readText(`/proc/${pid}/cgroup`);
+  return text === null ? null : parseProcCgroup(text);
+}
+
+/**
+ * OOM kills the kernel counted in those cgroups (v1 memory.oom_control and v2 memory.events),
+ * or null when no counter can be read (cgroup removed, memory controller absent, kernel < 4.13).
+ */
+export async function readOomKillCount(paths: CgroupPaths, mounts?: CgroupMounts): Promise<number | null> {
+  const m = mounts ?? (await readCgroupMounts());
+  const files: string[] = [];
+  const v1Path = paths.v1['memory'];
+  const memoryMount = v1MountFor(m, 'memory');
+  if (v1Path !== undefined && memoryMount !== null) {
+    const dir = cgroupDir(memoryMount, v1Path);
+    if (dir !== null) files.push(`${dir}/memory.oom_control`);
+  }
+  if (paths.v2 !== null && m.v2 !== null) {
+    const dir = cgroupDir(m.v2, paths.v2);
+    if (dir !== null) files.push(`${dir}/memory.events`);
+  }
+  const counts = await Promise.all(files.map(async (f) => {
+    const text = await readText(f);
+    return text === null ? null : parseOomKill(text);
+  }));
+  const known = counts.filter((c): c is number => c !== null);
+  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0);
+}
+
+/** Same as readOomKillCount, with "cannot tell" read as 0. */
+export async function oomKillCount(paths: CgroupPaths, mounts?: CgroupMounts): Promise<number> {
+  return (await readOomKillCount(paths, mounts)) ?? 0;
+}
+
+/** Which cgroup layout the host has, for the host check and for choosing what to read. */
+export async function detectCgroupLayout(mountinfoPath = '/proc/self/mountinfo'): Promise<CgroupLayout> {
+  const mounts = await readCgroupMounts(mountinfoPath);
+  const v2Controllers = mounts.v2 === null ? [] : parseControllerList((await readText(`${mounts.v2.mountPoint}/cgroup.controllers`)) ?? '');
+  const v1Controllers: Record<string, string> = {};
+  for (const mount of mounts.v1) for (const c of mount.controllers) v1Controllers[c] ??= mount.mountPoint;
+  return { layout: layoutKind(mounts), v2MountPoint: mounts.v2?.mountPoint ?? null, v2Controllers, v1Controllers };
+}

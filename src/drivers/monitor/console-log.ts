@@ -1,0 +1,38 @@
+// Reads a container's console log (conmon's k8s-file format) back as the plain text the container wrote.
+
+import { readFile } from 'node:fs/promises';
+
+export type ConsoleStream = 'stdout' | 'stderr';
+
+export interface ConsoleLogOptions {
+  /** Keep only one stream; both, interleaved as written, when absent. */
+  readonly stream?: ConsoleStream;
+}
+
+/**
+ * Each k8s-file line is `<RFC 3339 time> <stream> <F|P> <text>`: F ends a line of the container's
+ * output, P is a piece of a longer line (no newline of its own). Lines of another shape are skipped.
+ */
+export function parseK8sLog(text: string, options: ConsoleLogOptions = {}): string {
+  let out = '';
+  for (const line of text.split('\n')) {
+    const match = /^\S+ (stdout|stderr) ([FP]) ?(.*)$/.exec(line);
+    if (match === null) continue;
+    const [, stream, tag, content] = match;
+    if (options.stream !== undefined && stream !== options.stream) continue;
+    out += tag === 'F' ? `${content ?? ''}\n` : (content ?? '');
+  }
+  return out;
+}
+
+/** The console text of a container; '' when the log does not exist (yet). */
+export async function readConsoleLog(path: string, options: ConsoleLogOptions = {}): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+  return parseK8sLog(text, options);
+}

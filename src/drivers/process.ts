@@ -1,0 +1,108 @@
+// Runs short-lived host tools with argument arrays (never a shell) and collects what they print.
+
+import { spawn, type StdioOptions } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+
+/** The subset of pino the drivers log through, so tests can pass a plain object. */
+export interface DriverLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** PATH only: tools must not see the daemon's environment (proxies, NODE_* and the like). */
+export function minimalEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return { PATH: process.env['PATH'] ?? DEFAULT_PATH, ...extra };
+}
+
+/** Absolute path of an executable: `name` itself when absolute, else the first match on PATH. */
+export function resolveExecutable(name: string, path: string = process.env['PATH'] ?? DEFAULT_PATH): string | null {
+  const candidates = isAbsolute(name) ? [name] : name.includes('/') ? [] : path.split(delimiter).filter((d) => d !== '').map((d) => join(d, name));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not here; try the next PATH entry
+    }
+  }
+  return null;
+}
+
+export interface RunOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** Default: stdin /dev/null, stdout and stderr piped. */
+  readonly stdio?: StdioOptions;
+  /**
+   * 'close' waits for the pipes to drain as well as the exit. Use 'exit' when the tool leaves a
+   * process behind that inherits its stdio (a detached exec), or 'close' would wait for that one.
+   */
+  readonly waitFor?: 'close' | 'exit';
+  readonly timeoutMs?: number;
+}
+
+export interface RunResult {
+  /** Exit code, or null when killed by a signal. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Rejects only when the tool cannot be started at all (the spawn error, e.g. ENOENT). */
+export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      env: options.env ?? minimalEnv(),
+      stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const }),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    let settled = false;
+    child.once('error', (error) => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    });
+    child.once(options.waitFor ?? 'close', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+/** True for the error spawn gives when the executable is not there (or not executable). */
+export function isMissingExecutable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'EACCES';
+}
+
+/**
+ * The one line worth showing from a tool's stderr. runc logs through logrus
+ * (`time="…" level=error msg="…"`), so its message is unquoted; others give the first non-empty line.
+ */
+export function summariseStderr(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const logrus = lines.map(logrusMessage).find((m) => m !== null);
+  if (logrus !== undefined && logrus !== null) return logrus;
+  return lines[0] ?? '(no output on stderr)';
+}
+
+function logrusMessage(line: string): string | null {
+  if (!/\blevel=(error|fatal|panic)\b/.test(line)) return null;
+  const match = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(line);
+  if (match?.[1] === undefined) return null;
+  try {
+    return JSON.parse(`"${match[1]}"`) as string;
+  } catch {
+    return match[1];
+  }
+}
