@@ -135,4 +135,6 @@ export interface ContainerContext {
   readonly failure: DobbyError | null;
   /** True once the runtime has (or may have) a container to delete. */
   readonly runtimeHasContainer: boolean;
+  /** SIGKILL deliveries tried during this stop. */
+  readonly killAttempts: number;
 }

@@ -33,6 +33,9 @@ function notProvided(name: string): () => Promise<never> {
 /** A container gone without a recorded exit was last sent SIGKILL by us. */
 const KILLED_WITHOUT_RECORD: RawExit = { code: 128 + 9, oomKilled: false };
 
+/** SIGKILL deliveries tried before a stop call is told the container is stuck. */
+const MAX_KILL_ATTEMPTS = 3;
+
 const commandOps: Readonly<Record<string, Operation>> = {
   START: 'start',
   STOP: 'stop',
@@ -67,6 +70,7 @@ export const containerMachine = setup({
     stopGrace: ({ context }) => context.stopGraceMs,
     killWait: ({ context }) => context.killWaitMs,
     stuckRetry: ({ context }) => context.killWaitMs,
+    killRetry: ({ context }) => Math.min(100, context.killWaitMs),
   },
   guards: {
     stopRequested: ({ context }) => context.stopRequest !== null,
@@ -74,6 +78,7 @@ export const containerMachine = setup({
     frozen: ({ context }) => context.frozen,
     hasExit: ({ context }) => context.exit !== null,
     forcedStopEvent: ({ event }) => event.type === 'STOP' && event.force,
+    mayRetryKill: ({ context }) => context.killAttempts < MAX_KILL_ATTEMPTS,
     adoptedRunning: (_, output: AdoptOutput) => output.status === 'running',
     adoptedPaused: (_, output: AdoptOutput) => output.status === 'paused',
     adoptedCreated: (_, output: AdoptOutput) => output.status === 'created',
@@ -183,6 +188,7 @@ export const containerMachine = setup({
     exitStatus: null,
     failure: null,
     runtimeHasContainer: false,
+    killAttempts: 0,
   }),
   initial: 'unknown',
   // Commands that reach the root were not accepted by the current state: refuse them, never drop.
@@ -453,6 +459,7 @@ export const containerMachine = setup({
               },
             },
             killing: {
+              entry: assign(({ context }) => ({ killAttempts: context.killAttempts + 1 })),
               invoke: {
                 src: 'signalContainer',
                 input: ({ context }) => ({ id: context.id, signal: 'SIGKILL' as const }),
@@ -480,10 +487,15 @@ export const containerMachine = setup({
                       })),
                     ],
                   },
+                  { guard: 'mayRetryKill', target: 'retrying' },
                   { target: 'stuck' },
                 ],
-                onError: { target: 'stuck' },
+                onError: [{ guard: 'mayRetryKill', target: 'retrying' }, { target: 'stuck' }],
               },
+            },
+            // Delivering SIGKILL failed but the container is still there: try again shortly.
+            retrying: {
+              after: { killRetry: { target: 'killing' } },
             },
             // Processes that ignore SIGKILL (uninterruptible sleep): keep trying, never give up the id.
             stuck: {

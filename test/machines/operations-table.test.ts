@@ -1,0 +1,103 @@
+// The machine accepts exactly the commands the allowed-operations table lists, in every phase,
+// transitional ones included, and refuses the rest with a typed error naming the state.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createActor, fromCallback, fromPromise } from 'xstate';
+import type { ExitStatus } from '../../src/exit-status.ts';
+import { containerMachine, phaseOf } from '../../src/machines/container.ts';
+import type { AdoptOutput, ContainerEmitted, ContainerEvent, CreateOutput, ExecInput, ExecOutput, IdInput, InspectInput, ProbeOutput, TeardownInput } from '../../src/machines/container-types.ts';
+import { allowedOperations, type Operation } from '../../src/machines/operations.ts';
+import type { ContainerPhase } from '../../src/manager-types.ts';
+
+type Step = 'create' | 'start' | 'pause' | 'resume' | 'signal' | 'adopt';
+
+/** Actors that complete at once, except the one named `hold`, which never settles. */
+function machineHolding(hold: Step | null) {
+  // The input type is whatever each actor declares; these actors never look at it.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const settle = <T>(step: Step, value: T) => fromPromise<T, any>(() => (step === hold ? new Promise<T>(() => {}) : Promise.resolve(value)));
+  return containerMachine.provide({
+    actors: {
+      adoptContainer: settle<AdoptOutput>('adopt', { status: 'running', pid: 1, monitorPid: 2, cgroup: null }),
+      createContainer: settle<CreateOutput>('create', { pid: 10, monitorPid: 9, cgroup: null }),
+      startContainer: settle<void>('start', undefined),
+      pauseContainer: settle<void>('pause', undefined),
+      resumeContainer: settle<void>('resume', undefined),
+      signalContainer: settle<void>('signal', undefined),
+      execInContainer: fromPromise<ExecOutput, ExecInput>(async ({ input }) => ({ requestId: input.requestId, pid: 5 })),
+      probeContainer: fromPromise<ProbeOutput, IdInput>(async () => ({ gone: false })),
+      inspectExit: fromPromise<ExitStatus, InspectInput>(async () => ({ exitCode: 0, signal: null, oomKilled: false, status: 0 })),
+      teardown: fromPromise<void, TeardownInput>(async () => undefined),
+      watchExit: fromCallback(() => () => {}),
+    },
+  });
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+/** How to bring a fresh machine into each phase. */
+const routes: Record<Exclude<ContainerPhase, 'created' | 'stopped'>, { hold: Step | null; events: ContainerEvent[] }> = {
+  unknown: { hold: null, events: [] },
+  adopting: { hold: 'adopt', events: [{ type: 'ADOPT' }] },
+  creating: { hold: 'create', events: [{ type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } }] },
+  starting: { hold: 'start', events: [{ type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } }] },
+  running: { hold: null, events: [{ type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } }] },
+  pausing: { hold: 'pause', events: [{ type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } }, { type: 'PAUSE', requestId: 'p' }] },
+  paused: { hold: null, events: [{ type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } }, { type: 'PAUSE', requestId: 'p' }] },
+  resuming: {
+    hold: 'resume',
+    events: [{ type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } }, { type: 'PAUSE', requestId: 'p' }, { type: 'RESUME', requestId: 'r' }],
+  },
+  stopping: { hold: 'signal', events: [{ type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } }, { type: 'STOP', requestId: 'x', force: false }] },
+};
+
+const commandFor: Record<Operation, ContainerEvent> = {
+  start: { type: 'START', requestId: 'probe', request: { id: 'c', bundle: '/b' } },
+  stop: { type: 'STOP', requestId: 'probe', force: false },
+  pause: { type: 'PAUSE', requestId: 'probe' },
+  resume: { type: 'RESUME', requestId: 'probe' },
+  exec: { type: 'EXEC', requestId: 'probe', exec: { args: ['/bin/true'] } },
+};
+
+for (const [phase, route] of Object.entries(routes) as Array<[keyof typeof routes, (typeof routes)[keyof typeof routes]]>) {
+  test(`in ${phase} the machine accepts exactly ${allowedOperations[phase].join(', ') || 'nothing'}`, async () => {
+    for (const op of Object.keys(commandFor) as Operation[]) {
+      const actor = createActor(machineHolding(route.hold), { input: { id: 'c', descriptor: 7, stopGraceMs: 60_000 } });
+      const replies: ContainerEmitted[] = [];
+      actor.on('reply', (e) => replies.push(e));
+      actor.start();
+      for (const event of route.events) {
+        actor.send(event);
+        await flush();
+      }
+      assert.equal(phaseOf(actor.getSnapshot().value), phase, `could not reach ${phase}`);
+      actor.send(commandFor[op]);
+      await flush();
+      const refusal = replies.find((r) => r.type === 'reply' && r.requestId === 'probe' && !r.ok);
+      const allowed = allowedOperations[phase].includes(op);
+      if (allowed) {
+        assert.equal(refusal, undefined, `${op} in ${phase} was refused`);
+      } else {
+        assert.ok(refusal !== undefined && !refusal.ok, `${op} in ${phase} was not refused`);
+        assert.equal(refusal.error.code, 'ILLEGAL_STATE');
+        assert.match(refusal.error.message, new RegExp(`cannot ${op} container 'c' while it is ${phase}`));
+      }
+      actor.stop();
+    }
+  });
+}
+
+test('a stopped container is final: it takes no commands', async () => {
+  // An adopted container that is missing on the host goes straight to stopped.
+  const missing = createActor(
+    containerMachine.provide({ actors: { adoptContainer: fromPromise(async () => ({ status: 'missing' as const })) } }),
+    { input: { id: 'c', descriptor: 7, stopGraceMs: 1 } },
+  );
+  missing.start();
+  missing.send({ type: 'ADOPT' });
+  await flush();
+  assert.equal(missing.getSnapshot().status, 'done');
+  assert.equal(phaseOf(missing.getSnapshot().value), 'stopped');
+  assert.deepEqual(allowedOperations.stopped, []);
+});
