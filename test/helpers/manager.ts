@@ -1,0 +1,60 @@
+// Builds a container manager over real crun/runc + conmon in a scratch dir, and waits on its events.
+
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { filter, firstValueFrom, ReplaySubject, timeout, type Subscription } from 'rxjs';
+import type { LifecycleEvent, LifecycleEventType } from '../../src/bus.ts';
+import { realCgroupProbe } from '../../src/daemon.ts';
+import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
+import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createContainerManager, type Manager } from '../../src/manager.ts';
+import type { Flavour, Scratch } from './scratch.ts';
+
+export interface RealManager {
+  readonly manager: Manager;
+  readonly runtime: OciCliRuntime;
+  readonly monitor: ConmonMonitor;
+  /** Every lifecycle event since creation, replayed to late subscribers. */
+  readonly events: ReplaySubject<LifecycleEvent>;
+  /** Resolves with the first event of that type for that container (subscribe before acting is not needed). */
+  next(id: string, type: LifecycleEventType, timeoutMs?: number): Promise<LifecycleEvent>;
+  /** The event types seen for a container, in order. */
+  seen(id: string): LifecycleEventType[];
+}
+
+export function realManager(scratch: Scratch, flavour: Flavour, options: { stopGraceMs?: number; binary?: string } = {}): RealManager {
+  const dirs = scratch.dirs(flavour);
+  const runtime = new OciCliRuntime({ binary: options.binary ?? flavour, root: dirs.runtimeRoot });
+  const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+  const manager = createContainerManager({
+    runtime,
+    monitor,
+    cgroups: realCgroupProbe,
+    logger: silentLogger(),
+    stateDir: join(scratch.dir, flavour, 'daemon'),
+    stopGraceMs: options.stopGraceMs ?? 1_000,
+    killWaitMs: 5_000,
+  });
+  const events = new ReplaySubject<LifecycleEvent>();
+  const log: LifecycleEvent[] = [];
+  const subscription: Subscription = manager.events$.subscribe((e) => {
+    log.push(e);
+    events.next(e);
+  });
+  after(async () => {
+    await manager.shutdown({ force: true, timeoutMs: 20_000 });
+    subscription.unsubscribe();
+    manager.close();
+    monitor.close();
+  });
+  return {
+    manager,
+    runtime,
+    monitor,
+    events,
+    next: (id, type, timeoutMs = 15_000) =>
+      firstValueFrom(events.pipe(filter((e) => e.id === id && e.type === type), timeout(timeoutMs))),
+    seen: (id) => log.filter((e) => e.id === id).map((e) => e.type),
+  };
+}
