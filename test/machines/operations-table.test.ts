@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import type { ExitStatus } from '../../src/exit-status.ts';
 import { containerMachine, phaseOf } from '../../src/machines/container.ts';
-import type { AdoptOutput, ContainerEmitted, ContainerEvent, CreateOutput, ExecInput, ExecOutput, IdInput, InspectInput, ProbeOutput, TeardownInput } from '../../src/machines/container-types.ts';
+import type { AdoptOutput, ContainerEvent, CreateOutput, ExecInput, ExecOutput, IdInput, InspectInput, ProbeOutput, Reply, TeardownInput } from '../../src/machines/container-types.ts';
 import { allowedOperations, type Operation } from '../../src/machines/operations.ts';
 import type { ContainerPhase } from '../../src/manager-types.ts';
 
@@ -64,7 +64,7 @@ for (const [phase, route] of Object.entries(routes) as Array<[keyof typeof route
   test(`in ${phase} the machine accepts exactly ${allowedOperations[phase].join(', ') || 'nothing'}`, async () => {
     for (const op of Object.keys(commandFor) as Operation[]) {
       const actor = createActor(machineHolding(route.hold), { input: { id: 'c', descriptor: 7, stopGraceMs: 60_000 } });
-      const replies: ContainerEmitted[] = [];
+      const replies: Reply[] = [];
       actor.on('reply', (e) => replies.push(e));
       actor.start();
       for (const event of route.events) {
@@ -74,12 +74,12 @@ for (const [phase, route] of Object.entries(routes) as Array<[keyof typeof route
       assert.equal(phaseOf(actor.getSnapshot().value), phase, `could not reach ${phase}`);
       actor.send(commandFor[op]);
       await flush();
-      const refusal = replies.find((r) => r.type === 'reply' && r.requestId === 'probe' && !r.ok);
+      const refusal = replies.find((r): r is Extract<Reply, { ok: false }> => r.requestId === 'probe' && !r.ok);
       const allowed = allowedOperations[phase].includes(op);
       if (allowed) {
         assert.equal(refusal, undefined, `${op} in ${phase} was refused`);
       } else {
-        assert.ok(refusal !== undefined && !refusal.ok, `${op} in ${phase} was not refused`);
+        assert.ok(refusal !== undefined, `${op} in ${phase} was not refused`);
         assert.equal(refusal.error.code, 'ILLEGAL_STATE');
         assert.match(refusal.error.message, new RegExp(`cannot ${op} container 'c' while it is ${phase}`));
       }
