@@ -91,7 +91,7 @@ for (const [phase, route] of Object.entries(routes) as Array<[keyof typeof route
 test('a stopped container is final: it takes no commands', async () => {
   // An adopted container that is missing on the host goes straight to stopped.
   const missing = createActor(
-    containerMachine.provide({ actors: { adoptContainer: fromPromise(async () => ({ status: 'missing' as const })) } }),
+    containerMachine.provide({ actors: { adoptContainer: fromPromise<AdoptOutput, IdInput>(async () => ({ status: 'missing' })) } }),
     { input: { id: 'c', descriptor: 7, stopGraceMs: 1 } },
   );
   missing.start();
