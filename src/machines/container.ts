@@ -275,7 +275,12 @@ export const containerMachine = setup({
 
     live: {
       // One exit watch for the whole life of the container, so no exit falls between states.
-      invoke: { src: 'watchExit', input: ({ context }) => ({ id: context.id, checkRecorded: context.pid !== null }) },
+      invoke: {
+        src: 'watchExit',
+        input: ({ context }) => ({ id: context.id, checkRecorded: context.pid !== null }),
+        // Without a watch an exit would go unseen: answer the waiters and rebuild from the host.
+        onError: { target: '#container.adopting', actions: 'settleWaiters' },
+      },
       initial: 'creating',
       on: {
         EXITED: { target: 'exited', actions: assign(({ event }) => ({ exit: event.exit })) },

@@ -1,0 +1,111 @@
+// The supervisor: one actor per container, Dobby's descriptors, refusals, and the replacement of a
+// crashed container actor by one that re-adopts the container from the host.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createActor, type AnyActorRef } from 'xstate';
+import { createContainerActors, type CgroupProbe } from '../../src/actors/container-actors.ts';
+import { createFakes } from '../../src/drivers/monitor/fake-monitor.ts';
+import { silentLogger } from '../../src/log.ts';
+import { containerMachine, phaseOf } from '../../src/machines/container.ts';
+import type { ContainerEmitted } from '../../src/machines/container-types.ts';
+import { childIdOf, supervisorMachine, type SupervisorEmitted } from '../../src/machines/supervisor.ts';
+import { Semaphore } from '../../src/semaphore.ts';
+
+/** Polls a condition; fixed sleeps make tests flaky on a loaded machine. */
+async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(2);
+  }
+}
+
+const noCgroups: CgroupProbe = { pathsOf: async () => null, oomKillCount: async () => 0 };
+
+function setUp(crashOnPause: { armed: boolean }) {
+  const fakes = createFakes();
+  const actors = createContainerActors({
+    runtime: fakes.runtime,
+    monitor: fakes.monitor,
+    cgroups: noCgroups,
+    limiter: new Semaphore(4),
+    logger: silentLogger(),
+    stateDir: '/nonexistent-state-dir',
+  });
+  const container = containerMachine.provide({
+    actors,
+    actions: {
+      // Simulates a bug in an action: XState then leaves the container actor dead.
+      replyOpOk: () => {
+        if (crashOnPause.armed) {
+          crashOnPause.armed = false;
+          throw new Error('simulated crash inside the container actor');
+        }
+      },
+    },
+  });
+  const supervisor = createActor(supervisorMachine.provide({ actors: { container } }), { input: { stopGraceMs: 20, killWaitMs: 50 } });
+  const emitted: SupervisorEmitted[] = [];
+  const childEvents: Array<{ descriptor: number; e: ContainerEmitted }> = [];
+  const attached = new WeakSet<AnyActorRef>();
+  supervisor.on('*', (e) => emitted.push(e));
+  supervisor.subscribe({
+    next: (snapshot) => {
+      for (const [key, child] of Object.entries(snapshot.children as Record<string, AnyActorRef | undefined>)) {
+        if (child === undefined || attached.has(child)) continue;
+        attached.add(child);
+        child.on('*', (e: ContainerEmitted) => childEvents.push({ descriptor: Number(key.slice(4)), e }));
+      }
+    },
+    error: () => {},
+  });
+  supervisor.start();
+  const child = (descriptor: number) => (supervisor.getSnapshot().children as Record<string, AnyActorRef | undefined>)[childIdOf(descriptor)];
+  return { fakes, supervisor, emitted, childEvents, child };
+}
+
+test('descriptors follow Dobby sequence and a duplicate or invalid id is refused', async () => {
+  const { supervisor, emitted, childEvents, fakes } = setUp({ armed: false });
+  supervisor.send({ type: 'START', requestId: 'a', request: { id: 'one', bundle: '/b1' } });
+  supervisor.send({ type: 'START', requestId: 'b', request: { id: 'two', bundle: '/b2' } });
+  supervisor.send({ type: 'START', requestId: 'c', request: { id: 'one', bundle: '/b3' } });
+  supervisor.send({ type: 'START', requestId: 'd', request: { id: '../etc', bundle: '/b4' } });
+  supervisor.send({ type: 'COMMAND', descriptor: 5, command: { type: 'PAUSE', requestId: 'e' } });
+  await until(() => childEvents.filter(({ e }) => e.type === 'reply').length === 2);
+  assert.deepEqual(Object.keys(supervisor.getSnapshot().context.entries).map(Number).sort(), [734, 879]);
+  const refusals = emitted.filter((e) => e.type === 'reply').map((e) => (e.type === 'reply' ? [e.requestId, e.error.code] : []));
+  assert.deepEqual(refusals, [['c', 'DUPLICATE_ID'], ['d', 'INVALID_ID'], ['e', 'UNKNOWN_CONTAINER']]);
+  const started = childEvents.filter(({ e }) => e.type === 'reply' && e.ok).map(({ descriptor }) => descriptor);
+  assert.deepEqual(started.sort(), [734, 879]);
+  supervisor.send({ type: 'SHUTDOWN', force: true });
+  await until(() => Object.keys(supervisor.getSnapshot().context.entries).length === 0);
+  assert.deepEqual(supervisor.getSnapshot().context.entries, {});
+  fakes.host.assertClean();
+  supervisor.stop();
+});
+
+test('a crashed container actor is replaced by one that re-adopts the container, same id and descriptor', async () => {
+  const crash = { armed: true };
+  const { supervisor, emitted, child, fakes } = setUp(crash);
+  supervisor.send({ type: 'START', requestId: 's', request: { id: 'crashy', bundle: '/b' } });
+  await until(() => child(734) !== undefined && phaseOf(child(734)?.getSnapshot().value) === 'running');
+  const first = child(734);
+  assert.ok(first);
+  supervisor.send({ type: 'COMMAND', descriptor: 734, command: { type: 'PAUSE', requestId: 'p' } });
+  await until(() => emitted.some((e) => e.type === 'restarted') && phaseOf(child(734)?.getSnapshot().value) === 'paused');
+  assert.equal(crash.armed, false, 'the crash was not triggered');
+  const restarted = emitted.find((e) => e.type === 'restarted');
+  assert.ok(restarted && restarted.type === 'restarted' && restarted.descriptor === 734 && restarted.id === 'crashy');
+  const second = child(734);
+  assert.ok(second && second !== first, 'the container actor was not replaced');
+  // The new actor rebuilt its state from the host: the runtime says paused.
+  assert.equal(phaseOf(second.getSnapshot().value), 'paused');
+  assert.equal(supervisor.getSnapshot().context.entries[734]?.id, 'crashy');
+  supervisor.send({ type: 'COMMAND', descriptor: 734, command: { type: 'STOP', requestId: 'x', force: false } });
+  await until(() => Object.keys(supervisor.getSnapshot().context.entries).length === 0);
+  assert.deepEqual(supervisor.getSnapshot().context.entries, {});
+  fakes.host.assertClean();
+  supervisor.stop();
+});
