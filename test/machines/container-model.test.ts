@@ -95,50 +95,32 @@ class StartCmd implements fc.AsyncCommand<Model, Real> {
   toString = () => `start(ignoresTerm=${this.ignoresTerm}, fail=${this.fail})`;
 }
 
-class PauseCmd implements fc.AsyncCommand<Model, Real> {
+/** Pause (running → paused) or resume (paused → running), optionally with the runtime call failing. */
+class FreezerCmd implements fc.AsyncCommand<Model, Real> {
+  readonly verb: 'pause' | 'resume';
   readonly fail: boolean;
-  constructor(fail: boolean) {
+  constructor(verb: 'pause' | 'resume', fail: boolean) {
+    this.verb = verb;
     this.fail = fail;
   }
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
     const d = model.descriptor ?? 1;
-    if (model.phase === 'none') return expectRefusal(real.manager.pause(d), 'UNKNOWN_CONTAINER');
-    if (model.phase === 'paused') return expectRefusal(real.manager.pause(d), 'ILLEGAL_STATE');
+    const [from, to]: [ModelPhase, ModelPhase] = this.verb === 'pause' ? ['running', 'paused'] : ['paused', 'running'];
+    const call = () => (this.verb === 'pause' ? real.manager.pause(d) : real.manager.resume(d));
+    if (model.phase === 'none') return expectRefusal(call(), 'UNKNOWN_CONTAINER');
+    if (model.phase !== from) return expectRefusal(call(), 'ILLEGAL_STATE');
     if (this.fail) {
-      real.fakes.host.failNext('pause', injected('pause'), { id: ID });
-      await expectRefusal(real.manager.pause(d), 'RUNTIME_FAILED');
+      real.fakes.host.failNext(this.verb, injected(this.verb), { id: ID });
+      await expectRefusal(call(), 'RUNTIME_FAILED');
     } else {
-      await real.manager.pause(d);
-      model.phase = 'paused';
+      await call();
+      model.phase = to;
     }
     await settle(real);
     checkInvariants(model, real);
   }
-  toString = () => `pause(fail=${this.fail})`;
-}
-
-class ResumeCmd implements fc.AsyncCommand<Model, Real> {
-  readonly fail: boolean;
-  constructor(fail: boolean) {
-    this.fail = fail;
-  }
-  check = () => true;
-  async run(model: Model, real: Real): Promise<void> {
-    const d = model.descriptor ?? 1;
-    if (model.phase === 'none') return expectRefusal(real.manager.resume(d), 'UNKNOWN_CONTAINER');
-    if (model.phase === 'running') return expectRefusal(real.manager.resume(d), 'ILLEGAL_STATE');
-    if (this.fail) {
-      real.fakes.host.failNext('resume', injected('resume'), { id: ID });
-      await expectRefusal(real.manager.resume(d), 'RUNTIME_FAILED');
-    } else {
-      await real.manager.resume(d);
-      model.phase = 'running';
-    }
-    await settle(real);
-    checkInvariants(model, real);
-  }
-  toString = () => `resume(fail=${this.fail})`;
+  toString = () => `${this.verb}(fail=${this.fail})`;
 }
 
 class StopCmd implements fc.AsyncCommand<Model, Real> {
@@ -196,8 +178,8 @@ class ExitCmd implements fc.AsyncCommand<Model, Real> {
 
 const commands = [
   fc.tuple(fc.boolean(), fc.constantFrom<FakeVerb | null>(null, null, null, 'create', 'start')).map(([t, f]) => new StartCmd(t, f)),
-  fc.boolean().map((f) => new PauseCmd(f)),
-  fc.boolean().map((f) => new ResumeCmd(f)),
+  fc.boolean().map((f) => new FreezerCmd('pause', f)),
+  fc.boolean().map((f) => new FreezerCmd('resume', f)),
   fc.tuple(fc.boolean(), fc.boolean()).map(([force, fail]) => new StopCmd(force, fail)),
   fc.constant(new ExecCmd()),
   fc.oneof(fc.integer({ min: 0, max: 127 }), fc.constant<'oom'>('oom')).map((c) => new ExitCmd(c)),
