@@ -4,8 +4,8 @@ import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { HostProblem } from './problem.ts';
 import {
-  cgroupMounts, parseControllerList, parseMountinfo, parseProcCgroups, v1Controllers, type CgroupMounts,
-} from './mountinfo.ts';
+  holdsControllers, layoutKind, parseCgroupMounts, parseControllerList, parseProcCgroups, v1MountFor, type CgroupMounts,
+} from '../drivers/cgroup/index.ts';
 
 export interface CgroupInputs {
   /** Text of /proc/self/mountinfo. */
@@ -24,7 +24,7 @@ const REQUIRED_CONTROLLERS = ['memory', 'freezer'] as const;
 
 /** Where new v1 hierarchies go: beside the existing ones, else /sys/fs/cgroup. */
 function v1Base(mounts: CgroupMounts): string {
-  const first = mounts.v1.find((m) => m.controllers.length > 0);
+  const first = mounts.v1.find(holdsControllers);
   return first !== undefined ? dirname(first.mountPoint) : '/sys/fs/cgroup';
 }
 
@@ -43,9 +43,10 @@ function kernelAtLeast(releaseText: string | undefined, major: number, minor: nu
 
 /** Pure: the cgroup problems implied by the given inputs. */
 export function cgroupProblems(input: CgroupInputs): HostProblem[] {
-  const mounts = cgroupMounts(parseMountinfo(input.mountinfo));
+  const mounts = parseCgroupMounts(input.mountinfo);
   const problems: HostProblem[] = [];
-  if (mounts.mode === 'none') {
+  // Not layoutKind's 'none': named-only v1 hierarchies (e.g. name=systemd) are mounts, just without controllers.
+  if (mounts.v2 === null && mounts.v1.length === 0) {
     return [{
       code: 'cgroup-none',
       what: 'no cgroup filesystem is mounted (none in /proc/self/mountinfo)',
@@ -53,10 +54,11 @@ export function cgroupProblems(input: CgroupInputs): HostProblem[] {
       fatal: true,
     }];
   }
-  const v2Held = mounts.v2 !== undefined ? parseControllerList(input.readControllers(mounts.v2.mountPoint)) : [];
+  const layout = layoutKind(mounts);
+  const v2Held = mounts.v2 !== null ? parseControllerList(input.readControllers(mounts.v2.mountPoint), { sorted: true }) : [];
   const base = v1Base(mounts);
   const isCrun = input.runtimeName.includes('crun');
-  if (mounts.mode === 'hybrid' && v2Held.length > 0) {
+  if (layout === 'hybrid' && v2Held.length > 0) {
     problems.push({
       code: 'cgroup-hybrid-controllers',
       what: `crun 1.8 refuses hybrid cgroups while cgroup2 holds controllers: ${v2Held.join(', ')}` +
@@ -66,7 +68,7 @@ export function cgroupProblems(input: CgroupInputs): HostProblem[] {
     });
   }
   const enabled = input.procCgroups !== undefined ? parseProcCgroups(input.procCgroups) : undefined;
-  if (mounts.mode === 'v2') {
+  if (layout === 'v2') {
     if (!v2Held.includes('memory')) {
       problems.push({
         code: 'cgroup-memory-missing',
@@ -85,9 +87,8 @@ export function cgroupProblems(input: CgroupInputs): HostProblem[] {
     }
     return problems;
   }
-  const inV1 = v1Controllers(mounts);
   for (const controller of REQUIRED_CONTROLLERS) {
-    if (inV1.has(controller) || v2Held.includes(controller)) continue; // v2-held ones are covered above
+    if (v1MountFor(mounts, controller) !== null || v2Held.includes(controller)) continue; // v2-held ones are covered above
     const inKernel = enabled === undefined || enabled.get(controller) === true;
     problems.push({
       code: `cgroup-${controller}-missing`,

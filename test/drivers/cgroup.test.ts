@@ -1,69 +1,16 @@
-// The cgroup parsers on recorded v1, v2 and hybrid text, and the reader on this host.
+// The cgroup parsers (daemon and host check) on recorded v1, v2 and hybrid text, and the reader on this host.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
-  cgroupDir, cgroupPathsOfPid, detectCgroupLayout, layoutKind, parseCgroupMounts, parseControllerList, parseOomKill,
-  parseProcCgroup, readOomKillCount, v1MountFor,
+  cgroupDir, cgroupPathsOfPid, detectCgroupLayout, holdsControllers, layoutKind, parseCgroupMounts, parseControllerList,
+  parseMountinfo, parseMountinfoLine, parseOomKill, parseProcCgroup, parseProcCgroups, readOomKillCount, v1MountFor,
 } from '../../src/drivers/cgroup/index.ts';
-
-/** This dev VM: v1 controllers (cpu and cpuacct apart), an empty cgroup2 at unified, hugetlb remounted on v1. */
-const HYBRID_MOUNTINFO = `\
-24 1 254:1 / / rw,relatime - ext4 /dev/vda rw
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
-34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
-37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
-38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
-39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-42 31 0:39 / /sys/fs/cgroup/hugetlb rw,relatime - cgroup cgroup rw,hugetlb
-`;
-
-/** /proc/<pid>/cgroup of a crun container (id m1) on that VM. */
-const HYBRID_PROC_CGROUP = `\
-10:hugetlb:/m1
-9:name=systemd:/m1
-8:pids:/m1
-7:blkio:/m1
-6:freezer:/m1
-5:devices:/m1
-4:memory:/m1
-3:cpuset:/m1
-2:cpuacct:/m1
-1:cpu:/m1
-0::/m1
-`;
-
-/** Debian 12 default: pure cgroup v2. */
-const V2_MOUNTINFO = `\
-22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
-28 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro
-30 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
-`;
-const V2_PROC_CGROUP = '0::/system.slice/dobbyd.service/ctr-1\n';
-
-/** CentOS 7: pure v1 with co-mounted controllers and systemd's named hierarchy. */
-const V1_MOUNTINFO = `\
-25 24 0:21 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:9 - cgroup cgroup rw,xattr,release_agent=/usr/lib/systemd/systemd-cgroups-agent,name=systemd
-28 24 0:24 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:10 - cgroup cgroup rw,cpu,cpuacct
-29 24 0:25 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,memory
-31 24 0:27 / /sys/fs/cgroup/net_cls,net_prio rw,nosuid,nodev,noexec,relatime shared:13 - cgroup cgroup rw,net_cls,net_prio
-`;
-const V1_PROC_CGROUP = `\
-11:net_cls,net_prio:/
-4:cpu,cpuacct:/system.slice/ctr:1
-3:memory:/system.slice/ctr:1
-1:name=systemd:/system.slice/ctr:1
-`;
-
-/** Inside a container whose v1 memory hierarchy is bind-mounted from /docker/abc. */
-const NESTED_MOUNTINFO = '1234 1200 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n';
+import {
+  HYBRID_HUGETLB, HYBRID_MOUNTINFO, HYBRID_PROC_CGROUP, NESTED_MOUNTINFO, PROC_CGROUPS, V1, V1_MOUNTINFO, V1_PROC_CGROUP, V2,
+  V2_MOUNTINFO, V2_PROC_CGROUP,
+} from '../host/cgroup-samples.ts';
 
 describe('parseProcCgroup', () => {
   test('hybrid: every v1 hierarchy and the v2 path', () => {
@@ -87,7 +34,35 @@ describe('parseProcCgroup', () => {
   });
 });
 
+describe('parseMountinfo', () => {
+  test('parseMountinfoLine reads fields, optional fields and octal escapes', () => {
+    const entry = parseMountinfoLine('36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 shared:2 - ext3 /dev/root rw,errors=continue');
+    assert.deepEqual(entry, {
+      id: 36, parentId: 35, device: '98:0', root: '/mnt1', mountPoint: '/mnt two',
+      mountOptions: ['rw', 'noatime'], fsType: 'ext3', source: '/dev/root', superOptions: ['rw', 'errors=continue'],
+    });
+    assert.equal(parseMountinfoLine('garbage line'), undefined);
+    assert.equal(parseMountinfo(`${V2}\nnot a mount\n`).length, 4);
+  });
+});
+
 describe('parseCgroupMounts and layoutKind', () => {
+  test('full mountinfo files: v1, v2, hybrid and none apart', () => {
+    const v1 = parseCgroupMounts(V1);
+    assert.equal(layoutKind(v1), 'v1');
+    assert.equal(v1.v2, null);
+    assert.deepEqual(v1.v1.find((m) => m.mountPoint === '/sys/fs/cgroup/cpu,cpuacct')?.controllers, ['cpu', 'cpuacct']);
+    const systemd = v1.v1.find((m) => m.controllers.includes('name=systemd'));
+    assert.deepEqual(systemd?.controllers, ['name=systemd']);
+    assert.ok(systemd !== undefined && !holdsControllers(systemd));
+    assert.equal(layoutKind(parseCgroupMounts(V2)), 'v2');
+    assert.equal(parseCgroupMounts(V2).v2?.mountPoint, '/sys/fs/cgroup');
+    const hybrid = parseCgroupMounts(HYBRID_HUGETLB);
+    assert.equal(layoutKind(hybrid), 'hybrid');
+    assert.equal(hybrid.v2?.mountPoint, '/sys/fs/cgroup/unified');
+    assert.equal(layoutKind(parseCgroupMounts('28 1 8:1 / / rw - ext4 /dev/sda1 rw\n')), 'none');
+  });
+
   test('hybrid', () => {
     const mounts = parseCgroupMounts(HYBRID_MOUNTINFO);
     assert.equal(layoutKind(mounts), 'hybrid');
@@ -136,7 +111,7 @@ describe('cgroupDir', () => {
   });
 });
 
-describe('parseOomKill and parseControllerList', () => {
+describe('parseOomKill, parseControllerList and parseProcCgroups', () => {
   test('v1 memory.oom_control (kernel >= 4.13)', () => {
     assert.equal(parseOomKill('oom_kill_disable 0\nunder_oom 0\noom_kill 1\n'), 1);
   });
@@ -152,6 +127,17 @@ describe('parseOomKill and parseControllerList', () => {
   test('cgroup.controllers', () => {
     assert.deepEqual(parseControllerList('cpuset cpu io memory hugetlb pids rdma misc\n'), ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc']);
     assert.deepEqual(parseControllerList('\n'), []);
+  });
+
+  test('cgroup.controllers sorted (as the host check lists them), or unreadable', () => {
+    assert.deepEqual(parseControllerList(' memory cpu\n', { sorted: true }), ['cpu', 'memory']);
+    assert.deepEqual(parseControllerList(undefined), []);
+  });
+
+  test('/proc/cgroups', () => {
+    const enabled = parseProcCgroups(PROC_CGROUPS);
+    assert.equal(enabled.get('memory'), true);
+    assert.equal(enabled.has('#subsys_name'), false);
   });
 });
 

@@ -1,4 +1,6 @@
-// Pure parsers for the cgroup files the daemon reads: /proc/<pid>/cgroup, mountinfo, OOM counters.
+// Pure parsers for the cgroup files the daemon and the host check read: /proc/<pid>/cgroup, mounts, controllers, OOM.
+
+import { parseMountinfo } from './mountinfo.ts';
 
 /** A process's cgroup, per v1 hierarchy (keyed by controller, or `name=X`) and in the v2 tree. */
 export interface CgroupPaths {
@@ -26,8 +28,10 @@ export interface CgroupMounts {
 
 export type CgroupLayoutKind = 'v1' | 'v2' | 'hybrid' | 'none';
 
-/** Mount options of a v1 cgroup mount that are not controllers. */
-const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'xattr', 'noprefix', 'clone_children', 'cpuset_v2_mode', 'favordynmods']);
+/** Mount options of a v1 cgroup mount that are not controllers (besides `key=value` ones other than `name=`). */
+const V1_NON_CONTROLLER_OPTIONS = new Set([
+  'rw', 'ro', 'none', 'all', 'xattr', 'noprefix', 'clone_children', 'cpuset_v2_mode', 'favordynmods',
+]);
 
 /** `/proc/<pid>/cgroup`: `N:ctrl1,ctrl2:/path` lines for v1, `0::/path` for v2; hybrid hosts have both. */
 export function parseProcCgroup(text: string): CgroupPaths {
@@ -46,43 +50,53 @@ export function parseProcCgroup(text: string): CgroupPaths {
   return { v1, v2 };
 }
 
-/** `\040`-style escapes the kernel uses in mountinfo for spaces, tabs, newlines and backslashes. */
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
 /** The cgroup (v1) and cgroup2 mounts listed in /proc/self/mountinfo. */
 export function parseCgroupMounts(mountinfo: string): CgroupMounts {
   const v1: CgroupV1Mount[] = [];
   const v2: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const fields = line.trim().split(' ');
-    const dash = fields.indexOf('-');
-    if (dash < 6) continue;
-    const fsType = fields[dash + 1];
-    const root = unescapeMountField(fields[3] ?? '/');
-    const mountPoint = unescapeMountField(fields[4] ?? '');
+  for (const { fsType, mountPoint, root, superOptions } of parseMountinfo(mountinfo)) {
     if (fsType === 'cgroup2') v2.push({ mountPoint, root });
     else if (fsType === 'cgroup') {
-      const controllers = (fields[dash + 3] ?? '')
-        .split(',')
-        .filter((o) => o !== '' && !V1_NON_CONTROLLER_OPTIONS.has(o) && (!o.includes('=') || o.startsWith('name=')));
+      const controllers = superOptions.filter((o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && (!o.includes('=') || o.startsWith('name=')));
       v1.push({ mountPoint, root, controllers });
     }
   }
   return { v1, v2: v2.find((m) => m.root === '/') ?? v2[0] ?? null };
 }
 
+/** Whether a v1 hierarchy holds a controller; a named-only one (`name=systemd`) holds none. */
+export function holdsControllers(mount: CgroupV1Mount): boolean {
+  return mount.controllers.some((c) => !c.startsWith('name='));
+}
+
+/** `hybrid` needs cgroup2 and a v1 hierarchy holding controllers; named-only v1 hierarchies do not count. */
 export function layoutKind(mounts: CgroupMounts): CgroupLayoutKind {
-  const hasV1 = mounts.v1.some((m) => m.controllers.some((c) => !c.startsWith('name=')));
+  const hasV1 = mounts.v1.some(holdsControllers);
   if (hasV1 && mounts.v2 !== null) return 'hybrid';
   if (hasV1) return 'v1';
   return mounts.v2 !== null ? 'v2' : 'none';
 }
 
-/** `cgroup.controllers`: space-separated names. */
-export function parseControllerList(text: string): string[] {
-  return text.split(/\s+/).filter((c) => c !== '');
+export interface ControllerListOptions {
+  /** Sort the names (the host check lists them alphabetically); default: the file's order. */
+  readonly sorted?: boolean | undefined;
+}
+
+/** `cgroup.controllers`: space-separated names; none when the file could not be read (null or undefined). */
+export function parseControllerList(text: string | null | undefined, options: ControllerListOptions = {}): string[] {
+  const names = (text ?? '').split(/\s+/).filter((c) => c !== '');
+  return options.sorted === true ? names.sort() : names;
+}
+
+/** `/proc/cgroups` (not `/proc/<pid>/cgroup`): controller → enabled in this kernel. */
+export function parseProcCgroups(text: string): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const [name, , , enabled] = line.trim().split(/\s+/);
+    if (name !== undefined) out.set(name, enabled === '1');
+  }
+  return out;
 }
 
 /** Directory of a cgroup inside a mount, or null when the mount does not show that part of the tree. */
