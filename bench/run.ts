@@ -9,6 +9,7 @@ import { filter, firstValueFrom } from 'rxjs';
 import { realCgroupProbe } from '../src/daemon.ts';
 import { ConmonMonitor } from '../src/drivers/monitor/conmon-monitor.ts';
 import { OciCliRuntime } from '../src/drivers/runtime/oci-cli-runtime.ts';
+import { FileContainerRecords } from '../src/drivers/records/container-records.ts';
 import { silentLogger } from '../src/log.ts';
 import { createContainerManager, type Manager } from '../src/manager.ts';
 import { makeBundle } from '../test/helpers/bundle.ts';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     runtime,
     monitor,
     cgroups: realCgroupProbe,
+    records: new FileContainerRecords(join(dir, 'state', 'containers')),
     logger: silentLogger(),
     stateDir: join(dir, 'state'),
     maxRuntimeProcesses: Math.max(2, availableParallelism() * 2),

@@ -7,6 +7,8 @@ import type { DaemonOptions } from './daemon-options.ts';
 import { ConmonMonitor } from './drivers/monitor/conmon-monitor.ts';
 import { OciCliRuntime } from './drivers/runtime/oci-cli-runtime.ts';
 import { cgroupPathsOfPid, oomKillCount } from './drivers/cgroup/index.ts';
+import { FileContainerRecords, type ContainerRecords } from './drivers/records/container-records.ts';
+import type { OciRuntime } from './drivers/runtime/types.ts';
 import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
@@ -25,6 +27,7 @@ export function stateLayout(stateDir: string) {
     runtimeRoot: join(stateDir, 'runtime'),
     monitorDir: join(stateDir, 'monitor'),
     logsDir: join(stateDir, 'logs'),
+    recordsDir: join(stateDir, 'containers'),
   };
 }
 
@@ -43,15 +46,18 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     await mkdir(layout.logsDir, { recursive: true, mode: 0o755 });
     const runtime = new OciCliRuntime({ binary: options.runtime, root: layout.runtimeRoot, logger: logger.child({ driver: 'runtime' }) });
     const monitor = new ConmonMonitor({ runtime, stateDir: layout.monitorDir, logger: logger.child({ driver: 'monitor' }) });
+    const records = new FileContainerRecords(layout.recordsDir);
     const manager = createContainerManager({
       runtime,
       monitor,
       cgroups: realCgroupProbe,
+      records,
       logger,
       stateDir: options.stateDir,
       stopGraceMs: options.stopGraceMs,
       maxRuntimeProcesses: options.maxRuntimeProcesses,
     });
+    await adoptLeftovers(manager, runtime, records, logger);
     let closed = false;
     return {
       manager,
@@ -68,5 +74,19 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
   } catch (err) {
     await lock.release();
     throw err instanceof DobbyError ? err : new DobbyError('INTERNAL', `dobbyd could not start: ${String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Rebuilds from the host, never from a saved snapshot: every container the runtime still has in our
+ * root, and every one we had a record of, gets an actor that finds out what is true of it now.
+ */
+export async function adoptLeftovers(manager: Manager, runtime: OciRuntime, records: ContainerRecords, logger: Logger): Promise<void> {
+  const [known, present] = await Promise.all([records.list(), runtime.list().catch(() => [])]);
+  const descriptors = new Map(known.map((r) => [r.id, r.descriptor]));
+  const ids = new Set([...known.map((r) => r.id), ...present.map((s) => s.id)]);
+  for (const id of [...ids].sort()) {
+    logger.info({ containerId: id, descriptor: descriptors.get(id) }, 'adopting a container left by an earlier daemon');
+    manager.adopt(id, descriptors.get(id));
   }
 }

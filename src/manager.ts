@@ -9,6 +9,7 @@ import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { createContainerActors, type CgroupProbe } from './actors/container-actors.ts';
 import { EventBus, type LifecycleEvent } from './bus.ts';
 import type { Monitor } from './drivers/monitor/types.ts';
+import type { ContainerRecords } from './drivers/records/container-records.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
 import { DobbyError, toDobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -29,6 +30,7 @@ export interface ManagerOptions {
   readonly runtime: OciRuntime;
   readonly monitor: Monitor;
   readonly cgroups: CgroupProbe;
+  readonly records: ContainerRecords;
   readonly logger: Logger;
   /** The daemon's own state dir (logs, exec pid files). */
   readonly stateDir: string;
@@ -77,6 +79,7 @@ export class Manager implements ContainerManager {
       runtime: options.runtime,
       monitor: options.monitor,
       cgroups: options.cgroups,
+      records: options.records,
       limiter: new Semaphore(options.maxRuntimeProcesses ?? 8),
       logger: options.logger,
       stateDir: options.stateDir,
@@ -175,9 +178,9 @@ export class Manager implements ContainerManager {
     return this.#annotations.get(descriptor) ?? new Map();
   }
 
-  /** Re-attaches a container found on the host after a daemon restart. */
-  adopt(id: string, descriptor: number): void {
-    this.#supervisor.send({ type: 'ADOPT', id, descriptor });
+  /** Re-attaches a container found on the host after a daemon restart, with its recorded descriptor if free. */
+  adopt(id: string, descriptor?: number): void {
+    this.#supervisor.send(descriptor === undefined ? { type: 'ADOPT', id } : { type: 'ADOPT', id, descriptor });
   }
 
   async shutdown(options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {

@@ -7,6 +7,7 @@ import { filter } from 'rxjs';
 import { fromCallback, fromPromise } from 'xstate';
 import type { OciRuntime } from '../drivers/runtime/types.ts';
 import type { Monitor } from '../drivers/monitor/types.ts';
+import type { ContainerRecords } from '../drivers/records/container-records.ts';
 import { DobbyError } from '../errors.ts';
 import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
 import type { Logger } from '../log.ts';
@@ -40,6 +41,8 @@ export interface ContainerActorDeps {
   readonly runtime: OciRuntime;
   readonly monitor: Monitor;
   readonly cgroups: CgroupProbe;
+  /** What the daemon remembers across its restarts (descriptor, bundle). */
+  readonly records: ContainerRecords;
   /** Caps runtime and monitor processes in flight across all containers. */
   readonly limiter: Semaphore;
   readonly logger: Logger;
@@ -57,7 +60,7 @@ function isNoSuchContainer(err: unknown): boolean {
 }
 
 export function createContainerActors(deps: ContainerActorDeps) {
-  const { runtime, monitor, cgroups, limiter, logger, stateDir } = deps;
+  const { runtime, monitor, cgroups, records, limiter, logger, stateDir } = deps;
   const limited = <T>(task: () => Promise<T>): Promise<T> => limiter.run(task);
 
   return {
@@ -65,6 +68,8 @@ export function createContainerActors(deps: ContainerActorDeps) {
       const { id, request } = input;
       const logPath = request.logPath ?? consoleLogPath(stateDir, id);
       await mkdir(join(stateDir, 'logs'), { recursive: true });
+      // Written first, so a daemon that dies during the create still finds (and cleans) the container.
+      await records.write({ id, descriptor: input.descriptor, bundle: request.bundle });
       const created = await limited(() =>
         monitor.create({
           id,
@@ -180,6 +185,8 @@ export function createContainerActors(deps: ContainerActorDeps) {
         });
       });
       await monitor.release(input.id).catch((err: unknown) => log.warn({ err }, 'could not release the monitor files'));
+      await rm(join(stateDir, 'logs', `${input.id}.exec.log`), { force: true });
+      await records.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the container record'));
     }),
   };
 }

@@ -30,6 +30,7 @@ export interface WatchInput {
 
 export interface CreateInput {
   readonly id: string;
+  readonly descriptor: number;
   readonly request: StartRequest;
 }
 

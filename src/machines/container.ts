@@ -260,7 +260,7 @@ export const containerMachine = setup({
               exit: event.output.status === 'exited' ? event.output.exit : null,
             })),
           },
-          { target: 'stopped' },
+          { target: 'forgetting' },
         ],
         onError: {
           target: 'failing',
@@ -291,7 +291,7 @@ export const containerMachine = setup({
             src: 'createContainer',
             input: ({ context }) => {
               if (context.request === null) throw new DobbyError('INTERNAL', 'creating without a start request');
-              return { id: context.id, request: context.request };
+              return { id: context.id, descriptor: context.descriptor, request: context.request };
             },
             onDone: {
               target: 'created',
@@ -569,6 +569,17 @@ export const containerMachine = setup({
       },
     },
 
+    // Adopted but gone from the host: clear what is left of it (monitor files, the daemon's record).
+    forgetting: {
+      on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+      invoke: {
+        src: 'teardown',
+        input: ({ context }) => ({ id: context.id, force: true }),
+        onDone: { target: 'stopped' },
+        onError: { target: 'stopped' },
+      },
+    },
+
     stopped: {
       type: 'final',
       entry: { type: 'lifecycle', params: { event: 'deleted' } },
@@ -598,7 +609,7 @@ function asDobbyError(err: unknown, id: string, context: string): DobbyError {
 /** The user-visible phase of a container machine state value. */
 export function phaseOf(value: unknown): ContainerPhase {
   if (typeof value === 'string') {
-    if (value === 'failing') return 'stopping';
+    if (value === 'failing' || value === 'forgetting') return 'stopping';
     if (value === 'unknown' || value === 'adopting' || value === 'stopped') return value;
     return 'unknown';
   }

@@ -35,7 +35,8 @@ export type ContainerCommand = Extract<ContainerEvent, { type: 'STOP' | 'PAUSE' 
 
 export type SupervisorEvent =
   | { readonly type: 'START'; readonly requestId: string; readonly request: StartRequest }
-  | { readonly type: 'ADOPT'; readonly id: string; readonly descriptor: number }
+  /** A container found on the host; it keeps its recorded descriptor when it has one that is free. */
+  | { readonly type: 'ADOPT'; readonly id: string; readonly descriptor?: number }
   | { readonly type: 'COMMAND'; readonly descriptor: number; readonly command: ContainerCommand }
   | { readonly type: 'SHUTDOWN'; readonly force: boolean }
   | { readonly type: `xstate.done.actor.ctr.${string}`; readonly actorId: string; readonly output: unknown }
@@ -121,14 +122,25 @@ export const supervisorMachine = setup({
         },
         ADOPT: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            if (context.entries[event.descriptor] !== undefined || findDescriptor(context.entries, event.id) !== undefined) return;
-            enqueue.assign({ entries: { ...context.entries, [event.descriptor]: { id: event.id, restarts: 0 } } });
+            if (idProblem(event.id) !== null || findDescriptor(context.entries, event.id) !== undefined) return;
+            const recorded = event.descriptor;
+            let descriptor: number;
+            let lfsr = context.lfsr;
+            if (recorded !== undefined && recorded >= 1 && recorded <= 1023 && context.entries[recorded] === undefined) {
+              descriptor = recorded;
+            } else {
+              const allocation = allocateDescriptor(context.lfsr, usedDescriptors(context.entries));
+              if (allocation === null) return;
+              descriptor = allocation.descriptor;
+              lfsr = allocation.state;
+            }
+            enqueue.assign({ lfsr, entries: { ...context.entries, [descriptor]: { id: event.id, restarts: 0 } } });
             enqueue.spawnChild('container', {
-              id: childIdOf(event.descriptor),
+              id: childIdOf(descriptor),
               systemId: event.id,
-              input: { id: event.id, descriptor: event.descriptor, stopGraceMs: context.stopGraceMs, killWaitMs: context.killWaitMs },
+              input: { id: event.id, descriptor, stopGraceMs: context.stopGraceMs, killWaitMs: context.killWaitMs },
             });
-            enqueue.sendTo(childIdOf(event.descriptor), { type: 'ADOPT' });
+            enqueue.sendTo(childIdOf(descriptor), { type: 'ADOPT' });
           }),
         },
         COMMAND: {

@@ -7,6 +7,7 @@ import type { LifecycleEvent, LifecycleEventType } from '../../src/bus.ts';
 import { realCgroupProbe } from '../../src/daemon.ts';
 import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
 import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
+import { FileContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager, type Manager } from '../../src/manager.ts';
 import type { Flavour, Scratch } from './scratch.ts';
@@ -31,6 +32,7 @@ export function realManager(scratch: Scratch, flavour: Flavour, options: { stopG
     runtime,
     monitor,
     cgroups: realCgroupProbe,
+    records: new FileContainerRecords(join(scratch.dir, flavour, 'daemon', 'containers')),
     logger: silentLogger(),
     stateDir: join(scratch.dir, flavour, 'daemon'),
     stopGraceMs: options.stopGraceMs ?? 1_000,

@@ -12,6 +12,7 @@ import type { LifecycleEvent } from '../../src/bus.ts';
 import { createFakes, type Fakes } from '../../src/drivers/monitor/fake-monitor.ts';
 import type { FakeVerb } from '../../src/drivers/runtime/fake-host.ts';
 import { DobbyError } from '../../src/errors.ts';
+import { MemoryContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager, type Manager } from '../../src/manager.ts';
 import type { ContainerPhase } from '../../src/manager-types.ts';
@@ -204,6 +205,7 @@ test('the container machine agrees with its model under random commands and fail
         runtime: fakes.runtime,
         monitor: fakes.monitor,
         cgroups: noCgroups,
+        records: new MemoryContainerRecords(),
         logger: silentLogger(),
         stateDir: BUNDLE,
         stopGraceMs: 15,

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createActor, type AnyActorRef } from 'xstate';
 import { createContainerActors, type CgroupProbe } from '../../src/actors/container-actors.ts';
 import { createFakes } from '../../src/drivers/monitor/fake-monitor.ts';
+import { MemoryContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { silentLogger } from '../../src/log.ts';
 import { containerMachine, phaseOf } from '../../src/machines/container.ts';
 import type { ContainerEmitted } from '../../src/machines/container-types.ts';
@@ -30,6 +31,7 @@ function setUp(crashOnPause: { armed: boolean }) {
     runtime: fakes.runtime,
     monitor: fakes.monitor,
     cgroups: noCgroups,
+    records: new MemoryContainerRecords(),
     limiter: new Semaphore(4),
     logger: silentLogger(),
     stateDir: '/nonexistent-state-dir',

@@ -1,0 +1,78 @@
+// What dobbyd must remember about a container across its own restarts: the descriptor and bundle.
+// The runtime and the monitor know everything else; this is the only state the daemon writes itself.
+
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface ContainerRecord {
+  readonly id: string;
+  readonly descriptor: number;
+  readonly bundle: string;
+}
+
+export interface ContainerRecords {
+  write(record: ContainerRecord): Promise<void>;
+  remove(id: string): Promise<void>;
+  list(): Promise<ContainerRecord[]>;
+}
+
+function isRecord(value: unknown): value is ContainerRecord {
+  const v = value as Partial<ContainerRecord> | null;
+  return (
+    typeof v === 'object' && v !== null && typeof v.id === 'string' && typeof v.bundle === 'string' &&
+    Number.isInteger(v.descriptor) && (v.descriptor as number) >= 1 && (v.descriptor as number) <= 1023
+  );
+}
+
+/** One JSON file per container under `dir`, written atomically (temp file + rename). */
+export class FileContainerRecords implements ContainerRecords {
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  async write(record: ContainerRecord): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const path = join(this.#dir, `${record.id}.json`);
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(record));
+    await rename(tmp, path);
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(join(this.#dir, `${id}.json`), { force: true });
+  }
+
+  /** Every readable record; a damaged file is skipped (the container is then adopted with a new descriptor). */
+  async list(): Promise<ContainerRecord[]> {
+    const names = await readdir(this.#dir).catch(() => [] as string[]);
+    const records: ContainerRecord[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      try {
+        const parsed: unknown = JSON.parse(await readFile(join(this.#dir, name), 'utf8'));
+        if (isRecord(parsed) && `${parsed.id}.json` === name) records.push(parsed);
+      } catch {
+        // unreadable or half-written: ignored
+      }
+    }
+    return records;
+  }
+}
+
+/** Records kept in memory, for tests over the fake runtime. */
+export class MemoryContainerRecords implements ContainerRecords {
+  readonly #records = new Map<string, ContainerRecord>();
+
+  async write(record: ContainerRecord): Promise<void> {
+    this.#records.set(record.id, record);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.#records.delete(id);
+  }
+
+  async list(): Promise<ContainerRecord[]> {
+    return [...this.#records.values()];
+  }
+}
