@@ -1,0 +1,74 @@
+// writeRootfs: creates a RootfsPlan's directories and files, refusing anything that would land outside the rootfs.
+
+import { constants } from 'node:fs';
+import { lstat, mkdir, open } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { DobbyError } from '../errors.ts';
+import type { RootfsPlan } from './rootfs-plan.ts';
+import { DIR_MODE } from './rootfs-plan.ts';
+
+/** A plan path: relative, no empty, `.` or `..` components, no NUL. Returns a reason when it is not. */
+export function planPathProblem(path: string): string | null {
+  if (path === '') return 'is empty';
+  if (path.includes('\0')) return 'contains a NUL character';
+  if (isAbsolute(path)) return 'is absolute; plan paths are relative to the rootfs';
+  const parts = path.split('/');
+  if (parts.some((p) => p === '..')) return "contains '..'";
+  if (parts.some((p) => p === '' || p === '.')) return 'has an empty or . component';
+  return null;
+}
+
+function refuse(path: string, reason: string): DobbyError {
+  return new DobbyError('BUNDLE_INVALID', `rootfs plan path '${path.slice(0, 200)}' ${reason}; nothing may be written outside the rootfs`);
+}
+
+/** Every existing component must be a real directory: a symlink could point anywhere on the host. */
+async function checkParents(root: string, path: string): Promise<void> {
+  const parts = path.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const dir = join(root, ...parts.slice(0, i));
+    const stat = await lstat(dir).catch(() => null);
+    if (stat !== null && !stat.isDirectory()) throw refuse(path, `goes through '${parts.slice(0, i).join('/')}', which is not a directory`);
+  }
+}
+
+function target(root: string, path: string): string {
+  const problem = planPathProblem(path);
+  if (problem !== null) throw refuse(path, problem);
+  const full = resolve(root, path);
+  const rel = relative(root, full);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw refuse(path, 'resolves outside the rootfs');
+  return full;
+}
+
+/**
+ * Creates `rootfsDir` (if missing) and the plan inside it. Existing directories are kept; files are truncated and
+ * rewritten (never followed if they are symlinks). Throws DobbyError BUNDLE_INVALID for a path that would escape.
+ */
+export async function writeRootfs(plan: RootfsPlan, rootfsDir: string): Promise<void> {
+  const root = resolve(rootfsDir);
+  // Check every path before writing anything, so a bad plan leaves no half-built rootfs behind.
+  for (const p of [...plan.directories, ...plan.files.map((f) => f.path)]) target(root, p);
+  await mkdir(root, { recursive: true, mode: DIR_MODE });
+  for (const dir of plan.directories) {
+    const full = target(root, dir);
+    await checkParents(root, dir);
+    const stat = await lstat(full).catch(() => null);
+    if (stat === null) await mkdir(full, { mode: DIR_MODE });
+    else if (!stat.isDirectory()) throw refuse(dir, 'exists and is not a directory');
+  }
+  for (const file of plan.files) {
+    const full = target(root, file.path);
+    await checkParents(root, file.path);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+    const handle = await open(full, flags, file.mode).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ELOOP') throw refuse(file.path, 'is a symlink');
+      throw err;
+    });
+    try {
+      await handle.writeFile(file.contents);
+    } finally {
+      await handle.close();
+    }
+  }
+}

@@ -1,0 +1,295 @@
+// Bad specs: each is rejected with errors that name the field and say what would be right, never an exception.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { parseSpec, specErrorsToDobbyError, specToOci } from '../../src/spec/index.ts';
+import { HOST, parseErrors, parseOk, specText } from './helpers.ts';
+
+function messages(text: string): string[] {
+  return parseErrors(text).map((e) => e.message);
+}
+
+function paths(text: string): string[] {
+  return parseErrors(text).map((e) => e.path);
+}
+
+describe('whole-document problems', () => {
+  test('malformed JSON says where', () => {
+    const [error, ...rest] = parseErrors('{\n  "version": "1.0",\n  "args": [\n}');
+    assert.equal(rest.length, 0);
+    assert.equal(error!.code, 'SYNTAX');
+    assert.match(error!.message, /^the spec is not valid JSON: .* at line 4, column 1$/);
+  });
+
+  test('empty text, and JSON that is not an object', () => {
+    assert.match(messages('')[0]!, /the spec is empty/);
+    assert.match(messages('[1, 2]')[0]!, /expected the spec to be a JSON object, got an array/);
+    assert.match(messages('null')[0]!, /got null/);
+    assert.match(messages('"1.0"')[0]!, /got a string/);
+  });
+
+  test('1 MiB of junk gives one clear error', () => {
+    const junk = randomBytes(1024 * 1024).toString('latin1');
+    const errors = parseErrors(junk);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.code, 'SYNTAX');
+    assert.match(errors[0]!.message, /^the spec is not valid JSON: /);
+    assert.ok(errors[0]!.message.length < 200, 'the input is not echoed back');
+  });
+
+  test('1 MiB of valid JSON that is not a spec', () => {
+    const big = JSON.stringify({ junk: 'x'.repeat(1024 * 1024) });
+    assert.deepEqual(paths(big).sort(), ['args', 'memLimit', 'user', 'version']);
+  });
+
+  test('too large, and too deeply nested', () => {
+    assert.equal(parseErrors(' '.repeat(5 * 1024 * 1024))[0]!.code, 'TOO_LARGE');
+    const deep = specText({ rdkPlugins: { x: { data: JSON.parse('{"a":'.repeat(100) + '1' + '}'.repeat(100)) } } });
+    assert.match(messages(deep)[0]!, /nested more than 64 levels/);
+    const deeper = '['.repeat(500_000) + ']'.repeat(500_000);
+    assert.equal(parseErrors(deeper)[0]!.code, 'TOO_LARGE');
+  });
+
+  test('a flood of problems is counted, not listed', () => {
+    const env = Array.from({ length: 100_000 }, (_, i) => `BAD${i}`);
+    const extra = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]));
+    const r = parseSpec(specText({ env, ...extra }));
+    assert.ok(!r.ok);
+    assert.equal(r.errors.length, 51);
+    assert.equal(r.errors[50]!.message, '... and 99950 more problems');
+    assert.equal(r.warnings.length, 51);
+    assert.equal(r.warnings[50], '... and 99950 more warnings');
+  });
+
+  test('not a string at all', () => {
+    assert.match(parseErrors(42 as unknown as string)[0]!.message, /expected the spec as JSON text/);
+  });
+});
+
+describe('required fields', () => {
+  test('each missing field is named, all at once', () => {
+    const errors = parseErrors('{}');
+    assert.deepEqual(errors.map((e) => e.path).sort(), ['args', 'memLimit', 'user', 'version']);
+    assert.ok(errors.every((e) => e.code === 'MISSING'));
+    assert.ok(errors.some((e) => e.message === 'memLimit: required; give the memory limit in bytes, e.g. 41943040 for 40 MiB'));
+  });
+
+  test('a key in the wrong case is pointed out', () => {
+    const text = JSON.stringify({ version: '1.0', args: ['x'], user: { uid: 1, gid: 1 }, memlimit: 1048576 });
+    assert.deepEqual(messages(text), ["memLimit: required (found 'memlimit': field names are case-sensitive)"]);
+  });
+
+  test('user.uid and user.gid are required', () => {
+    assert.deepEqual(paths(specText({ user: {} })).sort(), ['user.gid', 'user.uid']);
+  });
+});
+
+describe('wrong types', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['version', { version: 1.0 }, /^version: expected "1.0" or "1.1", got a number \(1\)$/],
+    ['version', { version: '2.0' }, /^version: '2.0' is not a spec version; use "1.0" or "1.1"$/],
+    ['args', { args: 'sleep 1' }, /^args: expected an array of strings, got a string/],
+    ['args[1]', { args: ['sleep', 1] }, /^args\[1\]: expected a string, got a number \(1\)$/],
+    ['user', { user: [1000, 1000] }, /^user: expected an object like/],
+    ['user.uid', { user: { uid: '1000', gid: 1000 } }, /^user\.uid: expected an integer \(1\.\.65534\), got a string/],
+    ['user.gid', { user: { uid: 1000, gid: 1.5 } }, /^user\.gid: expected an integer/],
+    ['memLimit', { memLimit: '40M' }, /^memLimit: expected an integer/],
+    ['swapLimit', { swapLimit: true }, /^swapLimit: expected an integer/],
+    ['userNs', { userNs: 'yes' }, /^userNs: expected true, false or null/],
+    ['env[0]', { env: [42] }, /^env\[0\]: expected a string/],
+    ['cwd', { cwd: 7 }, /^cwd: expected an absolute path/],
+    ['console', { console: '/tmp/log' }, /^console: expected null or an object/],
+    ['console.limit', { console: { path: '/tmp/x', limit: 'big' } }, /^console\.limit: expected an integer/],
+    ['network', { network: 1 }, /^network: expected "nat", "open", "private" or null/],
+    ['mounts', { mounts: {} }, /^mounts: expected an array of mount objects/],
+    ['mounts[0].options[1]', { mounts: [{ source: '/a', destination: '/a', type: 'bind', options: ['ro', 2] }] }, /expected a string/],
+    ['cpu.shares', { cpu: { shares: '50' } }, /^cpu\.shares: expected an integer \(1\.\.100\)/],
+    ['cpu.cores', { cpu: { cores: [0, 1] } }, /^cpu\.cores: expected a CPU list like "0-1,3"/],
+    ['rtPriority', { rtPriority: { default: 4 } }, /^rtPriority: version 1\.0 specs take an integer/],
+    ['rtPriority', { version: '1.1', rtPriority: 4 }, /^rtPriority: expected an object like/],
+    ['gpu.enable', { gpu: { enable: 'true' } }, /^gpu\.enable: expected true, false or null/],
+    ['vpu', { vpu: true }, /^vpu: expected an object/],
+    ['dbus.system', { dbus: { system: 'bus' } }, /^dbus\.system: 'bus' is not a bus; use "system", "ai-public" or "ai-private"$/],
+    ['syslog', { syslog: 'on' }, /^syslog: expected true, false or null/],
+    ['devices[0].access', { devices: [{ major: 13, minor: 64, access: 'x' }] }, /^devices\[0\]\.access: 'x' is not an access mode/],
+    ['capabilities', { capabilities: 'CAP_NET_RAW' }, /^capabilities: expected an array of capability names/],
+    ['seccomp.syscalls', { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [] } }, /^seccomp\.syscalls: expected an object/],
+    ['seccomp.defaultAction', { seccomp: { defaultAction: 'SCMP_ACT_KILL', syscalls: { names: ['x'], action: 'SCMP_ACT_ERRNO' } } },
+      /not supported; use "SCMP_ACT_ALLOW" or "SCMP_ACT_ERRNO"/],
+    ['etc.hosts', { etc: { hosts: '127.0.0.1 localhost' } }, /^etc\.hosts: expected an array of strings/],
+    ['restartOnCrash', { restartOnCrash: 1 }, /^restartOnCrash: expected true, false or null/],
+    ['plugins[0].name', { plugins: [{ data: {} }] }, /^plugins\[0\]\.name: expected the plugin name as a string/],
+    ['rdkPlugins.logging.data', { rdkPlugins: { logging: { data: [] } } }, /^rdkPlugins\.logging\.data: expected an object/],
+    ['rdkPlugins.x.required', { rdkPlugins: { x: { required: 'yes' } } }, /^rdkPlugins\.x\.required: expected true or false/],
+  ];
+  for (const [path, extra, pattern] of cases) {
+    test(path, () => {
+      const errors = parseErrors(specText(extra));
+      const hit = errors.find((e) => e.path === path);
+      assert.ok(hit, `no error for ${path}; got ${errors.map((e) => e.message).join(' | ')}`);
+      assert.match(hit.message, pattern);
+    });
+  }
+});
+
+describe('values that are wrong', () => {
+  test('uid 0', () => {
+    assert.deepEqual(messages(specText({ user: { uid: 0, gid: 0 } })),
+      ['user.uid: 0 is not allowed; containers run as a non-root user (1..65534)']);
+  });
+
+  test('uid and gid out of range', () => {
+    assert.deepEqual(messages(specText({ user: { uid: 65535, gid: -1 } })), [
+      'user.uid: 65535 is out of range; containers run as a non-root user (1..65534)',
+      'user.gid: -1 is out of range; use a gid in 0..65534',
+    ]);
+  });
+
+  test('swapLimit below memLimit', () => {
+    const errors = parseErrors(specText({ memLimit: 2000, swapLimit: 1000 }));
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.path, 'swapLimit');
+    assert.match(errors[0]!.message, /^swapLimit \(1000\) must be >= memLimit \(2000\)/);
+  });
+
+  test('memLimit zero or negative', () => {
+    assert.match(messages(specText({ memLimit: 0 }))[0]!, /^memLimit: 0 is out of range; give the limit in bytes/);
+    assert.match(messages(specText({ memLimit: -5 }))[0]!, /^memLimit: -5 is out of range/);
+  });
+
+  test('a low memLimit is accepted with a warning, as Dobby does', () => {
+    assert.match(parseOk(specText({ memLimit: 2000 })).warnings[0]!, /^memLimit \(2000\) is below 256 KiB/);
+  });
+
+  test('unknown capability, in either form', () => {
+    const errors = parseErrors(specText({ capabilities: ['CAP_NET_RAW', 'CAP_FOO'] }));
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.code, 'UNKNOWN_NAME');
+    assert.match(errors[0]!.message, /^capabilities\[1\]: unknown capability 'CAP_FOO'; /);
+    assert.deepEqual(paths(specText({ capabilities: { add: ['chpass'], drop: ['mknod', 'bogus'] } })),
+      ['capabilities.add[0]', 'capabilities.drop[1]']);
+  });
+
+  test('mount destination with ..', () => {
+    const errors = parseErrors(specText({ mounts: [{ source: '/data', destination: '/home/../../etc', type: 'bind', options: [] }] }));
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.path, 'mounts[0].destination');
+    assert.match(errors[0]!.message, /^mounts\[0\]\.destination: '\.\.' is not allowed/);
+  });
+
+  test('loop mount: .. and a missing fstype', () => {
+    const errors = parseErrors(specText({ mounts: [{ source: '/img', destination: '/a/..', type: 'loop' }] }));
+    assert.deepEqual(errors.map((e) => e.path).sort(), ['mounts[0].destination', 'mounts[0].fstype']);
+  });
+
+  test('mount problems: relative destination, /, relative bind source, duplicate destination, missing fields', () => {
+    assert.match(messages(specText({ mounts: [{ source: '/a', destination: 'data', type: 'bind' }] }))[0]!, /is not absolute/);
+    assert.match(messages(specText({ mounts: [{ source: '/a', destination: '//', type: 'bind' }] }))[0]!, /mounting over \/ is not allowed/);
+    assert.match(messages(specText({ mounts: [{ source: 'a', destination: '/a', type: 'bind' }] }))[0]!,
+      /^mounts\[0\]\.source: 'a' is not absolute; a bind mount needs an absolute host path$/);
+    const dup = [{ source: '/a', destination: '/x', type: 'bind' }, { source: '/b', destination: '/x/', type: 'bind' }];
+    assert.match(messages(specText({ mounts: dup }))[0]!, /^mounts\[1\]\.destination: '\/x' is already the destination of mounts\[0\]/);
+    assert.deepEqual(paths(specText({ mounts: [{}] })).sort(), ['mounts[0].destination', 'mounts[0].source', 'mounts[0].type']);
+  });
+
+  test('args: empty, or a first argument that is not a program', () => {
+    assert.match(messages(specText({ args: [] }))[0]!, /^args: is empty/);
+    assert.match(messages(specText({ args: ['-c', 'x'] }))[0]!, /^args\[0\]: '-c' is not a program/);
+    assert.match(messages(specText({ args: ['sl\u0000eep'] }))[0]!, /^args\[0\]: must not contain a NUL character/);
+  });
+
+  test('env entries that are not NAME=value', () => {
+    assert.deepEqual(paths(specText({ env: ['OK=1', 'NOVALUE', '=x'] })), ['env[1]', 'env[2]']);
+  });
+
+  test('cwd must be absolute and must not climb', () => {
+    assert.match(messages(specText({ cwd: 'home' }))[0]!, /^cwd: 'home' is not absolute/);
+    assert.match(messages(specText({ cwd: '/a/../..' }))[0]!, /^cwd: '\.\.' is not allowed/);
+  });
+
+  test('cpu: shares out of range, bad core lists', () => {
+    assert.match(messages(specText({ cpu: { shares: 0 } }))[0]!, /^cpu\.shares: 0 is out of range; shares is a percentage/);
+    assert.match(messages(specText({ cpu: { shares: 101 } }))[0]!, /101 is out of range/);
+    assert.match(messages(specText({ cpu: { cores: '8' } }))[0]!, /^cpu\.cores: names CPU 8; a Dobby spec can name CPUs 0\.\.7 only$/);
+    assert.match(messages(specText({ cpu: { cores: '3-1' } }))[0]!, /runs backwards/);
+    assert.match(messages(specText({ cpu: { cores: 'a' } }))[0]!, /is not a CPU number or range/);
+    assert.match(messages(specText({ cpu: { cores: '' } }))[0]!, /is empty/);
+  });
+
+  test('rtPriority out of range, default above limit', () => {
+    assert.match(messages(specText({ rtPriority: 100 }))[0]!, /^rtPriority: 100 is out of range; real-time priorities are 0\.\.99$/);
+    assert.deepEqual(messages(specText({ version: '1.1', rtPriority: { default: 5, limit: 3 } })),
+      ['rtPriority.default (5) must be <= rtPriority.limit (3)']);
+  });
+
+  test('network, console and seccomp values', () => {
+    assert.match(messages(specText({ network: 'bridge' }))[0]!, /^network: 'bridge' is not a network type; use "nat", "open" or "private"$/);
+    assert.match(messages(specText({ console: { path: 'log.txt' } }))[0]!, /^console\.path: 'log\.txt' is not absolute/);
+    assert.match(messages(specText({ console: { path: '/x', limit: -2 } }))[0]!, /^console\.limit: -2 is out of range/);
+    const emptyNames = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: { names: [], action: 'SCMP_ACT_ERRNO' } };
+    assert.match(messages(specText({ seccomp: emptyNames }))[0]!, /^seccomp\.syscalls\.names: is empty/);
+  });
+
+  test('devices: bad major and minor', () => {
+    assert.deepEqual(paths(specText({ devices: [{ major: 0, minor: 2000, access: 'r' }] })), ['devices[0].major', 'devices[0].minor']);
+    assert.match(messages(specText({ devices: [{ major: 'a b', minor: 1, access: 'r' }] }))[0]!, /is not a driver name/);
+  });
+
+  test('plugins: duplicate legacy names, bad rdk plugin names', () => {
+    assert.match(messages(specText({ plugins: [{ name: 'a' }, { name: 'a' }] }))[0]!, /^plugins\[1\]\.name: plugin 'a' is listed twice/);
+    assert.match(messages(specText({ rdkPlugins: { 'bad name': {} } }))[0]!, /^rdkPlugins\["bad name"\]: 'bad name' is not a plugin name/);
+  });
+
+  test('every problem is reported, not only the first', () => {
+    const errors = parseErrors(specText({ user: { uid: 0, gid: 1 }, memLimit: 'x', capabilities: ['FOO'], cwd: 'rel', network: 'x' }));
+    assert.deepEqual(errors.map((e) => e.path).sort(), ['capabilities[0]', 'cwd', 'memLimit', 'network', 'user.uid']);
+  });
+
+  test('null is an empty object where Dobby reads it member by member, an error elsewhere', () => {
+    const { spec } = parseOk(specText({ cpu: null, gpu: null, vpu: null, dbus: null, rdkPlugins: null, swapLimit: null }));
+    assert.deepEqual([spec.cpu, spec.gpu, spec.vpu, spec.dbus, spec.swapLimit], [null, null, null, null, null]);
+    assert.deepEqual(paths(specText({ mounts: null, env: null, etc: null, capabilities: null, rtPriority: null })).sort(),
+      ['capabilities', 'env', 'etc', 'mounts', 'rtPriority']);
+  });
+
+  test('prototype keys are ordinary unknown keys', () => {
+    const r = parseSpec('{"version":"1.0","args":["a"],"user":{"uid":1,"gid":1},"memLimit":1048576,"__proto__":{"x":1},"constructor":1}');
+    assert.ok(r.ok);
+    assert.equal(r.warnings.length, 2);
+  });
+
+  test('the daemon error carries every message', () => {
+    const errors = parseErrors(specText({ user: { uid: 0, gid: 0 }, cwd: 'x' }));
+    const err = specErrorsToDobbyError(errors, 'app');
+    assert.equal(err.code, 'INVALID_ARGUMENT');
+    assert.equal(err.containerId, 'app');
+    assert.match(err.message, /^invalid Dobby spec \(2 problems\):\nuser\.uid: 0 is not allowed.*\ncwd: /s);
+  });
+});
+
+describe('host-dependent errors from specToOci', () => {
+  test('a device not in the whitelist, and a driver the host lacks', () => {
+    const { spec } = parseOk(specText({ devices: [{ major: 1, minor: 3, access: 'rw' }, { major: 'nvidia', minor: 0, access: 'r' }] }));
+    const r = specToOci(spec, HOST);
+    assert.ok(!r.ok);
+    assert.deepEqual(r.errors.map((e) => e.message), [
+      'devices[0]: device 1:3 is not allowed; allowed are hidraw (245) minors 0-99; 13 minors 64-95',
+      "devices[1].major: no character device driver 'nvidia' on this host (see /proc/devices)",
+    ]);
+  });
+
+  test('a capability newer than the kernel', () => {
+    const { spec } = parseOk(specText({ capabilities: ['CAP_BPF'] }));
+    const r = specToOci(spec, { ...HOST, lastCap: 37 });
+    assert.ok(!r.ok);
+    assert.match(r.errors[0]!.message, /^capabilities: CAP_BPF is not supported by this kernel \(its last capability is CAP_AUDIT_READ\)/);
+  });
+
+  test('a mount under a bind-mounted file of the generated rootfs', () => {
+    const { spec } = parseOk(specText({ mounts: [{ source: '/a', destination: '/etc/passwd/x', type: 'tmpfs' }] }));
+    const r = specToOci(spec, HOST);
+    assert.ok(!r.ok);
+    assert.match(r.errors[0]!.message, /^mounts\[0\]\.destination: '\/etc\/passwd\/x' lies under the file \/etc\/passwd/);
+  });
+});

@@ -1,0 +1,298 @@
+// Every spec in test/spec/corpus converts to a schema-valid OCI config; per-file checks of the fields it sets.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { GPU, VPU, convert, corpusFiles, corpusText } from './helpers.ts';
+import type { OciConversion } from '../../src/spec/index.ts';
+
+type Converted = OciConversion & { warnings: readonly string[] };
+
+const TEMPLATE_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+
+function mount(c: Converted, destination: string) {
+  return c.config.mounts.find((m) => m.destination === destination);
+}
+
+function file(c: Converted, path: string): string | undefined {
+  return c.rootfs.files.find((f) => f.path === path)?.contents;
+}
+
+function namespaces(c: Converted): string[] {
+  return c.config.linux.namespaces.map((n) => n.type);
+}
+
+function allCapSets(c: Converted): string[][] {
+  const caps = c.config.process.capabilities;
+  return [caps.bounding, caps.effective, caps.inheritable, caps.permitted, caps.ambient];
+}
+
+const checks: Record<string, (c: Converted) => void> = {
+  'sleepy.json': (c) => {
+    assert.deepEqual(c.config.process.args, ['/usr/libexec/DobbyInit', '--', 'sleep', '60']);
+    assert.equal(c.config.process.cwd, '/');
+    assert.deepEqual(c.config.process.user, { uid: 0, gid: 0, additionalGids: [] });
+    assert.deepEqual(c.config.linux.uidMappings, [{ containerID: 0, hostID: 1000, size: 1 }]);
+    assert.deepEqual(c.config.linux.gidMappings, [{ containerID: 0, hostID: 1000, size: 10 }]);
+    assert.deepEqual(namespaces(c), ['pid', 'network', 'ipc', 'uts', 'user', 'mount']);
+    assert.equal(c.config.hostname, 'test-app');
+    assert.deepEqual(c.config.root, { path: '/var/volatile/rdk/dobby/bundles/test-app.12345/rootfs', readonly: true });
+    assert.deepEqual(c.config.linux.resources.memory, { limit: 41943040, swap: -1, swappiness: 60 });
+    assert.deepEqual(c.config.linux.resources.pids, { limit: 256 });
+    assert.deepEqual(c.config.linux.resources.devices, [{ allow: false, access: 'rwm' }]);
+    for (const set of allCapSets(c)) assert.deepEqual(set, TEMPLATE_CAPS);
+    assert.equal(c.config.process.noNewPrivileges, true);
+    assert.deepEqual(c.config.process.rlimits, [
+      { type: 'RLIMIT_NOFILE', soft: 1024, hard: 1024 },
+      { type: 'RLIMIT_NPROC', soft: 300, hard: 300 },
+      { type: 'RLIMIT_RTPRIO', soft: 0, hard: 0 },
+    ]);
+    assert.equal(c.config.linux.seccomp.defaultAction, 'SCMP_ACT_ALLOW');
+    assert.ok(c.config.linux.seccomp.syscalls[0]!.names.includes('ptrace'));
+    assert.deepEqual(c.config.mounts.map((m) => m.destination), [
+      '/tmp', '/dev', '/dev/pts', '/dev/shm', '/sys', '/sys/fs/cgroup', '/lib', '/lib64', '/bin', '/sbin', '/usr',
+      '/usr/libexec/DobbyInit', '/proc',
+    ]);
+    assert.deepEqual(mount(c, '/usr/libexec/DobbyInit'),
+      { destination: '/usr/libexec/DobbyInit', type: 'bind', source: '/usr/bin/tini-static', options: ['bind', 'ro', 'nosuid', 'nodev'] });
+    assert.deepEqual(mount(c, '/usr')?.options, ['rbind', 'nosuid', 'nodev', 'ro']);
+    assert.deepEqual(c.plugins, { rdkPlugins: {}, legacyPlugins: {} });
+    assert.deepEqual(c.warnings, []);
+    for (const dir of ['proc', 'tmp', 'dev', 'sys/fs/cgroup', 'lib', 'lib64', 'bin', 'sbin', 'usr', 'home/private', 'etc/ssl/certs']) {
+      assert.ok(c.rootfs.directories.includes(dir), dir);
+    }
+    assert.equal(file(c, 'etc/passwd'), '');
+    assert.equal(file(c, 'etc/resolv.conf'), '');
+    assert.match(file(c, 'etc/nsswitch.conf')!, /^hosts: +files mdns4_minimal/);
+  },
+  'echo.json': (c) => {
+    assert.deepEqual(c.config.process.args, ['/usr/libexec/DobbyInit', '--', 'echo', 'hello world', '-n']);
+    assert.deepEqual(c.config.linux.uidMappings, [{ containerID: 0, hostID: 30001, size: 1 }]);
+    assert.deepEqual(c.config.linux.gidMappings, [{ containerID: 0, hostID: 30000, size: 10 }]);
+    assert.deepEqual(c.plugins.rdkPlugins['logging'], {
+      required: false, dependsOn: [], data: { sink: 'file', fileOptions: { path: '/tmp/echo-container.log', limit: 65536 } },
+    });
+  },
+  'envvar.json': (c) => {
+    assert.deepEqual(c.config.process.env, [
+      'FOO=first', 'BAR=second value', 'EMPTY=', 'WITH_EQUALS=a=b', 'HOME=/home/private', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+    ]);
+    assert.equal(c.config.process.cwd, '/home/private/work');
+    assert.ok(c.rootfs.directories.includes('home/private'));
+  },
+  'mounts.json': (c) => {
+    const dests = c.config.mounts.map((m) => m.destination);
+    assert.deepEqual(dests.slice(-5), ['/etc/hostname', '/data', '/scratch', '/usr/share/zoneinfo', '/proc']);
+    assert.ok(!dests.includes('/home/private/store'), 'loop mounts are the storage plugin\'s');
+    assert.deepEqual(mount(c, '/data'), { destination: '/data', type: 'bind', source: '/var/tmp', options: ['rbind', 'rw'] });
+    assert.deepEqual(c.plugins.rdkPlugins['storage']?.data, {
+      loopback: [{
+        source: '/opt/images/app.img', destination: '/home/private/store', fstype: 'ext4',
+        flags: 0x1 | 0x2 | 0x4 | 0x8, options: ['errors=remount-ro'], imgmanagement: false,
+      }],
+    });
+    assert.equal(file(c, 'etc/hostname'), '', 'a bind-mounted file gets a file mount point');
+    assert.ok(c.rootfs.directories.includes('data'));
+    assert.ok(c.rootfs.directories.includes('scratch'));
+    assert.ok(c.rootfs.directories.includes('home/private/store'));
+    assert.ok(!c.rootfs.directories.some((d) => d.startsWith('usr/')), 'nothing is created under the host /usr');
+    assert.ok(c.warnings.some((w) => w.startsWith('mounts[4].destination') && w.includes('/usr')));
+  },
+  'caps.json': (c) => {
+    const expected = [...TEMPLATE_CAPS, 'CAP_NET_RAW', 'CAP_NET_BROADCAST', 'CAP_SYS_NICE'];
+    for (const set of allCapSets(c)) assert.deepEqual(set, expected);
+    assert.equal(c.config.process.noNewPrivileges, false);
+  },
+  'caps-add-drop.json': (c) => {
+    for (const set of allCapSets(c)) assert.deepEqual(set, ['CAP_NET_BIND_SERVICE', 'CAP_NET_ADMIN']);
+  },
+  'ram-swap.json': (c) => {
+    assert.deepEqual(c.config.linux.resources.memory, { limit: 209715200, swap: 419430400, swappiness: 60 });
+  },
+  'cpu.json': (c) => {
+    // 3 is not online on the 2-CPU host: dropped, as Dobby does.
+    assert.deepEqual(c.config.linux.resources.cpu, { shares: 512, cpus: '0,1', realtimeRuntime: 1000, realtimePeriod: 1000000 });
+  },
+  'network-nat.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['networking']?.data, { type: 'nat', dnsmasq: true, ipv4: true });
+    assert.ok(namespaces(c).includes('network'));
+  },
+  'network-open.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['networking']?.data, { type: 'open', dnsmasq: true });
+    assert.ok(!namespaces(c).includes('network'));
+    assert.equal(mount(c, '/sys'), undefined, 'sysfs needs its own network namespace under a user namespace');
+  },
+  'network-private.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['networking']?.data, { type: 'none' });
+    assert.ok(namespaces(c).includes('network'));
+  },
+  'network-null.json': (c) => {
+    assert.equal(c.plugins.rdkPlugins['networking'], undefined);
+    assert.ok(!namespaces(c).includes('network'));
+    assert.ok(c.warnings.some((w) => w.startsWith('network: null gives the container the host\'s network')));
+  },
+  'console-null.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['logging'], { required: false, dependsOn: [], data: { sink: 'devnull' } });
+  },
+  'etc.json': (c) => {
+    assert.equal(file(c, 'etc/hosts'), '127.0.0.1\tlocalhost\n100.64.11.1\tgateway\n');
+    assert.equal(file(c, 'etc/services'), 'as\t1234/tcp\tappservices\n');
+    assert.equal(file(c, 'etc/passwd'), 'root::0:0:root:/root:/bin/false\napp::30001:30000::/home/private:/bin/false\n');
+    assert.equal(file(c, 'etc/group'), 'root:x:0:\napp:x:30000:\n');
+    assert.equal(file(c, 'etc/ld.so.preload'), '/usr/lib/libmemcr.so\n');
+  },
+  'seccomp.json': (c) => {
+    assert.deepEqual(c.config.linux.seccomp, {
+      defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getcwd', 'chmod'], action: 'SCMP_ACT_ERRNO' }],
+    });
+  },
+  'devices.json': (c) => {
+    assert.deepEqual(c.config.linux.resources.devices, [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 245, minor: 0, access: 'r' },
+      { allow: true, type: 'c', major: 13, minor: 64, access: 'rw' },
+    ]);
+  },
+  'gpu.json': (c) => {
+    // No gpu/vpu settings on the default test host: accepted, with warnings.
+    assert.ok(c.warnings.some((w) => w.startsWith('gpu.enable: this host has no GPU device nodes')));
+    assert.ok(c.warnings.some((w) => w.startsWith('vpu.enable: this host has no VPU device nodes')));
+    assert.deepEqual(c.plugins.rdkPlugins['gpu']?.data, { memory: 33554432 });
+    assert.deepEqual(c.config.linux.devices, []);
+  },
+  'gpu-disabled.json': (c) => {
+    assert.equal(c.plugins.rdkPlugins['gpu'], undefined);
+    assert.deepEqual(c.warnings, []);
+  },
+  'plugins.json': (c) => {
+    assert.deepEqual(Object.keys(c.plugins.legacyPlugins), ['jumper', 'filemapper']);
+    assert.deepEqual(c.plugins.legacyPlugins['filemapper'], { required: true, data: { port: 1234 } });
+  },
+  'rdkplugins.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['logging'], {
+      required: true, dependsOn: [],
+      data: { sink: 'journald', fileOptions: { path: '/tmp/rdk.log', limit: -1 }, extra: [1, 2] },
+    });
+    assert.deepEqual(c.plugins.rdkPlugins['networking'], {
+      required: false, dependsOn: ['logging'],
+      data: { type: 'nat', dnsmasq: false, ipv4: true, portForwarding: { hostToContainer: [{ port: 8080 }] } },
+    });
+    assert.deepEqual(c.plugins.rdkPlugins['appservicesrdk'], { required: false, dependsOn: [], data: { additionalPorts: [8009] } });
+    assert.deepEqual(c.plugins.rdkPlugins['minidump'], { required: false, dependsOn: [], data: {} });
+  },
+  'rtpriority-1.0.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['rtscheduling']?.data, { rtlimit: 4, rtdefault: 4 });
+    assert.ok(!c.config.process.rlimits.some((r) => r.type === 'RLIMIT_RTPRIO'));
+    assert.ok(c.warnings.some((w) => w.includes('RLIMIT_RTPRIO hard limit (0)')));
+  },
+  'rtpriority-1.1.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['rtscheduling']?.data, { rtlimit: 6, rtdefault: 4 });
+  },
+  'dbus-syslog.json': (c) => {
+    assert.deepEqual(c.plugins.rdkPlugins['ipc']?.data, { system: 'system', session: 'ai-public' });
+    assert.deepEqual(mount(c, '/dev/log'), { destination: '/dev/log', type: 'bind', source: '/dev/log', options: ['bind', 'ro'] });
+  },
+  'userns-off.json': (c) => {
+    assert.deepEqual(c.config.process.user, { uid: 1000, gid: 1001, additionalGids: [] });
+    assert.equal(c.config.linux.uidMappings, undefined);
+    assert.ok(!namespaces(c).includes('user'));
+  },
+  'extra-keys.json': (c) => {
+    assert.deepEqual([...c.warnings].sort(), ['comment: unknown field, ignored', 'name: unknown field, ignored']);
+  },
+  'everything.json': (c) => {
+    assert.deepEqual(c.config.process.args, ['/usr/libexec/DobbyInit', '--', '/usr/bin/app', '--flag', 'value with spaces']);
+    assert.deepEqual(c.config.process.env.slice(0, 2), ['APP_MODE=full', 'LANG=C.UTF-8']);
+    assert.deepEqual(c.config.linux.resources.memory, { limit: 104857600, swap: 209715200, swappiness: 60 });
+    assert.deepEqual(c.config.linux.resources.cpu?.cpus, '1');
+    assert.equal(c.config.linux.resources.cpu?.shares, 256);
+    assert.equal(c.config.linux.seccomp.defaultAction, 'SCMP_ACT_ERRNO');
+    for (const set of allCapSets(c)) assert.deepEqual(set, [...TEMPLATE_CAPS, 'CAP_NET_BROADCAST', 'CAP_NET_RAW']);
+    assert.deepEqual(c.plugins.rdkPlugins['logging']?.data, { sink: 'file', fileOptions: { path: '/tmp/override.log', limit: 10 } });
+    assert.deepEqual(c.plugins.rdkPlugins['rtscheduling']?.data, { rtlimit: 2, rtdefault: 2 });
+    assert.deepEqual(c.plugins.rdkPlugins['storage']?.data, {
+      loopback: [{ source: '/opt/app.img', destination: '/home/private/img', fstype: 'ext4', flags: 0x10, options: [], imgmanagement: false }],
+    });
+    assert.deepEqual(c.plugins.legacyPlugins, { legacy: { required: true, data: { x: 1 } } });
+    assert.equal(file(c, 'etc/hosts'), '127.0.0.1 localhost\n');
+  },
+};
+
+describe('spec corpus', () => {
+  test('every corpus file has its own checks', () => {
+    assert.deepEqual(corpusFiles(), Object.keys(checks).sort());
+  });
+  for (const name of corpusFiles()) {
+    test(name, () => {
+      const c = convert(corpusText(name));
+      checks[name]?.(c);
+    });
+  }
+});
+
+describe('host-dependent conversion', () => {
+  test('gpu and vpu with settings: nodes, rules, gids, mounts and env, and no warning', () => {
+    const c = convert(corpusText('gpu.json'), { gpu: GPU, vpu: VPU });
+    assert.deepEqual(c.warnings, []);
+    assert.deepEqual(c.config.linux.devices, [
+      { path: '/dev/mali0', type: 'c', major: 240, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+      { path: '/dev/vpu0', type: 'c', major: 241, minor: 3, fileMode: 0o660, uid: 0, gid: 0 },
+    ]);
+    assert.deepEqual(c.config.linux.resources.devices.slice(1), [
+      { allow: true, type: 'c', major: 240, minor: 0, access: 'rw' },
+      { allow: true, type: 'c', major: 241, minor: 3, access: 'rw' },
+    ]);
+    assert.deepEqual(c.config.linux.gidMappings, [
+      { containerID: 0, hostID: 1000, size: 10 }, { containerID: 44, hostID: 44, size: 1 }, { containerID: 45, hostID: 45, size: 1 },
+    ]);
+    assert.deepEqual(c.config.process.user.additionalGids, [44, 45]);
+    assert.ok(c.config.mounts.some((m) => m.destination === '/tmp/gpu'));
+    assert.deepEqual(c.config.process.env.slice(0, 2), ['GPU_DRIVER=mali', 'VPU_ON=1']);
+  });
+
+  test('gpu env vars only when the gpu is enabled (Dobby added them always)', () => {
+    const c = convert(corpusText('gpu-disabled.json'), { gpu: GPU, vpu: VPU });
+    assert.deepEqual(c.config.process.env, ['HOME=/home/private', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin']);
+    assert.deepEqual(c.config.linux.devices, []);
+  });
+
+  test('cgroup v2: no swappiness, no real-time cpu', () => {
+    const c = convert(corpusText('cpu.json'), { cgroupVersion: 2 });
+    assert.deepEqual(c.config.linux.resources.memory, { limit: 41943040, swap: -1 });
+    assert.deepEqual(c.config.linux.resources.cpu, { shares: 512, cpus: '0,1' });
+  });
+
+  test('no /lib64 on the host: neither mounted nor created', () => {
+    const c = convert(corpusText('sleepy.json'), { hasLib64: false });
+    assert.ok(!c.config.mounts.some((m) => m.destination === '/lib64'));
+    assert.ok(!c.rootfs.directories.includes('lib64'));
+  });
+
+  test('rlimits never above the host hard limits', () => {
+    const c = convert(corpusText('sleepy.json'), { hardLimits: { RLIMIT_NOFILE: 512, RLIMIT_NPROC: 100, RLIMIT_RTPRIO: 0 } });
+    assert.deepEqual(c.config.process.rlimits.map((r) => [r.type, r.soft, r.hard]), [
+      ['RLIMIT_NOFILE', 512, 512], ['RLIMIT_NPROC', 100, 100], ['RLIMIT_RTPRIO', 0, 0],
+    ]);
+  });
+
+  test('pids limit from the settings, or none', () => {
+    assert.deepEqual(convert(corpusText('sleepy.json'), { pidsLimit: 64 }).config.linux.resources.pids, { limit: 64 });
+    assert.equal(convert(corpusText('sleepy.json'), { pidsLimit: null }).config.linux.resources.pids, undefined);
+  });
+
+  test('settings env, default plugins, AppArmor profile and init arguments', () => {
+    const c = convert(corpusText('echo.json'), {
+      extraEnv: ['PLATFORM=vm'], defaultPlugins: { logging: { sink: 'journald' }, minidump: {} },
+      apparmorProfile: 'dobby_default', initArgs: [],
+    });
+    assert.deepEqual(c.config.process.env, ['PLATFORM=vm', 'HOME=/home/private', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin']);
+    assert.equal(c.config.process.apparmorProfile, 'dobby_default');
+    assert.deepEqual(c.config.process.args, ['/usr/libexec/DobbyInit', 'echo', 'hello world', '-n']);
+    assert.deepEqual(c.plugins.rdkPlugins['minidump'], { required: false, dependsOn: [], data: {} });
+    assert.equal((c.plugins.rdkPlugins['logging']?.data as { sink: string }).sink, 'file', 'the spec wins over a default plugin');
+  });
+
+  test('a missing /usr/libexec/DobbyInit on the host is warned about', () => {
+    const c = convert(corpusText('sleepy.json'), { initTargetExists: false });
+    assert.ok(c.warnings.some((w) => w.startsWith('/usr/libexec/DobbyInit does not exist on the host')));
+  });
+});

@@ -1,0 +1,108 @@
+// Converted configs really run under crun on this host (skipped unless root with crun and tini-static).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseSpec, readHostFacts, specToOci, validateOciConfig, writeRootfs } from '../../src/spec/index.ts';
+import { specText } from './helpers.ts';
+
+const CRUN = '/usr/bin/crun';
+const TINI = '/usr/bin/tini-static';
+const skip = process.getuid?.() !== 0 || !existsSync(CRUN) || !existsSync(TINI)
+  ? 'needs root, crun and tini-static' : false;
+
+let scratch = '';
+let serial = 0;
+before(async () => {
+  if (skip === false) {
+    scratch = await mkdtemp(join(tmpdir(), 'dobby-spec-crun-'));
+    // The container's root is the spec's user on the host: it must be able to reach the rootfs.
+    await chmod(scratch, 0o755);
+  }
+});
+after(async () => {
+  if (scratch !== '') await rm(scratch, { recursive: true, force: true });
+});
+
+async function run(extra: Record<string, unknown>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const id = `spec-smoke-${process.pid}-${serial++}`;
+  const bundle = join(scratch, id);
+  const parsed = parseSpec(specText(extra));
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.map((e) => e.message).join('\n'));
+  const facts = readHostFacts();
+  const converted = specToOci(parsed.value, { ...facts, id, rootfsPath: join(bundle, 'rootfs'), initPath: TINI });
+  assert.ok(converted.ok, converted.ok ? '' : converted.errors.map((e) => e.message).join('\n'));
+  const { config, rootfs } = converted.value;
+  assert.deepEqual(validateOciConfig(config), []);
+  if (facts.initTargetExists !== true) {
+    // Mounting at /usr/libexec/DobbyInit would make crun create that file on this host's /usr: mount the init
+    // at the rootfs's top instead, for this test only.
+    const init = config.mounts.find((m) => m.destination === '/usr/libexec/DobbyInit')!;
+    init.destination = '/.dobby-init';
+    config.process.args[0] = '/.dobby-init';
+    await writeRootfs({ ...rootfs, files: [...rootfs.files, { path: '.dobby-init', contents: '', mode: 0o644 }] }, join(bundle, 'rootfs'));
+  } else {
+    await writeRootfs(rootfs, join(bundle, 'rootfs'));
+  }
+  await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+  const state = join(scratch, 'state');
+  const r = spawnSync(CRUN, ['--root', state, 'run', '-b', bundle, id], { encoding: 'utf8', timeout: 30_000 });
+  spawnSync(CRUN, ['--root', state, 'delete', '-f', id], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('converted specs under crun', { skip }, () => {
+  test('args, env, cwd and the user namespace', async () => {
+    const r = await run({
+      args: ['sh', '-c', 'echo "$FOO|$(pwd)|$(id -u):$(id -g)|$HOME|$(ulimit -n)"; cat /proc/self/uid_map'],
+      env: ['FOO=bar baz'], cwd: '/home/private', user: { uid: 1000, gid: 1000 },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const [line, map] = r.stdout.split('\n');
+    assert.equal(line, 'bar baz|/home/private|0:0|/home/private|1024');
+    assert.match(map!, /^\s*0\s+1000\s+1$/);
+  });
+
+  test('every listed capability, in every set', async () => {
+    const r = await run({ args: ['grep', '^Cap', '/proc/self/status'], capabilities: ['CAP_NET_RAW', 'net_broadcast'] });
+    assert.equal(r.status, 0, r.stderr);
+    // AUDIT_WRITE (29), KILL (5), NET_BIND_SERVICE (10), NET_BROADCAST (11), NET_RAW (13)
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) assert.match(r.stdout, new RegExp(`${set}:\\s+0000000020002c20`));
+  });
+
+  test('no user namespace: the spec user', async () => {
+    const r = await run({ args: ['id', '-u'], userNs: false, user: { uid: 1000, gid: 1001 } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '1000');
+  });
+
+  test('the default seccomp profile refuses namespace games', async () => {
+    const r = await run({ args: ['sh', '-c', 'unshare -U true 2>/dev/null; echo $?'] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '1');
+  });
+
+  test('exit codes pass through the init; a signal death is 128+N', async () => {
+    assert.equal((await run({ args: ['sh', '-c', 'exit 7'] })).status, 7);
+    assert.equal((await run({ args: ['sh', '-c', 'kill -TERM $$'] })).status, 128 + 15);
+  });
+
+  test('mounts, /etc files and host networking for "open"', async () => {
+    const r = await run({
+      args: ['sh', '-c', 'cat /etc/hosts /etc/hostname; ls /data >/dev/null && echo data-ok; test -e /sys/class && echo sys || echo nosys'],
+      etc: { hosts: ['127.0.0.1 localhost'] }, network: 'open',
+      mounts: [
+        { source: '/etc/hostname', destination: '/etc/hostname', type: 'bind', options: ['bind', 'ro'] },
+        { source: '/var/tmp', destination: '/data', type: 'bind', options: ['rbind', 'ro'] },
+      ],
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], '127.0.0.1 localhost');
+    assert.deepEqual(lines.slice(2), ['data-ok', 'nosys']);
+  });
+});
