@@ -1,0 +1,101 @@
+// dobbyd's entry point: parse the command line, check the host, start the daemon, stop it on a signal.
+
+import { availableParallelism } from 'node:os';
+import { config as rxConfig } from 'rxjs';
+import { checkHost, formatProblems } from './host/check.ts';
+import { DAEMON_USAGE, parseDaemonArgs, type DaemonOptions } from './daemon-options.ts';
+import { startDaemon, type Daemon } from './daemon.ts';
+import { DobbyError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
+import { startApi, type Api } from './api/dbus/start-api.ts';
+
+async function main(): Promise<number> {
+  let options: DaemonOptions | 'help';
+  try {
+    options = parseDaemonArgs(process.argv.slice(2), process.env, availableParallelism());
+  } catch (err) {
+    process.stderr.write(`dobbyd: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(DAEMON_USAGE);
+    return 0;
+  }
+  const logger = createLogger(options.logLevel);
+  // An error in any rxjs subscriber must be logged, never rethrown on a timer (that would crash us).
+  rxConfig.onUnhandledError = (err: unknown) => logger.error({ err }, 'unhandled error in an event subscriber');
+  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'));
+
+  if (!options.skipHostCheck) {
+    const problems = await checkHost({
+      runtime: options.runtime,
+      dbusAddress: options.dbusAddress,
+      privateBus: options.privateBus,
+    });
+    const fatal = problems.filter((p) => p.fatal);
+    if (fatal.length > 0) {
+      process.stderr.write(`dobbyd: this host cannot run containers yet:\n${formatProblems(fatal)}\n`);
+      return 1;
+    }
+  }
+
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(options, logger);
+  } catch (err) {
+    process.stderr.write(`dobbyd: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+
+  let stopping: Promise<number> | null = null;
+  const stop = (api: Api | null, reason: string): Promise<number> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'stopping dobbyd');
+      await api?.close();
+      await daemon.close({ keepContainers: options.keepContainersOnExit });
+      logger.info('stopped dobbyd');
+      logger.flush();
+      return 0;
+    })();
+    return stopping;
+  };
+
+  let api: Api | null = null;
+  try {
+    api = await startApi({
+      manager: daemon.manager,
+      logger,
+      stateDir: options.stateDir,
+      dbusAddress: options.dbusAddress,
+      privateBus: options.privateBus,
+      onShutdown: () => void stop(api, 'Shutdown called').then((code) => process.exit(code)),
+    });
+  } catch (err) {
+    const message = err instanceof DobbyError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`dobbyd: could not serve on D-Bus: ${message}\n`);
+    await daemon.close({ keepContainers: options.keepContainersOnExit });
+    return 1;
+  }
+  if (api.address !== null) process.stdout.write(`DBUS_ADDRESS=${api.address}\n`);
+  logger.info({ address: api.address, stateDir: options.stateDir, runtime: options.runtime }, 'started dobbyd');
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => void stop(api, signal).then((code) => process.exit(code)));
+  }
+  return -1;
+}
+
+function report(logger: Logger | null, err: unknown): void {
+  if (logger !== null) logger.fatal({ err }, 'dobbyd failed');
+  else process.stderr.write(`dobbyd: ${String(err)}\n`);
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    report(null, err);
+    process.exitCode = 1;
+  },
+);
