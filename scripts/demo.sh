@@ -71,7 +71,9 @@ set +e
 "$root/bin/dobby" --dbus-address "$address" run "$id" "$bundle"
 status=$?
 set -e
-say "container $id exited with $status"
+say "container $id exited with $status; its console output (kept by conmon in the state dir):"
+# conmon's k8s-file lines are "<time> <stream> <F|P> <text>": show the text.
+sed -E 's/^[^ ]+ (stdout|stderr) [FP] //' "$tmp/state/logs/$id.log" | sed 's/^/    /' || say "no console log found"
 
 # 4. Shut the daemon down and wait for it.
 "$root/bin/dobby" --dbus-address "$address" shutdown || say "shutdown call failed; stopping dobbyd with SIGTERM"

@@ -6,7 +6,8 @@ import { checkHost, formatProblems } from './host/check.ts';
 import { DAEMON_USAGE, parseDaemonArgs, type DaemonOptions } from './daemon-options.ts';
 import { startDaemon, type Daemon } from './daemon.ts';
 import { DobbyError } from './errors.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLoggerFamily } from './log.ts';
+import { pinoLevelOf } from './api/dbus/admin-handlers.ts';
 import { startApi, type Api } from './api/dbus/start-api.ts';
 
 async function main(): Promise<number> {
@@ -21,7 +22,8 @@ async function main(): Promise<number> {
     process.stdout.write(DAEMON_USAGE);
     return 0;
   }
-  const logger = createLogger(options.logLevel);
+  const loggers = createLoggerFamily(options.logLevel);
+  const logger = loggers.root;
   // An error in any rxjs subscriber must be logged, never rethrown on a timer (that would crash us).
   rxConfig.onUnhandledError = (err: unknown) => logger.error({ err }, 'unhandled error in an event subscriber');
   process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'));
@@ -69,6 +71,18 @@ async function main(): Promise<number> {
       dbusAddress: options.dbusAddress,
       privateBus: options.privateBus,
       onShutdown: () => void stop(api, 'Shutdown called').then((code) => process.exit(code)),
+      onSetLogLevel: (level) => {
+        loggers.setLevel(pinoLevelOf(level));
+        logger.info({ dobbyLevel: level, level: pinoLevelOf(level) }, 'log level changed over D-Bus');
+        return true;
+      },
+      // Without the bus nobody can reach us: exit non-zero so a supervisor (systemd) restarts dobbyd,
+      // which re-adopts the containers; they keep running meanwhile under their monitors.
+      onBusLost: (reason) => {
+        logger.fatal({ err: reason }, 'lost the D-Bus connection; exiting so that dobbyd is restarted');
+        logger.flush();
+        void daemon.close({ keepContainers: true }).finally(() => process.exit(1));
+      },
     });
   } catch (err) {
     const message = err instanceof DobbyError || err instanceof Error ? err.message : String(err);
@@ -85,17 +99,12 @@ async function main(): Promise<number> {
   return -1;
 }
 
-function report(logger: Logger | null, err: unknown): void {
-  if (logger !== null) logger.fatal({ err }, 'dobbyd failed');
-  else process.stderr.write(`dobbyd: ${String(err)}\n`);
-}
-
 main().then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    report(null, err);
+    process.stderr.write(`dobbyd: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   },
 );

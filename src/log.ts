@@ -11,9 +11,42 @@ export function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
 }
 
-/** The daemon's root logger, writing JSON lines to stderr (or the given fd) synchronously-cheap via sonic-boom. */
+/**
+ * A root logger and every child made from it, so one call can change the level of all of them:
+ * pino children keep the level they were born with.
+ */
+export interface LoggerFamily {
+  readonly root: Logger;
+  setLevel(level: LogLevel): void;
+}
+
+/** The daemon's loggers: JSON lines to stderr (or the given fd), written asynchronously by sonic-boom. */
+export function createLoggerFamily(level: LogLevel = 'info', fd = 2): LoggerFamily {
+  const children = new Set<WeakRef<Logger>>();
+  const root = pino(
+    {
+      level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      onChild: (child) => void children.add(new WeakRef(child)),
+    },
+    pino.destination({ fd, sync: false }),
+  );
+  return {
+    root,
+    setLevel(next) {
+      root.level = next;
+      for (const ref of children) {
+        const child = ref.deref();
+        if (child === undefined) children.delete(ref);
+        else child.level = next;
+      }
+    },
+  };
+}
+
 export function createLogger(level: LogLevel = 'info', fd = 2): Logger {
-  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd, sync: false }));
+  return createLoggerFamily(level, fd).root;
 }
 
 /** A logger that drops everything, for tests that do not look at logs. */

@@ -15,6 +15,8 @@ export interface ApiOptions extends Partial<AdminHooks> {
   readonly dbusAddress: string | null;
   readonly privateBus: boolean;
   readonly onShutdown: () => void;
+  /** The bus connection is gone for good (the daemon should exit and be restarted). */
+  readonly onBusLost?: (reason: unknown) => void;
   readonly env?: NodeJS.ProcessEnv;
 }
 
