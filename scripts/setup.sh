@@ -85,7 +85,15 @@ else
   say "cgroups: v1 only (no fix needed)"
 fi
 
-# 5. Verify with the host check (with --private-bus: tests and the demo start their own bus).
+# 5. Dobby's bundles and spec containers name /usr/libexec/DobbyInit as the container's init. Spec
+#    containers see the host's /usr read-only with our init bind-mounted there, and a bind mount
+#    needs an existing target; a host without Dobby gets Debian's static tini (the same init) there.
+if [ ! -e /usr/libexec/DobbyInit ]; then
+  say "installing /usr/libexec/DobbyInit (a copy of /usr/bin/tini-static)"
+  install -D -m 0755 /usr/bin/tini-static /usr/libexec/DobbyInit
+fi
+
+# 6. Verify with the host check (with --private-bus: tests and the demo start their own bus).
 say "host check: bin/dobbyd doctor --private-bus"
 bin/dobbyd doctor --private-bus || die "the host check found fatal problems (above)"
 say "done"

@@ -7,6 +7,7 @@ import type { DaemonOptions } from './daemon-options.ts';
 import { ConmonMonitor } from './drivers/monitor/conmon-monitor.ts';
 import { OciCliRuntime } from './drivers/runtime/oci-cli-runtime.ts';
 import { cgroupPathsOfPid, oomKillCount } from './drivers/cgroup/index.ts';
+import { SpecBundles } from './drivers/bundles/spec-bundles.ts';
 import { FileContainerRecords, type ContainerRecords } from './drivers/records/container-records.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
 import { DobbyError } from './errors.ts';
@@ -28,8 +29,12 @@ export function stateLayout(stateDir: string) {
     monitorDir: join(stateDir, 'monitor'),
     logsDir: join(stateDir, 'logs'),
     recordsDir: join(stateDir, 'containers'),
+    bundlesDir: join(stateDir, 'bundles'),
   };
 }
+
+/** The init spec containers run under: Debian's static tini (forwards signals, reaps, exits 128+N). */
+export const CONTAINER_INIT = '/usr/bin/tini-static';
 
 export const realCgroupProbe: CgroupProbe = {
   pathsOf: (pid) => cgroupPathsOfPid(pid),
@@ -38,7 +43,9 @@ export const realCgroupProbe: CgroupProbe = {
 
 export async function startDaemon(options: DaemonOptions, logger: Logger): Promise<Daemon> {
   const layout = stateLayout(options.stateDir);
-  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  // Traversable (not readable) by everyone when we create it: spec containers run as unprivileged
+  // host uids and must reach their rootfs under bundles/; the runtime and monitor dirs stay 0700.
+  await mkdir(options.stateDir, { recursive: true, mode: 0o711 });
   const lock: StateLock = await lockStateDir(options.stateDir);
   try {
     await mkdir(layout.runtimeRoot, { recursive: true, mode: 0o700 });
@@ -52,6 +59,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
       monitor,
       cgroups: realCgroupProbe,
       records,
+      specBundles: new SpecBundles({ dir: layout.bundlesDir, initPath: CONTAINER_INIT }),
       logger,
       stateDir: options.stateDir,
       stopGraceMs: options.stopGraceMs,

@@ -41,6 +41,8 @@ export interface StartRequest {
   readonly logSizeMax?: number;
   /** Milliseconds between SIGTERM and SIGKILL for a graceful stop; default from the daemon options. */
   readonly stopGraceMs?: number;
+  /** The daemon made this bundle (from a spec) and removes it with the container. */
+  readonly ownedBundle?: boolean;
 }
 
 export interface ContainerSummary {

@@ -10,7 +10,9 @@ import { createContainerActors, type CgroupProbe } from './actors/container-acto
 import { EventBus, type LifecycleEvent } from './bus.ts';
 import type { Monitor } from './drivers/monitor/types.ts';
 import type { ContainerRecords } from './drivers/records/container-records.ts';
+import type { SpecBundles } from './drivers/bundles/spec-bundles.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
+import { idProblem } from './container-id.ts';
 import { DobbyError, toDobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { containerMachine, phaseOf } from './machines/container.ts';
@@ -38,6 +40,16 @@ export interface ManagerOptions {
   readonly killWaitMs?: number;
   /** Runtime and monitor processes allowed in flight at once. */
   readonly maxRuntimeProcesses?: number;
+  /** Makes bundles from Dobby specs; without it spec starts are refused. */
+  readonly specBundles?: SpecBundles;
+}
+
+/** A start from a Dobby spec (StartFromSpec): the daemon makes the bundle. */
+export interface SpecStartRequest {
+  readonly id: string;
+  /** Dobby spec JSON text. */
+  readonly spec: string;
+  readonly fds?: readonly number[];
 }
 
 const WIRE_BY_PHASE: Readonly<Record<ContainerPhase, WireState>> = {
@@ -69,9 +81,12 @@ export class Manager implements ContainerManager {
   readonly #attached = new WeakSet<AnyActorRef>();
   readonly #annotations = new Map<number, Map<string, string>>();
   readonly #idle = new Set<() => void>();
+  readonly #specs = new Map<number, string>();
+  readonly #specBundles: SpecBundles | undefined;
 
   constructor(options: ManagerOptions) {
     this.#logger = options.logger;
+    this.#specBundles = options.specBundles;
     this.#bus = new EventBus((err, event) =>
       this.#logger.error({ err, containerId: event.id, event: event.type }, 'an event listener threw; other listeners are unaffected'),
     );
@@ -83,6 +98,7 @@ export class Manager implements ContainerManager {
       limiter: new Semaphore(options.maxRuntimeProcesses ?? 8),
       logger: options.logger,
       stateDir: options.stateDir,
+      ...(options.specBundles === undefined ? {} : { removeBundle: (bundle: string) => (options.specBundles as SpecBundles).remove(bundle) }),
     });
     const machine = supervisorMachine.provide({ actors: { container: containerMachine.provide({ actors }) } });
     this.#supervisor = createActor(machine, {
@@ -110,6 +126,40 @@ export class Manager implements ContainerManager {
     const value = await this.#request((requestId) => this.#supervisor.send({ type: 'START', requestId, request }));
     if (value === undefined) throw new DobbyError('INTERNAL', `start of '${request.id}' gave no descriptor`);
     return value;
+  }
+
+  /** Makes a bundle from a Dobby spec and starts it; the bundle goes when the container goes. */
+  async startFromSpec(request: SpecStartRequest): Promise<number> {
+    const bundles = this.#requireSpecBundles();
+    const made = await bundles.create(request.id, request.spec);
+    for (const warning of made.warnings) this.#logger.warn({ containerId: request.id }, `spec: ${warning}`);
+    try {
+      const descriptor = await this.start({ id: request.id, bundle: made.bundle, ownedBundle: true, ...(request.fds === undefined ? {} : { fds: request.fds }) });
+      this.#specs.set(descriptor, made.spec);
+      return descriptor;
+    } catch (err) {
+      // A refused start (bad id, duplicate) never reached teardown: the bundle is still ours to remove.
+      if (this.findById(request.id)?.bundle !== made.bundle) await bundles.remove(made.bundle);
+      throw err;
+    }
+  }
+
+  /** Writes the bundle a spec describes without running it (Dobby's debug CreateBundle). */
+  async createBundle(id: string, spec: string): Promise<void> {
+    const problem = idProblem(id);
+    if (problem !== null) throw new DobbyError('INVALID_ID', problem);
+    const made = await this.#requireSpecBundles().create(id, spec);
+    this.#logger.info({ containerId: id, bundle: made.bundle }, 'bundle created from a spec');
+  }
+
+  /** The spec a running container was started from (compact JSON), if it was started from one. */
+  specOf(descriptor: number): string | undefined {
+    return this.#specs.get(descriptor);
+  }
+
+  #requireSpecBundles(): SpecBundles {
+    if (this.#specBundles === undefined) throw new DobbyError('INVALID_ARGUMENT', 'this daemon was built without Dobby spec support');
+    return this.#specBundles;
   }
 
   async stop(descriptor: number, force: boolean): Promise<void> {
@@ -253,6 +303,7 @@ export class Manager implements ContainerManager {
         return;
       case 'removed':
         this.#annotations.delete(event.descriptor);
+        this.#specs.delete(event.descriptor);
         // Emitted while the supervisor is still in its transition: look at the entries after it.
         queueMicrotask(() => {
           if (this.list().length === 0) for (const done of [...this.#idle]) done();

@@ -48,6 +48,8 @@ export interface ContainerActorDeps {
   readonly logger: Logger;
   /** The daemon's state dir: logs/ and exec/ live under it. */
   readonly stateDir: string;
+  /** Removes a bundle the daemon generated (from a spec). */
+  readonly removeBundle?: (bundle: string) => Promise<void>;
 }
 
 export function consoleLogPath(stateDir: string, id: string): string {
@@ -186,6 +188,9 @@ export function createContainerActors(deps: ContainerActorDeps) {
       });
       await monitor.release(input.id).catch((err: unknown) => log.warn({ err }, 'could not release the monitor files'));
       await rm(join(stateDir, 'logs', `${input.id}.exec.log`), { force: true });
+      if (input.ownedBundle !== null && deps.removeBundle !== undefined) {
+        await deps.removeBundle(input.ownedBundle).catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'));
+      }
       await records.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the container record'));
     }),
   };

@@ -66,6 +66,8 @@ export interface TeardownInput {
   readonly id: string;
   /** The container may still have processes: kill them before deleting. */
   readonly force: boolean;
+  /** A bundle the daemon generated for this container, to remove with it. */
+  readonly ownedBundle: string | null;
 }
 
 /** What is true on the host about a container the daemon did not see being made. */

@@ -541,7 +541,7 @@ export const containerMachine = setup({
         tearingDown: {
           invoke: {
             src: 'teardown',
-            input: ({ context }) => ({ id: context.id, force: false }),
+            input: ({ context }) => ({ id: context.id, force: false, ownedBundle: ownedBundleOf(context) }),
             onDone: { target: '#container.stopped' },
             // Teardown logs its own failures; the container is gone either way.
             onError: { target: '#container.stopped' },
@@ -563,7 +563,7 @@ export const containerMachine = setup({
       on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
       invoke: {
         src: 'teardown',
-        input: ({ context }) => ({ id: context.id, force: true }),
+        input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context) }),
         onDone: { target: 'stopped', actions: 'replyStartFailed' },
         onError: { target: 'stopped', actions: 'replyStartFailed' },
       },
@@ -574,7 +574,7 @@ export const containerMachine = setup({
       on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
       invoke: {
         src: 'teardown',
-        input: ({ context }) => ({ id: context.id, force: true }),
+        input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context) }),
         onDone: { target: 'stopped' },
         onError: { target: 'stopped' },
       },
@@ -586,6 +586,10 @@ export const containerMachine = setup({
     },
   },
 });
+
+function ownedBundleOf(context: ContainerContext): string | null {
+  return context.request?.ownedBundle === true ? context.request.bundle : null;
+}
 
 function adoptedFields(output: AdoptOutput): Partial<ContainerContext> {
   if (output.status !== 'running' && output.status !== 'paused') return {};

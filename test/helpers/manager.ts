@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { filter, firstValueFrom, ReplaySubject, timeout, type Subscription } from 'rxjs';
 import type { LifecycleEvent, LifecycleEventType } from '../../src/bus.ts';
-import { realCgroupProbe } from '../../src/daemon.ts';
+import { CONTAINER_INIT, realCgroupProbe } from '../../src/daemon.ts';
+import { SpecBundles } from '../../src/drivers/bundles/spec-bundles.ts';
 import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
 import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { FileContainerRecords } from '../../src/drivers/records/container-records.ts';
@@ -33,6 +34,7 @@ export function realManager(scratch: Scratch, flavour: Flavour, options: { stopG
     monitor,
     cgroups: realCgroupProbe,
     records: new FileContainerRecords(join(scratch.dir, flavour, 'daemon', 'containers')),
+    specBundles: new SpecBundles({ dir: specBundlesDir(scratch, flavour), initPath: CONTAINER_INIT }),
     logger: silentLogger(),
     stateDir: join(scratch.dir, flavour, 'daemon'),
     stopGraceMs: options.stopGraceMs ?? 1_000,
@@ -59,4 +61,9 @@ export function realManager(scratch: Scratch, flavour: Flavour, options: { stopG
       firstValueFrom(events.pipe(filter((e) => e.id === id && e.type === type), timeout(timeoutMs))),
     seen: (id) => log.filter((e) => e.id === id).map((e) => e.type),
   };
+}
+
+/** Where a real manager of this scratch writes the bundles it makes from specs. */
+export function specBundlesDir(scratch: Scratch, flavour: Flavour): string {
+  return join(scratch.dir, flavour, 'spec-bundles');
 }

@@ -1,0 +1,75 @@
+// Bundles dobbyd makes from Dobby specs: a private directory per container with config.json and a
+// generated rootfs skeleton, removed again when the container is gone.
+
+import { randomInt } from 'node:crypto';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertValidId } from '../../container-id.ts';
+import { DobbyError } from '../../errors.ts';
+import {
+  parseSpec,
+  readHostFacts,
+  specErrorsToDobbyError,
+  specToOci,
+  validateOciConfig,
+  writeRootfs,
+} from '../../spec/index.ts';
+
+export interface SpecBundle {
+  readonly bundle: string;
+  /** The spec as compact JSON, for GetSpec. */
+  readonly spec: string;
+  readonly warnings: readonly string[];
+}
+
+export interface SpecBundlesOptions {
+  /** Parent of every generated bundle; its path must be traversable by the containers' mapped users. */
+  readonly dir: string;
+  /** The container's init on the host (Debian's static tini), seen as /usr/libexec/DobbyInit inside. */
+  readonly initPath: string;
+}
+
+export class SpecBundles {
+  readonly #options: SpecBundlesOptions;
+
+  constructor(options: SpecBundlesOptions) {
+    this.#options = options;
+  }
+
+  /** Parses, converts and validates the spec, then writes its bundle; nothing is left behind on failure. */
+  async create(id: string, specText: string): Promise<SpecBundle> {
+    // The id becomes a path component: check it before it is joined into one.
+    assertValidId(id);
+    const parsed = parseSpec(specText);
+    if (!parsed.ok) throw specErrorsToDobbyError(parsed.errors, id);
+    const facts = readHostFacts();
+    // Dobby's name: <id>.<random 10000-99999>, so a restarted container never reuses a half-removed dir.
+    const bundle = join(this.#options.dir, `${id}.${randomInt(10_000, 100_000)}`);
+    const converted = specToOci(parsed.value, { ...facts, id, rootfsPath: join(bundle, 'rootfs'), initPath: this.#options.initPath });
+    if (!converted.ok) throw specErrorsToDobbyError(converted.errors, id);
+    const problems = validateOciConfig(converted.value.config);
+    if (problems.length > 0) {
+      throw new DobbyError('INVALID_ARGUMENT', `the config made from the spec of '${id}' is not valid OCI: ${problems.slice(0, 5).join('; ')}`, {
+        containerId: id,
+      });
+    }
+    try {
+      await mkdir(this.#options.dir, { recursive: true });
+      // The container's root is an unprivileged host uid under its user namespace: it must reach the rootfs.
+      await chmod(this.#options.dir, 0o755);
+      await mkdir(bundle, { mode: 0o755 });
+      await writeRootfs(converted.value.rootfs, join(bundle, 'rootfs'));
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(converted.value.config, null, 2));
+    } catch (err) {
+      await rm(bundle, { recursive: true, force: true });
+      throw err instanceof DobbyError ? err : new DobbyError('BUNDLE_INVALID', `could not write the bundle of '${id}': ${String(err)}`, { containerId: id, cause: err });
+    }
+    return { bundle, spec: JSON.stringify(JSON.parse(specText)), warnings: [...parsed.warnings, ...converted.warnings] };
+  }
+
+  async remove(bundle: string): Promise<void> {
+    if (!bundle.startsWith(`${this.#options.dir}/`)) return;
+    await rm(bundle, { recursive: true, force: true });
+  }
+}
+
