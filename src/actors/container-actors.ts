@@ -81,7 +81,8 @@ export function createContainerActors(deps: ContainerActorDeps) {
           ...(request.fds === undefined ? {} : { fds: request.fds }),
         }),
       );
-      const cgroup = await cgroups.pathsOf(created.pid).catch(() => null);
+      // The monitor may have read them already; /proc/<pid>/cgroup is on the start's critical path.
+      const cgroup = created.cgroup !== undefined ? created.cgroup : await cgroups.pathsOf(created.pid).catch(() => null);
       return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
     }),
 

@@ -54,21 +54,7 @@ hugetlb\t0\t1\t1
 // --- Samples first written for the cgroup driver (test/drivers/cgroup.test.ts). ---
 
 /** This dev VM: v1 controllers (cpu and cpuacct apart), an empty cgroup2 at unified, hugetlb remounted on v1. */
-export const HYBRID_MOUNTINFO = `\
-24 1 254:1 / / rw,relatime - ext4 /dev/vda rw
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
-34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
-37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
-38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
-39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-42 31 0:39 / /sys/fs/cgroup/hugetlb rw,relatime - cgroup cgroup rw,hugetlb
-`;
+export const HYBRID_MOUNTINFO = `24 1 254:1 / / rw,relatime - ext4 /dev/vda rw\n${HYBRID_FIXED}`;
 
 /** /proc/<pid>/cgroup of a crun container (id m1) on that VM. */
 export const HYBRID_PROC_CGROUP = `\

@@ -102,7 +102,7 @@ export class ConmonMonitor implements Monitor {
       await writeFile(paths.cgroupFile, JSON.stringify(cgroup)).catch((err: unknown) =>
         this.#options.logger?.warn({ err, containerId: id }, 'could not record the container cgroup'));
     }
-    return { pid: verdict.pid, monitorPid: monitorPid ?? 0 };
+    return { pid: verdict.pid, monitorPid: monitorPid ?? 0, cgroup };
   }
 
   async readExit(id: string): Promise<MonitorExit | null> {

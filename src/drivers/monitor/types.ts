@@ -19,6 +19,8 @@ export interface CreatedContainer {
   readonly pid: number;
   /** Pid of the monitor process (conmon) that holds the exit status. */
   readonly monitorPid: number;
+  /** The container's cgroups as the monitor read them at create, when it reads them at all. */
+  readonly cgroup?: { readonly v1: Readonly<Record<string, string>>; readonly v2: string | null } | null;
 }
 
 export interface MonitorExit {
