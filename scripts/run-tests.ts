@@ -52,7 +52,7 @@ function main(argv: string[]): void {
   const totalTimeout = numberFromEnv('DOBBY_TEST_TOTAL_TIMEOUT_MS', 18 * 60_000);
   const args = [
     '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, `--test-timeout=${testTimeout}`,
-    '--test-force-exit', ...passThrough, ...files,
+    ...passThrough, ...files,
   ];
   const env = { ...process.env };
   delete env['NODE_EXTRA_CA_CERTS']; // makes every Node start 2.5x slower
