@@ -1,0 +1,102 @@
+// The plugin interface: Dobby's five hook points with their sync/async hint flags, and the start
+// state through which a postConstruction hook adds env vars, fds and mounts to the container.
+
+import type { OciMount } from '../spec/oci-types.ts';
+import type { Logger } from '../log.ts';
+import type { ExitStatus } from '../exit-status.ts';
+
+/** The hook points, in the order a container passes them. */
+export const HOOK_POINTS = ['postConstruction', 'preStart', 'postStart', 'postStop', 'preDestruction'] as const;
+export type HookPoint = (typeof HOOK_POINTS)[number];
+
+/**
+ * Dobby's hint bits (IDobbyPlugin.h): sync bits 0-4 and async bits 16-20, in HOOK_POINTS order.
+ * A plugin names the hooks it implements and how each may run; a hook without a bit is not run.
+ */
+export const HookHint = {
+  PostConstructionSync: 1 << 0,
+  PreStartSync: 1 << 1,
+  PostStartSync: 1 << 2,
+  PostStopSync: 1 << 3,
+  PreDestructionSync: 1 << 4,
+  PostConstructionAsync: 1 << 16,
+  PreStartAsync: 1 << 17,
+  PostStartAsync: 1 << 18,
+  PostStopAsync: 1 << 19,
+  PreDestructionAsync: 1 << 20,
+} as const;
+
+export function syncHint(point: HookPoint): number {
+  return 1 << HOOK_POINTS.indexOf(point);
+}
+
+export function asyncHint(point: HookPoint): number {
+  return 1 << (16 + HOOK_POINTS.indexOf(point));
+}
+
+/**
+ * What a postConstruction hook may add before the container is created. The additions reach the
+ * container through the launch config; the caller's bundle is never rewritten.
+ */
+export interface StartState {
+  /** Adds `NAME=value` to the container's environment (ignored when the exact string is already there). */
+  addEnvironmentVariable(nameValue: string): void;
+  /**
+   * Passes an open fd into the container and returns its number there (3, 4, ...). The plugin keeps
+   * ownership: it closes the fd itself (at postStop or preDestruction at the latest).
+   */
+  addFileDescriptor(plugin: string, fd: number): number;
+  /** Adds a mount to the container's config (host source, destination inside the container). */
+  addMount(mount: OciMount): void;
+  /** Everything added so far. */
+  readonly additions: StartAdditions;
+}
+
+/** The container changes the postConstruction hooks asked for. */
+export interface StartAdditions {
+  readonly env: readonly string[];
+  /** Fds after the caller's own; each becomes fd 3 + (callerFds + index) in the container. */
+  readonly fds: readonly number[];
+  readonly mounts: readonly OciMount[];
+}
+
+/** What every hook is told about the container. */
+export interface HookContext {
+  readonly id: string;
+  /** Absolute path of the container's rootfs on the host. */
+  readonly rootfs: string;
+  /** The plugin's JSON data from the spec's `plugins` / the bundle's `rdkPlugins`, as given (null when absent). */
+  readonly data: unknown;
+  /** A child logger with the container id and the plugin name bound. */
+  readonly logger: Logger;
+  /** Aborted when the hook has run past its time limit; long-running work should stop then. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A hook reports failure by throwing or by returning false (Dobby's bool); anything else is success.
+ * postStop and preDestruction are told how the container ended when it ran at all.
+ */
+export type HookResult = boolean | void | Promise<boolean | void>;
+
+export interface DobbyPlugin {
+  /** Matched case-insensitively against the spec's `plugins[].name` and the bundle's `rdkPlugins` keys. */
+  readonly name: string;
+  /** An OR of HookHint bits. */
+  readonly hookHints: number;
+  postConstruction?(ctx: HookContext, startState: StartState): HookResult;
+  preStart?(ctx: HookContext & { readonly pid: number }): HookResult;
+  postStart?(ctx: HookContext & { readonly pid: number }): HookResult;
+  postStop?(ctx: HookContext & { readonly exit: ExitStatus | null }): HookResult;
+  preDestruction?(ctx: HookContext & { readonly exit: ExitStatus | null }): HookResult;
+}
+
+/** One hook run, as reported on the bus and in GetInfo. */
+export interface HookRun {
+  readonly plugin: string;
+  readonly hook: HookPoint;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  /** Why it failed, when it did (thrown message, `returned false`, `timed out after N ms`). */
+  readonly error?: string;
+}
