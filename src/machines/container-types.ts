@@ -3,6 +3,7 @@
 import type { DobbyError } from '../errors.ts';
 import type { ExitStatus } from '../exit-status.ts';
 import type { ExecRequest, StartRequest } from '../manager-types.ts';
+import type { StartAdditions } from '../plugins/types.ts';
 
 /** Where the kernel accounts the container: cgroup path per v1 controller, and the v2 path. */
 export interface CgroupPaths {
@@ -32,6 +33,8 @@ export interface CreateInput {
   readonly id: string;
   readonly descriptor: number;
   readonly request: StartRequest;
+  /** Env vars, fds and mounts the postConstruction hooks added; applied through the launch config. */
+  readonly additions?: StartAdditions;
 }
 
 export interface CreateOutput {
