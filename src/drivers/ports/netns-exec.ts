@@ -1,0 +1,39 @@
+// Runs a host tool in the daemon's own network namespace or, for tests standing in a namespace for the host, inside a named one.
+
+import { run, type RunResult } from '../process.ts';
+
+/** Where "the host" is: undefined for the daemon's own network namespace, else a name from `ip netns list`. */
+export type HostNetns = string | undefined;
+
+export class ToolError extends Error {
+  readonly result: RunResult;
+  readonly argv: readonly string[];
+  constructor(argv: readonly string[], result: RunResult) {
+    super(`${argv.join(' ')} failed (${result.code ?? result.signal}): ${result.stderr.trim() || result.stdout.trim() || 'no output'}`);
+    this.name = 'ToolError';
+    this.result = result;
+    this.argv = argv;
+  }
+}
+
+export function argvIn(netns: HostNetns, file: string, args: readonly string[]): [string, string[]] {
+  return netns === undefined ? [file, [...args]] : ['ip', ['netns', 'exec', netns, file, ...args]];
+}
+
+/** Runs and resolves with the result whatever the exit code. */
+export function runIn(netns: HostNetns, file: string, args: readonly string[], timeoutMs = 15_000): Promise<RunResult> {
+  const [f, a] = argvIn(netns, file, args);
+  return run(f, a, { timeoutMs });
+}
+
+/** Runs and rejects with a ToolError unless the tool exits 0. */
+export async function mustRunIn(netns: HostNetns, file: string, args: readonly string[], timeoutMs = 15_000): Promise<string> {
+  const result = await runIn(netns, file, args, timeoutMs);
+  if (result.code !== 0) throw new ToolError([file, ...args], result);
+  return result.stdout;
+}
+
+/** The network namespace file of a named namespace or a pid, for nsenter. */
+export function netnsPathOf(netns: string | number): string {
+  return typeof netns === 'number' ? `/proc/${netns}/ns/net` : `/run/netns/${netns}`;
+}
