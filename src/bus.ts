@@ -1,7 +1,9 @@
-// The event bus: every lifecycle transition, exit and OOM kill, fanned out to the API, the logger and tests.
+// The event bus: every lifecycle transition, exit and OOM kill, and every plugin hook run, fanned
+// out to the API, the logger and tests.
 
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { ExitStatus } from './exit-status.ts';
+import type { HookPoint } from './plugins/types.ts';
 
 interface EventBase {
   readonly id: string;
@@ -17,7 +19,17 @@ export type LifecycleEvent =
   | (EventBase & { readonly type: 'resumed' })
   | (EventBase & { readonly type: 'exited' } & ExitStatus)
   | (EventBase & { readonly type: 'start-failed'; readonly code: string; readonly message: string })
-  | (EventBase & { readonly type: 'deleted' });
+  | (EventBase & { readonly type: 'deleted' })
+  /** A plugin hook ended (not a state change: consumers of the lifecycle order skip it). */
+  | (EventBase & {
+      readonly type: 'hook';
+      readonly plugin: string;
+      readonly hook: HookPoint;
+      readonly mode: 'sync' | 'async';
+      readonly ok: boolean;
+      readonly durationMs: number;
+      readonly error?: string;
+    });
 
 export type LifecycleEventType = LifecycleEvent['type'];
 

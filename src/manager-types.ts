@@ -2,6 +2,7 @@
 
 import type { Observable } from 'rxjs';
 import type { LifecycleEvent } from './bus.ts';
+import type { PluginReport } from './plugins/report.ts';
 
 /** Dobby's wire values for container states (GetState). */
 export const WireState = {
@@ -52,6 +53,8 @@ export interface ContainerSummary {
   readonly wireState: WireState;
   readonly pid: number | null;
   readonly bundle: string;
+  /** The container's plugins and their hook runs (GetInfo's `plugins`); absent when it has none. */
+  readonly plugins?: readonly PluginReport[];
 }
 
 export interface ExecRequest {

@@ -7,6 +7,9 @@ import { isAbsolute, join } from 'node:path';
 import type { Observable } from 'rxjs';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { createContainerActors, type CgroupProbe } from './actors/container-actors.ts';
+import { createHookActors } from './actors/hook-actors.ts';
+import { pluginReport } from './plugins/report.ts';
+import { PluginRegistry } from './plugins/registry.ts';
 import { EventBus, type LifecycleEvent } from './bus.ts';
 import type { Monitor } from './drivers/monitor/types.ts';
 import type { ContainerRecords } from './drivers/records/container-records.ts';
@@ -42,6 +45,10 @@ export interface ManagerOptions {
   readonly maxRuntimeProcesses?: number;
   /** Makes bundles from Dobby specs; without it spec starts are refused. */
   readonly specBundles?: SpecBundles;
+  /** The installed plugins (default: none); bundles name the ones they use. */
+  readonly plugins?: PluginRegistry;
+  /** Time limit of each plugin hook, in ms (default 4000). */
+  readonly hookTimeoutMs?: number;
 }
 
 /** A start from a Dobby spec (StartFromSpec): the daemon makes the bundle. */
@@ -100,7 +107,13 @@ export class Manager implements ContainerManager {
       stateDir: options.stateDir,
       ...(options.specBundles === undefined ? {} : { removeBundle: (bundle: string) => (options.specBundles as SpecBundles).remove(bundle) }),
     });
-    const machine = supervisorMachine.provide({ actors: { container: containerMachine.provide({ actors }) } });
+    const hookActors = createHookActors({
+      registry: options.plugins ?? new PluginRegistry(),
+      logger: options.logger,
+      ...(options.hookTimeoutMs === undefined ? {} : { hookTimeoutMs: options.hookTimeoutMs }),
+      onHookRun: ({ id, descriptor }, run) => this.#bus.publish({ id, descriptor, at: Date.now(), type: 'hook', ...run }),
+    });
+    const machine = supervisorMachine.provide({ actors: { container: containerMachine.provide({ actors: { ...actors, ...hookActors } }) } });
     this.#supervisor = createActor(machine, {
       input: { stopGraceMs: options.stopGraceMs ?? 5_000, ...(options.killWaitMs === undefined ? {} : { killWaitMs: options.killWaitMs }) },
     });
@@ -194,6 +207,7 @@ export class Manager implements ContainerManager {
       wireState: WIRE_BY_PHASE[phase],
       pid: snapshot?.context.pid ?? null,
       bundle: snapshot?.context.request?.bundle ?? '',
+      ...(snapshot?.context.plugins == null ? {} : { plugins: pluginReport(snapshot.context.plugins, snapshot.context.hookRuns) }),
     };
   }
 

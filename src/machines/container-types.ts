@@ -3,7 +3,8 @@
 import type { DobbyError } from '../errors.ts';
 import type { ExitStatus } from '../exit-status.ts';
 import type { ExecRequest, StartRequest } from '../manager-types.ts';
-import type { StartAdditions } from '../plugins/types.ts';
+import type { PluginSelection } from '../plugins/selection.ts';
+import type { HookRun, StartAdditions } from '../plugins/types.ts';
 
 /** Where the kernel accounts the container: cgroup path per v1 controller, and the v2 path. */
 export interface CgroupPaths {
@@ -35,6 +36,40 @@ export interface CreateInput {
   readonly request: StartRequest;
   /** Env vars, fds and mounts the postConstruction hooks added; applied through the launch config. */
   readonly additions?: StartAdditions;
+}
+
+/** postConstruction: select the bundle's plugins, then run their postConstruction hooks. */
+export interface ConstructInput {
+  readonly id: string;
+  readonly descriptor: number;
+  readonly request: StartRequest;
+}
+
+export interface ConstructOutput {
+  readonly selection: PluginSelection;
+  readonly additions: StartAdditions;
+  readonly runs: readonly HookRun[];
+  /** A hook failed in a way that aborts the start. */
+  readonly failure: DobbyError | null;
+}
+
+/** The hook points after postConstruction. */
+export type LaterHookPoint = 'preStart' | 'postStart' | 'postStop' | 'preDestruction';
+
+export interface HookInput {
+  readonly id: string;
+  readonly descriptor: number;
+  readonly point: LaterHookPoint;
+  /** null: no plugins (none selected, or the container was adopted and its plugin state is gone). */
+  readonly selection: PluginSelection | null;
+  readonly pid: number | null;
+  readonly exit: ExitStatus | null;
+}
+
+export interface HookOutput {
+  readonly runs: readonly HookRun[];
+  /** A hook failed in a way that aborts the start (preStart only). */
+  readonly failure: DobbyError | null;
 }
 
 export interface CreateOutput {
@@ -143,4 +178,10 @@ export interface ContainerContext {
   readonly runtimeHasContainer: boolean;
   /** SIGKILL deliveries tried during this stop. */
   readonly killAttempts: number;
+  /** The plugins selected at postConstruction; set once postConstruction ran, so teardown hooks are due. */
+  readonly plugins: PluginSelection | null;
+  /** What the postConstruction hooks added (env, fds, mounts), for the create. */
+  readonly additions: StartAdditions | null;
+  /** Every hook run of this start, in the order they ended (GetInfo shows them). */
+  readonly hookRuns: readonly HookRun[];
 }

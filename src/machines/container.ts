@@ -5,8 +5,11 @@ import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, 
 import { DobbyError } from '../errors.ts';
 import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
 import type { ContainerPhase } from '../manager-types.ts';
+import type { HookRun } from '../plugins/types.ts';
 import type {
   AdoptOutput,
+  ConstructInput,
+  ConstructOutput,
   ContainerContext,
   ContainerEmitted,
   ContainerEvent,
@@ -15,7 +18,10 @@ import type {
   CreateOutput,
   ExecInput,
   ExecOutput,
+  HookInput,
+  HookOutput,
   IdInput,
+  LaterHookPoint,
   InspectInput,
   ProbeOutput,
   RawExit,
@@ -53,6 +59,8 @@ export const containerMachine = setup({
   },
   actors: {
     adoptContainer: fromPromise<AdoptOutput, IdInput>(notProvided('adoptContainer')),
+    constructPlugins: fromPromise<ConstructOutput, ConstructInput>(notProvided('constructPlugins')),
+    runHooks: fromPromise<HookOutput, HookInput>(notProvided('runHooks')),
     createContainer: fromPromise<CreateOutput, CreateInput>(notProvided('createContainer')),
     startContainer: fromPromise<void, IdInput>(notProvided('startContainer')),
     signalContainer: fromPromise<void, SignalInput>(notProvided('signalContainer')),
@@ -84,8 +92,11 @@ export const containerMachine = setup({
     adoptedCreated: (_, output: AdoptOutput) => output.status === 'created',
     adoptedExited: (_, output: AdoptOutput) => output.status === 'exited',
     probeFoundGone: (_, output: ProbeOutput) => output.gone,
+    hooksFailed: (_, output: { readonly failure: DobbyError | null }) => output.failure !== null,
+    wasCreated: ({ context }) => context.pid !== null,
   },
   actions: {
+    recordHooks: assign(({ context }, params: { runs: readonly HookRun[] }) => ({ hookRuns: [...context.hookRuns, ...params.runs] })),
     refuse: emit(({ context, event, self }) => {
       const op = commandOps[event.type] ?? 'start';
       const phase = phaseOf(self.getSnapshot().value);
@@ -189,6 +200,9 @@ export const containerMachine = setup({
     failure: null,
     runtimeHasContainer: false,
     killAttempts: 0,
+    plugins: null,
+    additions: null,
+    hookRuns: [],
   }),
   initial: 'unknown',
   // Commands that reach the root were not accepted by the current state: refuse them, never drop.
@@ -281,17 +295,66 @@ export const containerMachine = setup({
         // Without a watch an exit would go unseen: answer the waiters and rebuild from the host.
         onError: { target: '#container.adopting', actions: 'settleWaiters' },
       },
-      initial: 'creating',
+      initial: 'constructing',
       on: {
         EXITED: { target: 'exited', actions: assign(({ event }) => ({ exit: event.exit })) },
       },
       states: {
+        // postConstruction: the bundle's plugins are selected and may add env, fds and mounts.
+        constructing: {
+          invoke: {
+            src: 'constructPlugins',
+            input: ({ context }) => {
+              if (context.request === null) throw new DobbyError('INTERNAL', 'constructing without a start request');
+              return { id: context.id, descriptor: context.descriptor, request: context.request };
+            },
+            onDone: [
+              {
+                guard: { type: 'hooksFailed', params: ({ event }) => event.output },
+                target: '#container.failing',
+                actions: [
+                  assign(({ event }) => ({ plugins: event.output.selection, failure: event.output.failure })),
+                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
+                ],
+              },
+              {
+                guard: 'stopRequested',
+                target: '#container.failing',
+                actions: [
+                  assign(({ context, event }) => ({ plugins: event.output.selection, failure: cancelledByStop(context.id) })),
+                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
+                ],
+              },
+              {
+                target: 'creating',
+                actions: [
+                  assign(({ event }) => ({ plugins: event.output.selection, additions: event.output.additions })),
+                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
+                ],
+              },
+            ],
+            // The plugins could not be selected (a required one missing, a dependsOn cycle): no hook ran.
+            onError: {
+              target: '#container.failing',
+              actions: assign(({ context, event }) => ({
+                failure: asDobbyError(event.error, context.id, `could not set up the plugins of container '${context.id}'`),
+              })),
+            },
+          },
+          on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+        },
+
         creating: {
           invoke: {
             src: 'createContainer',
             input: ({ context }) => {
               if (context.request === null) throw new DobbyError('INTERNAL', 'creating without a start request');
-              return { id: context.id, descriptor: context.descriptor, request: context.request };
+              return {
+                id: context.id,
+                descriptor: context.descriptor,
+                request: context.request,
+                ...(context.additions === null ? {} : { additions: context.additions }),
+              };
             },
             onDone: {
               target: 'created',
@@ -322,36 +385,62 @@ export const containerMachine = setup({
 
         created: {
           always: [
-            {
-              guard: 'stopRequested',
-              target: '#container.failing',
-              actions: assign(({ context }) => ({
-                failure: new DobbyError('ABORTED', `start of container '${context.id}' was cancelled by a stop`, {
-                  containerId: context.id,
-                }),
-              })),
-            },
-            {
-              guard: 'hasExit',
-              target: '#container.failing',
-              actions: assign(({ context }) => ({
-                failure: new DobbyError('RUNTIME_FAILED', `container '${context.id}' died before it was started`, {
-                  containerId: context.id,
-                }),
-              })),
-            },
-            { target: 'starting' },
+            { guard: 'stopRequested', target: '#container.failing', actions: assign(({ context }) => ({ failure: cancelledByStop(context.id) })) },
+            { guard: 'hasExit', target: '#container.failing', actions: assign(({ context }) => ({ failure: diedBeforeStart(context.id) })) },
+            { target: 'preStarting' },
           ],
+        },
+
+        // preStart: the container exists (pid known, namespaces made) but runs nothing yet.
+        preStarting: {
+          invoke: {
+            src: 'runHooks',
+            input: ({ context }) => hookInput(context, 'preStart'),
+            onDone: [
+              {
+                guard: { type: 'hooksFailed', params: ({ event }) => event.output },
+                target: '#container.failing',
+                actions: [
+                  assign(({ event }) => ({ failure: event.output.failure })),
+                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
+                ],
+              },
+              {
+                guard: 'stopRequested',
+                target: '#container.failing',
+                actions: [
+                  assign(({ context }) => ({ failure: cancelledByStop(context.id) })),
+                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
+                ],
+              },
+              {
+                guard: 'hasExit',
+                target: '#container.failing',
+                actions: [
+                  assign(({ context }) => ({ failure: diedBeforeStart(context.id) })),
+                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
+                ],
+              },
+              { target: 'starting', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
+            ],
+            onError: {
+              target: '#container.failing',
+              actions: assign(({ context, event }) => ({
+                failure: asDobbyError(event.error, context.id, `preStart hooks of container '${context.id}' failed`),
+              })),
+            },
+          },
+          on: {
+            STOP: { actions: ['recordStop', 'flushStopReplies'] },
+            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
+          },
         },
 
         starting: {
           invoke: {
             src: 'startContainer',
             input: ({ context }) => ({ id: context.id }),
-            onDone: {
-              target: 'running',
-              actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'],
-            },
+            onDone: { target: 'postStarting' },
             onError: {
               target: '#container.failing',
               actions: assign(({ context, event }) => ({
@@ -362,6 +451,28 @@ export const containerMachine = setup({
           on: {
             STOP: { actions: ['recordStop', 'flushStopReplies'] },
             // The process may exit before `start` returns: keep the exit for after Started.
+            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
+          },
+        },
+
+        // postStart: the container runs; Started (and the start reply) follow the hooks, as in Dobby.
+        // A failed postStart hook is logged and reported; it does not undo the start.
+        postStarting: {
+          invoke: {
+            src: 'runHooks',
+            input: ({ context }) => hookInput(context, 'postStart'),
+            onDone: {
+              target: 'running',
+              actions: [
+                { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
+                { type: 'lifecycle', params: { event: 'started' } },
+                'replyStarted',
+              ],
+            },
+            onError: { target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
+          },
+          on: {
+            STOP: { actions: ['recordStop', 'flushStopReplies'] },
             EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
           },
         },
@@ -523,19 +634,36 @@ export const containerMachine = setup({
             src: 'inspectExit',
             input: ({ context }) => ({ id: context.id, cgroup: context.cgroup, exit: context.exit ?? KILLED_WITHOUT_RECORD }),
             onDone: {
-              target: 'tearingDown',
+              target: 'postStopping',
               actions: [
                 assign(({ event }) => ({ exitStatus: event.output })),
                 emit(({ event }) => ({ type: 'lifecycle' as const, event: 'exited' as const, exit: event.output })),
               ],
             },
             onError: {
-              target: 'tearingDown',
+              target: 'postStopping',
               actions: [
                 assign(({ context }) => ({ exitStatus: rawToStatus(context.exit) })),
                 emit(({ context }) => ({ type: 'lifecycle' as const, event: 'exited' as const, exit: rawToStatus(context.exit) })),
               ],
             },
+          },
+        },
+        // Teardown hooks: their failures are logged and teardown goes on.
+        postStopping: {
+          invoke: {
+            src: 'runHooks',
+            input: ({ context }) => hookInput(context, 'postStop'),
+            onDone: { target: 'preDestructing', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
+            onError: { target: 'preDestructing' },
+          },
+        },
+        preDestructing: {
+          invoke: {
+            src: 'runHooks',
+            input: ({ context }) => hookInput(context, 'preDestruction'),
+            onDone: { target: 'tearingDown', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
+            onError: { target: 'tearingDown' },
           },
         },
         tearingDown: {
@@ -561,11 +689,36 @@ export const containerMachine = setup({
         })),
       ],
       on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
-      invoke: {
-        src: 'teardown',
-        input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context) }),
-        onDone: { target: 'stopped', actions: 'replyStartFailed' },
-        onError: { target: 'stopped', actions: 'replyStartFailed' },
+      initial: 'deciding',
+      states: {
+        // postStop only for a container that was created; preDestruction whenever postConstruction ran.
+        deciding: {
+          always: [{ guard: 'wasCreated', target: 'postStopping' }, { target: 'preDestructing' }],
+        },
+        postStopping: {
+          invoke: {
+            src: 'runHooks',
+            input: ({ context }) => hookInput(context, 'postStop'),
+            onDone: { target: 'preDestructing', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
+            onError: { target: 'preDestructing' },
+          },
+        },
+        preDestructing: {
+          invoke: {
+            src: 'runHooks',
+            input: ({ context }) => hookInput(context, 'preDestruction'),
+            onDone: { target: 'tearingDown', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
+            onError: { target: 'tearingDown' },
+          },
+        },
+        tearingDown: {
+          invoke: {
+            src: 'teardown',
+            input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context) }),
+            onDone: { target: '#container.stopped', actions: 'replyStartFailed' },
+            onError: { target: '#container.stopped', actions: 'replyStartFailed' },
+          },
+        },
       },
     },
 
@@ -586,6 +739,25 @@ export const containerMachine = setup({
     },
   },
 });
+
+function hookInput(context: ContainerContext, point: LaterHookPoint): HookInput {
+  return {
+    id: context.id,
+    descriptor: context.descriptor,
+    point,
+    selection: context.plugins,
+    pid: context.pid,
+    exit: context.exitStatus,
+  };
+}
+
+function cancelledByStop(id: string): DobbyError {
+  return new DobbyError('ABORTED', `start of container '${id}' was cancelled by a stop`, { containerId: id });
+}
+
+function diedBeforeStart(id: string): DobbyError {
+  return new DobbyError('RUNTIME_FAILED', `container '${id}' died before it was started`, { containerId: id });
+}
 
 function ownedBundleOf(context: ContainerContext): string | null {
   return context.request?.ownedBundle === true ? context.request.bundle : null;
@@ -610,6 +782,13 @@ function asDobbyError(err: unknown, id: string, context: string): DobbyError {
   return new DobbyError('INTERNAL', `${context}: ${messageOf(err)}`, { containerId: id, cause: err });
 }
 
+/** The hook states of a live container, shown as the phase they belong to. */
+const HOOK_STATE_PHASES: Readonly<Record<string, ContainerPhase>> = {
+  constructing: 'creating',
+  preStarting: 'created',
+  postStarting: 'starting',
+};
+
 /** The user-visible phase of a container machine state value. */
 export function phaseOf(value: unknown): ContainerPhase {
   if (typeof value === 'string') {
@@ -621,9 +800,10 @@ export function phaseOf(value: unknown): ContainerPhase {
     if ('live' in value) {
       const live = (value as { live: unknown }).live;
       const key = typeof live === 'string' ? live : Object.keys(live as object)[0];
-      return (key ?? 'unknown') as ContainerPhase;
+      if (key === undefined) return 'unknown';
+      return HOOK_STATE_PHASES[key] ?? (key as ContainerPhase);
     }
-    if ('exited' in value) return 'stopping';
+    if ('exited' in value || 'failing' in value) return 'stopping';
   }
   return 'unknown';
 }

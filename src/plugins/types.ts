@@ -95,8 +95,19 @@ export interface DobbyPlugin {
 export interface HookRun {
   readonly plugin: string;
   readonly hook: HookPoint;
+  /** How it ran: one after another with the other sync hooks, or concurrently. */
+  readonly mode: 'sync' | 'async';
   readonly ok: boolean;
   readonly durationMs: number;
   /** Why it failed, when it did (thrown message, `returned false`, `timed out after N ms`). */
   readonly error?: string;
+}
+
+/**
+ * What a plugin module's factory (`createPlugin`, or a default export that is a function) is
+ * given: the hint bits, so a plugin file needs no import from dobby-ts, and a logger.
+ */
+export interface PluginHost {
+  readonly HookHint: typeof HookHint;
+  readonly logger: Logger;
 }

@@ -6,11 +6,25 @@ import { test } from 'node:test';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import type { ExitStatus } from '../../src/exit-status.ts';
 import { containerMachine, phaseOf } from '../../src/machines/container.ts';
-import type { AdoptOutput, ContainerEvent, CreateOutput, ExecInput, ExecOutput, IdInput, InspectInput, ProbeOutput, Reply, TeardownInput } from '../../src/machines/container-types.ts';
+import type {
+  AdoptOutput,
+  ConstructOutput,
+  ContainerEvent,
+  CreateOutput,
+  ExecInput,
+  ExecOutput,
+  HookInput,
+  HookOutput,
+  IdInput,
+  InspectInput,
+  ProbeOutput,
+  Reply,
+  TeardownInput,
+} from '../../src/machines/container-types.ts';
 import { allowedOperations, type Operation } from '../../src/machines/operations.ts';
 import type { ContainerPhase } from '../../src/manager-types.ts';
 
-type Step = 'create' | 'start' | 'pause' | 'resume' | 'signal' | 'adopt';
+type Step = 'create' | 'start' | 'pause' | 'resume' | 'signal' | 'adopt' | 'postConstruction' | 'preStart' | 'postStart' | 'postStop' | 'preDestruction';
 
 /** Actors that complete at once, except the one named `hold`, which never settles. */
 function machineHolding(hold: Step | null) {
@@ -20,6 +34,15 @@ function machineHolding(hold: Step | null) {
   return containerMachine.provide({
     actors: {
       adoptContainer: settle<AdoptOutput>('adopt', { status: 'running', pid: 1, monitorPid: 2, cgroup: null }),
+      constructPlugins: settle<ConstructOutput>('postConstruction', {
+        selection: { plugins: [], skipped: [], rootfs: '/b/rootfs' },
+        additions: { env: [], fds: [], mounts: [] },
+        runs: [],
+        failure: null,
+      }),
+      runHooks: fromPromise<HookOutput, HookInput>(({ input }) =>
+        input.point === hold ? new Promise<HookOutput>(() => {}) : Promise.resolve({ runs: [], failure: null }),
+      ),
       createContainer: settle<CreateOutput>('create', { pid: 10, monitorPid: 9, cgroup: null }),
       startContainer: settle<void>('start', undefined),
       pauseContainer: settle<void>('pause', undefined),
@@ -36,7 +59,24 @@ function machineHolding(hold: Step | null) {
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
-/** How to bring a fresh machine into each phase. */
+/** How to bring a fresh machine into each phase (the `stopped` phase is final: tested below). */
+interface Route {
+  readonly phase: Exclude<ContainerPhase, 'stopped'>;
+  readonly hold: Step | null;
+  readonly events: ContainerEvent[];
+}
+
+const START: ContainerEvent = { type: 'START', requestId: 's', request: { id: 'c', bundle: '/b' } };
+
+/** The plugin hook states, each held in the phase it shows as. */
+const hookRoutes: Route[] = [
+  { phase: 'creating', hold: 'postConstruction', events: [START] },
+  { phase: 'created', hold: 'preStart', events: [START] },
+  { phase: 'starting', hold: 'postStart', events: [START] },
+  { phase: 'stopping', hold: 'postStop', events: [START, { type: 'EXITED', exit: { code: 0, oomKilled: false } }] },
+  { phase: 'stopping', hold: 'preDestruction', events: [START, { type: 'EXITED', exit: { code: 0, oomKilled: false } }] },
+];
+
 const routes: Record<Exclude<ContainerPhase, 'created' | 'stopped'>, { hold: Step | null; events: ContainerEvent[] }> = {
   unknown: { hold: null, events: [] },
   adopting: { hold: 'adopt', events: [{ type: 'ADOPT' }] },
@@ -60,8 +100,14 @@ const commandFor: Record<Operation, ContainerEvent> = {
   exec: { type: 'EXEC', requestId: 'probe', exec: { args: ['/bin/true'] } },
 };
 
-for (const [phase, route] of Object.entries(routes) as Array<[keyof typeof routes, (typeof routes)[keyof typeof routes]]>) {
-  test(`in ${phase} the machine accepts exactly ${allowedOperations[phase].join(', ') || 'nothing'}`, async () => {
+const allRoutes: Route[] = [
+  ...(Object.entries(routes) as Array<[keyof typeof routes, (typeof routes)[keyof typeof routes]]>).map(([phase, r]) => ({ phase, ...r })),
+  ...hookRoutes,
+];
+
+for (const { phase, ...route } of allRoutes) {
+  const where = route.hold !== null && hookRoutes.some((r) => r.hold === route.hold) ? ` (held in ${route.hold})` : '';
+  test(`in ${phase}${where} the machine accepts exactly ${allowedOperations[phase].join(', ') || 'nothing'}`, async () => {
     for (const op of Object.keys(commandFor) as Operation[]) {
       const actor = createActor(machineHolding(route.hold), { input: { id: 'c', descriptor: 7, stopGraceMs: 60_000 } });
       const replies: Reply[] = [];

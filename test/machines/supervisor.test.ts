@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createActor, type AnyActorRef } from 'xstate';
 import { createContainerActors, type CgroupProbe } from '../../src/actors/container-actors.ts';
+import { createHookActors } from '../../src/actors/hook-actors.ts';
+import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { createFakes } from '../../src/drivers/monitor/fake-monitor.ts';
 import { MemoryContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -37,7 +39,7 @@ function setUp(crashOnPause: { armed: boolean }) {
     stateDir: '/nonexistent-state-dir',
   });
   const container = containerMachine.provide({
-    actors,
+    actors: { ...actors, ...createHookActors({ registry: new PluginRegistry(), logger: silentLogger() }) },
     actions: {
       // Simulates a bug in an action: XState then leaves the container actor dead.
       replyOpOk: () => {

@@ -1,0 +1,59 @@
+// The container machine's plugin actors: select the bundle's plugins and run their hooks at each
+// hook point, reporting every hook run as it ends. Hook failures are outputs, not actor errors.
+
+import { fromPromise } from 'xstate';
+import type { Logger } from '../log.ts';
+import type { ConstructInput, ConstructOutput, HookInput, HookOutput } from '../machines/container-types.ts';
+import { DEFAULT_HOOK_TIMEOUT_MS, runHookPoint } from '../plugins/hook-runner.ts';
+import type { PluginRegistry } from '../plugins/registry.ts';
+import { readPluginSelection } from '../plugins/selection.ts';
+import { createStartState } from '../plugins/start-state.ts';
+import type { HookRun } from '../plugins/types.ts';
+
+export interface HookActorDeps {
+  readonly registry: PluginRegistry;
+  readonly logger: Logger;
+  /** Time limit of each hook; default 4 s (Dobby's per-hook limit). */
+  readonly hookTimeoutMs?: number;
+  /** Told about each hook run as it ends (the manager puts them on the bus). */
+  readonly onHookRun?: (container: { readonly id: string; readonly descriptor: number }, run: HookRun) => void;
+}
+
+export function createHookActors(deps: HookActorDeps) {
+  const timeoutMs = deps.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS;
+  const optionsFor = (id: string, descriptor: number) => ({
+    registry: deps.registry,
+    timeoutMs,
+    logger: deps.logger.child({ containerId: id }),
+    onRun: (run: HookRun) => deps.onHookRun?.({ id, descriptor }, run),
+  });
+
+  return {
+    // A selection error (required plugin missing, dependsOn cycle) rejects: no postConstruction
+    // ran, so no teardown hook is due either.
+    constructPlugins: fromPromise<ConstructOutput, ConstructInput>(async ({ input }) => {
+      const log = deps.logger.child({ containerId: input.id });
+      const selection = await readPluginSelection(input.request.bundle, {
+        isInstalled: (name) => deps.registry.has(name),
+        warn: (skipped) => log.warn({ plugin: skipped.name, kind: skipped.kind }, `plugin '${skipped.name}' skipped: ${skipped.reason}`),
+      });
+      const startState = createStartState(input.request.fds?.length ?? 0);
+      if (selection.plugins.length === 0) return { selection, additions: startState.additions, runs: [], failure: null };
+      const result = await runHookPoint(
+        { id: input.id, point: 'postConstruction', selection, startState },
+        optionsFor(input.id, input.descriptor),
+      );
+      return { selection, additions: startState.additions, runs: result.runs, failure: result.failure };
+    }),
+
+    runHooks: fromPromise<HookOutput, HookInput>(async ({ input }) => {
+      if (input.selection === null || input.selection.plugins.length === 0) return { runs: [], failure: null };
+      return runHookPoint(
+        { id: input.id, point: input.point, selection: input.selection, pid: input.pid, exit: input.exit },
+        optionsFor(input.id, input.descriptor),
+      );
+    }),
+  };
+}
+
+export type HookActors = ReturnType<typeof createHookActors>;

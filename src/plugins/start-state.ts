@@ -1,0 +1,68 @@
+// The StartState postConstruction hooks write to: env vars, fds and mounts collected for the launch config.
+
+import { DobbyError } from '../errors.ts';
+import type { OciMount } from '../spec/oci-types.ts';
+import type { StartAdditions, StartState } from './types.ts';
+
+/** Dobby passes at most 128 fds into a container (caller's and plugins' together). */
+export const MAX_CONTAINER_FDS = 128;
+
+export interface CollectingStartState {
+  /** The view one hook writes through; it stops accepting additions once `seal()` is called. */
+  forHook(plugin: string): StartState & { seal(): void };
+  readonly additions: StartAdditions;
+}
+
+/**
+ * One start's additions. `callerFds` is how many fds the start call itself passes: they take
+ * container fds 3.., so a plugin's first fd becomes 3 + callerFds.
+ */
+export function createStartState(callerFds: number): CollectingStartState {
+  const env: string[] = [];
+  const fds: number[] = [];
+  const mounts: OciMount[] = [];
+  const additions: StartAdditions = { env, fds, mounts };
+
+  return {
+    additions,
+    forHook(plugin) {
+      let sealed = false;
+      const open = (what: string): void => {
+        if (sealed) {
+          throw new DobbyError('ILLEGAL_STATE', `plugin '${plugin}' tried to ${what} after its postConstruction hook ended; additions are only taken while the hook runs`);
+        }
+      };
+      return {
+        seal: () => void (sealed = true),
+        get additions() {
+          return additions;
+        },
+        addEnvironmentVariable(nameValue) {
+          open('add an environment variable');
+          if (typeof nameValue !== 'string' || !/^[^=\0]+=[^\0]*$/.test(nameValue)) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': environment entry ${JSON.stringify(nameValue)} must look like NAME=value`);
+          }
+          if (!env.includes(nameValue)) env.push(nameValue);
+        },
+        addFileDescriptor(_owner, fd) {
+          open('add a file descriptor');
+          if (!Number.isInteger(fd) || fd < 0) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': ${String(fd)} is not a file descriptor (a whole number >= 0)`);
+          }
+          if (callerFds + fds.length >= MAX_CONTAINER_FDS) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': a container takes at most ${MAX_CONTAINER_FDS} fds`);
+          }
+          fds.push(fd);
+          return 3 + callerFds + fds.length - 1;
+        },
+        addMount(mount) {
+          open('add a mount');
+          if (mount === null || typeof mount !== 'object' || typeof mount.destination !== 'string' || !mount.destination.startsWith('/')) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': a mount needs an absolute destination inside the container`);
+          }
+          mounts.push(mount);
+        },
+      };
+    },
+  };
+}
