@@ -1,7 +1,7 @@
 // Reads the host facts specToOci depends on (cgroup version, limits, devices, ...), once, at daemon start-up.
 
 import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, release } from 'node:os';
 import type { MountSourceKind, SpecToOciOptions } from './options.ts';
 import { INIT_PATH_IN_CONTAINER } from './options.ts';
 
@@ -9,14 +9,45 @@ const CGROUP2_SUPER_MAGIC = 0x63677270;
 
 export type HostFacts = Pick<
   SpecToOciOptions,
-  'cgroupVersion' | 'hasLib64' | 'initTargetExists' | 'onlineCpus' | 'realtimeCpu' | 'lastCap' | 'hardLimits' | 'driverMajors' | 'mountSourceKind'
+  | 'cgroupVersion' | 'hasLib64' | 'initTargetExists' | 'onlineCpus' | 'realtimeCpu' | 'lastCap' | 'hardLimits' | 'driverMajors'
+  | 'mountSourceKind' | 'capSysResource' | 'oomScoreAdj' | 'blkioWeight' | 'kernelMemory' | 'hasDevLog'
 >;
 
-const LIMIT_NAMES: Readonly<Record<string, string>> = {
-  'Max open files': 'RLIMIT_NOFILE',
+/** /proc/<pid>/limits row names → RLIMIT_* (fs/proc/base.c). */
+export const LIMIT_NAMES: Readonly<Record<string, string>> = {
+  'Max cpu time': 'RLIMIT_CPU',
+  'Max file size': 'RLIMIT_FSIZE',
+  'Max data size': 'RLIMIT_DATA',
+  'Max stack size': 'RLIMIT_STACK',
+  'Max core file size': 'RLIMIT_CORE',
+  'Max resident set': 'RLIMIT_RSS',
   'Max processes': 'RLIMIT_NPROC',
+  'Max open files': 'RLIMIT_NOFILE',
+  'Max locked memory': 'RLIMIT_MEMLOCK',
+  'Max address space': 'RLIMIT_AS',
+  'Max file locks': 'RLIMIT_LOCKS',
+  'Max pending signals': 'RLIMIT_SIGPENDING',
+  'Max msgqueue size': 'RLIMIT_MSGQUEUE',
+  'Max nice priority': 'RLIMIT_NICE',
   'Max realtime priority': 'RLIMIT_RTPRIO',
+  'Max realtime timeout': 'RLIMIT_RTTIME',
 };
+
+const CAP_SYS_RESOURCE = 24;
+
+/** Whether a /proc/<pid>/status text's CapEff holds `cap`. */
+export function hasEffectiveCap(statusText: string, cap: number): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(statusText);
+  return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(cap)) & 1n) === 1n;
+}
+
+/** Linux dropped kernel memory limits in 6.1 (memory.kmem.limit_in_bytes is still there but ignored). */
+export function kernelHonoursKmemLimit(kernelRelease: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  if (m === null) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 6 || (major === 6 && minor < 1);
+}
 
 /** Hard limits from /proc/self/limits text, by RLIMIT_* name ("unlimited" is left out). */
 export function parseProcLimits(text: string): Record<string, number> {
@@ -71,6 +102,11 @@ export function readHostFacts(): HostFacts {
     // no cgroup mount: the daemon's host check reports it
   }
   const lastCap = Number(readText('/proc/sys/kernel/cap_last_cap').trim());
+  const oomScoreAdj = Number(readText('/proc/self/oom_score_adj').trim());
+  const blkioWeight = cgroupVersion === 1
+    // crun 1.8.1 writes blkio.weight on cgroup v1 and fails where the kernel has no CFQ (seen here: only blkio.bfq.*).
+    ? existsSync('/sys/fs/cgroup/blkio/blkio.weight')
+    : /(^|\s)io(\s|$)/.test(readText('/sys/fs/cgroup/cgroup.controllers'));
   return {
     cgroupVersion,
     hasLib64: existsSync('/lib64'),
@@ -81,5 +117,10 @@ export function readHostFacts(): HostFacts {
     hardLimits: parseProcLimits(readText('/proc/self/limits')),
     driverMajors: parseProcDevices(readText('/proc/devices')),
     mountSourceKind,
+    capSysResource: hasEffectiveCap(readText('/proc/self/status'), CAP_SYS_RESOURCE),
+    oomScoreAdj: Number.isInteger(oomScoreAdj) ? oomScoreAdj : 0,
+    blkioWeight,
+    hasDevLog: existsSync('/dev/log'),
+    kernelMemory: cgroupVersion === 1 && kernelHonoursKmemLimit(release()),
   };
 }

@@ -1,20 +1,17 @@
 // The OCI `linux` section for a spec container: id mappings, device nodes and rules, resources, namespaces.
 
-import type { DobbySpec, SpecDevice } from './types.ts';
-import type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping, OciResources } from './oci-types.ts';
+import type { DobbySpec, HostNamespace, SpecDevice } from './types.ts';
+import type { OciConfig, OciDevice, OciDeviceRule, OciIdMapping } from './oci-types.ts';
 import type { DevNode, DeviceAllowRange, SpecToOciOptions } from './options.ts';
 import type { Issues } from './result.ts';
-import { DEFAULT_DEVICE_WHITELIST, DEFAULT_PIDS_LIMIT } from './options.ts';
-import { MAX_SPEC_CORES } from './cpuset.ts';
+import { DEFAULT_DEVICE_WHITELIST } from './options.ts';
+import { buildResources } from './oci-resources.ts';
 import { seccompToOci } from './seccomp.ts';
+
+export { cpuSharesFromPercent } from './oci-resources.ts';
 
 /** Dobby maps ten gids from the user's gid, so container gid 5 (tty, for /dev/pts) exists. */
 export const GID_MAP_SIZE = 10;
-
-/** Dobby's percentage → cgroup v1 shares, with its float32 arithmetic: int((1024.0f / 100.0f) * shares). */
-export function cpuSharesFromPercent(percent: number): number {
-  return Math.trunc(Math.fround(Math.fround(1024 / 100) * percent));
-}
 
 export function hardwareNodes(spec: DobbySpec, options: SpecToOciOptions): DevNode[] {
   return [
@@ -82,44 +79,22 @@ export function deviceRules(devices: readonly SpecDevice[], options: SpecToOciOp
   return rules;
 }
 
-function cpuResources(spec: DobbySpec, options: SpecToOciOptions, issues: Issues): OciResources['cpu'] {
-  const cpu: NonNullable<OciResources['cpu']> = {};
-  if (spec.cpu?.shares != null) cpu.shares = cpuSharesFromPercent(spec.cpu.shares);
-  if (spec.cpu?.cores != null) {
-    const limit = Math.min(MAX_SPEC_CORES, options.onlineCpus ?? MAX_SPEC_CORES);
-    const cores = spec.cpu.cores.filter((c) => c < limit);
-    if (cores.length > 0) cpu.cpus = cores.join(',');
-    else issues.warn(`cpu.cores: none of CPUs ${spec.cpu.cores.join(',')} is online here (${limit} CPUs); the container may use any CPU`);
-  }
-  if (options.realtimeCpu === true && options.cgroupVersion === 1) {
-    cpu.realtimeRuntime = 1000;
-    cpu.realtimePeriod = 1000000;
-  }
-  return Object.keys(cpu).length > 0 ? cpu : undefined;
-}
-
 export function buildLinux(spec: DobbySpec, options: SpecToOciOptions, netns: boolean, issues: Issues): OciConfig['linux'] {
   const nodes = hardwareNodes(spec, options);
-  const resources: OciResources = {
-    devices: [
-      { allow: false, access: 'rwm' },
-      ...nodes.map((n): OciDeviceRule => ({ allow: true, type: 'c', major: n.major, minor: n.minor, access: 'rw' })),
-      ...deviceRules(spec.devices, options, issues),
-    ],
-    // crun refuses swappiness on cgroup v2, even a present one.
-    memory: { limit: spec.memLimit, swap: spec.swapLimit ?? -1, ...(options.cgroupVersion === 1 ? { swappiness: 60 } : {}) },
-  };
-  const cpu = cpuResources(spec, options, issues);
-  if (cpu !== undefined) resources.cpu = cpu;
-  const pids = options.pidsLimit === undefined ? DEFAULT_PIDS_LIMIT : options.pidsLimit;
-  if (pids !== null) resources.pids = { limit: pids };
+  const resources = buildResources(spec, options, [
+    { allow: false, access: 'rwm' },
+    ...nodes.map((n): OciDeviceRule => ({ allow: true, type: 'c', major: n.major, minor: n.minor, access: 'rw' })),
+    ...deviceRules(spec.devices, options, issues),
+  ], issues);
+  const own = (ns: HostNamespace) => !spec.hostNamespaces.includes(ns);
 
   const linux: OciConfig['linux'] = {
     devices: nodes.map(nodeToOci),
     resources,
+    // A namespace left out is the host's (Dobby's order otherwise).
     namespaces: [
-      { type: 'pid' }, ...(netns ? [{ type: 'network' }] : []), { type: 'ipc' }, { type: 'uts' },
-      ...(spec.userNs ? [{ type: 'user' }] : []), { type: 'mount' },
+      ...(own('pid') ? [{ type: 'pid' }] : []), ...(netns ? [{ type: 'network' }] : []), ...(own('ipc') ? [{ type: 'ipc' }] : []),
+      ...(own('uts') ? [{ type: 'uts' }] : []), ...(spec.userNs ? [{ type: 'user' }] : []), { type: 'mount' },
     ],
     maskedPaths: ['/proc/kcore', '/proc/latency_stats', '/proc/timer_stats', '/proc/sched_debug'],
     readonlyPaths: ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],

@@ -57,7 +57,7 @@ export function buildMounts(spec: DobbySpec, options: SpecToOciOptions, netns: b
     ...head(netns),
     ...binds,
     { destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: options.initPath, options: ['bind', 'ro', 'nosuid', 'nodev'] },
-    ...(spec.syslog ? [{ destination: '/dev/log', type: 'bind', source: '/dev/log', options: ['bind', 'ro'] }] : []),
+    ...(spec.syslog && options.hasDevLog !== false ? [{ destination: '/dev/log', type: 'bind', source: '/dev/log', options: ['bind', 'ro'] }] : []),
     ...hardwareMounts(spec, options).map(fromExtra),
     ...spec.mounts.filter((m): m is SpecMount => m.kind === 'mount').map(fromSpec),
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },

@@ -42,10 +42,32 @@ export interface OciDeviceRule {
   access?: string;
 }
 
+export interface OciMemory {
+  limit: number;
+  swap: number;
+  reservation?: number;
+  /** cgroup v1 only: crun refuses it on v2. */
+  kernel?: number;
+  /** cgroup v1 only: crun refuses it on v2, even a present value. */
+  swappiness?: number;
+  /** cgroup v1 only: crun refuses it on v2. */
+  disableOOMKiller?: boolean;
+}
+
+export interface OciCpu {
+  shares?: number;
+  quota?: number;
+  period?: number;
+  cpus?: string;
+  realtimeRuntime?: number;
+  realtimePeriod?: number;
+}
+
 export interface OciResources {
   devices: OciDeviceRule[];
-  memory: { limit: number; swap: number; swappiness?: number };
-  cpu?: { shares?: number; cpus?: string; realtimeRuntime?: number; realtimePeriod?: number };
+  memory: OciMemory;
+  cpu?: OciCpu;
+  blockIO?: { weight: number };
   pids?: { limit: number };
 }
 
@@ -58,6 +80,7 @@ export interface OciProcess {
   capabilities: { bounding: string[]; effective: string[]; inheritable: string[]; permitted: string[]; ambient: string[] };
   rlimits: OciRlimit[];
   noNewPrivileges: boolean;
+  oomScoreAdj?: number;
   apparmorProfile?: string;
 }
 
@@ -65,7 +88,8 @@ export interface OciConfig {
   ociVersion: string;
   process: OciProcess;
   root: { path: string; readonly: boolean };
-  hostname: string;
+  /** Absent when the container shares the host's UTS namespace (crun: "hostname requires the UTS namespace"). */
+  hostname?: string;
   mounts: OciMount[];
   linux: {
     uidMappings?: OciIdMapping[];

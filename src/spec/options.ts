@@ -72,6 +72,19 @@ export interface SpecToOciOptions {
   readonly lastCap?: number;
   /** The host's hard limits by `RLIMIT_*` name: no rlimit is set above them (raising one needs CAP_SYS_RESOURCE). */
   readonly hardLimits?: Readonly<Partial<Record<string, number>>>;
+  /**
+   * The daemon (and so crun) holds CAP_SYS_RESOURCE: a spec may then raise rlimits above `hardLimits` and lower
+   * oom_score_adj below `oomScoreAdj`. Default true; false turns such requests into errors instead of crun failures.
+   */
+  readonly capSysResource?: boolean;
+  /** The daemon's own /proc/self/oom_score_adj, which the container inherits. Default 0. */
+  readonly oomScoreAdj?: number;
+  /** The cgroup hierarchy can weight block I/O (v1 blkio.weight; v2 the io controller). Default true. */
+  readonly blkioWeight?: boolean;
+  /** The host has /dev/log (for `syslog: true`). Default true; false leaves the mount out, with a warning. */
+  readonly hasDevLog?: boolean;
+  /** Kernel memory limits take effect (cgroup v1 on Linux < 6.1). Default: on cgroup v1. */
+  readonly kernelMemory?: boolean;
   /** Character-device driver names → majors, from /proc/devices (for `devices[].major` given as a name). */
   readonly driverMajors?: Readonly<Record<string, number>>;
   readonly deviceWhitelist?: readonly DeviceAllowRange[];

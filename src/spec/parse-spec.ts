@@ -1,7 +1,8 @@
 // parseSpec: Dobby spec JSON text → a validated DobbySpec, or every problem found (never an exception).
 //
 // Unknown top-level keys are ignored, as Dobby ignores them (clients may send extra keys, e.g. a name or a
-// comment); each one gives a warning, with a hint when it differs from a known key only in case.
+// comment); each one gives a warning, with a hint when it differs from a known key only in case. Our own extensions
+// (resources, readonlyRootfs, hostNamespaces, noNewPrivileges: docs/spec-extensions.md) are known keys here.
 
 import type { DobbySpec, SpecVersion } from './types.ts';
 import { Issues, type Result } from './result.ts';
@@ -14,6 +15,9 @@ import { parseCapabilities } from './capabilities.ts';
 import { parseSeccomp } from './seccomp.ts';
 import { describeJsonError } from './json-syntax.ts';
 import { parseLegacyPlugins, parseRdkPlugins } from './parse-plugins.ts';
+import {
+  NO_RESOURCES, checkExtensions, parseHostNamespaces, parseNoNewPrivileges, parseReadonlyRootfs, parseResourcesExtension,
+} from './parse-extensions.ts';
 
 /** Larger specs are refused before parsing (a real one is a few KiB). */
 export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
@@ -26,8 +30,11 @@ export const SPEC_FIELDS = [
   'plugins', 'rdkPlugins',
 ] as const;
 
+/** Our extensions of the format; Dobby ignores them. */
+export const EXTENSION_FIELDS = ['resources', 'readonlyRootfs', 'hostNamespaces', 'noNewPrivileges'] as const;
+
 /** Dobby reads these objects member by member, so null passes as an empty object; elsewhere null is an error. */
-const NULL_MEANS_ABSENT = new Set(['swapLimit', 'cpu', 'gpu', 'vpu', 'dbus', 'rdkPlugins']);
+const NULL_MEANS_ABSENT = new Set(['swapLimit', 'cpu', 'gpu', 'vpu', 'dbus', 'rdkPlugins', ...EXTENSION_FIELDS]);
 
 const REQUIRED: Record<string, string> = {
   version: 'use "1.0" or "1.1"',
@@ -49,7 +56,7 @@ export function parseSpec(text: string): Result<DobbySpec> {
     const near = Object.keys(json).find((k) => k.toLowerCase() === key.toLowerCase());
     issues.error('MISSING', key, near === undefined ? `required; ${hint}` : `required (found '${near}': field names are case-sensitive)`);
   }
-  warnUnknownKeys(issues, '', json, SPEC_FIELDS);
+  warnUnknownKeys(issues, '', json, [...SPEC_FIELDS, ...EXTENSION_FIELDS]);
 
   const version = readVersion(issues, own(json, 'version'));
   const field = <T>(key: string, parse: (value: unknown) => T | undefined, absent: T): T | undefined =>
@@ -80,11 +87,20 @@ export function parseSpec(text: string): Result<DobbySpec> {
     restartOnCrash: field('restartOnCrash', (v) => parseRestartOnCrash(issues, v), false),
     plugins: field('plugins', (v) => parseLegacyPlugins(issues, v), []),
     rdkPlugins: field('rdkPlugins', (v) => parseRdkPlugins(issues, v), {}),
+    resources: field('resources', (v) => parseResourcesExtension(issues, v), NO_RESOURCES),
+    readonlyRootfs: field('readonlyRootfs', (v) => parseReadonlyRootfs(issues, v), true),
+    hostNamespaces: field('hostNamespaces', (v) => parseHostNamespaces(issues, v), []),
+    noNewPrivileges: field<boolean | null>('noNewPrivileges', (v) => parseNoNewPrivileges(issues, v), null),
   };
 
   if (spec.memLimit !== undefined && spec.swapLimit !== undefined && spec.swapLimit !== null && spec.swapLimit < spec.memLimit) {
     issues.sentence('OUT_OF_RANGE', 'swapLimit',
       `swapLimit (${spec.swapLimit}) must be >= memLimit (${spec.memLimit}); it is the limit for memory and swap together`);
+  }
+  const { resources, memLimit, rtPriority, userNs, network, hostNamespaces } = spec;
+  if (resources !== undefined && memLimit !== undefined && rtPriority !== undefined && userNs !== undefined &&
+    network !== undefined && hostNamespaces !== undefined) {
+    checkExtensions({ resources, memLimit, rtPriority, userNs, network, hostNamespaces }, issues);
   }
   // Every field is defined once no error was reported (each parser reports before returning undefined).
   return issues.result(spec as DobbySpec);

@@ -18,6 +18,11 @@ export interface RootfsPlan {
   /** Relative to the rootfs, parents before children; created with mode 0755. */
   readonly directories: readonly string[];
   readonly files: readonly RootfsFile[];
+  /**
+   * Host uid/gid that owns the rootfs and everything in the plan: set for a writable rootfs (`readonlyRootfs:
+   * false`), so the container's user (its root, under a user namespace) can write there. Otherwise root owns all.
+   */
+  readonly owner?: { readonly uid: number; readonly gid: number };
 }
 
 export const DIR_MODE = 0o755;
@@ -77,8 +82,8 @@ class PlanBuilder {
     }
   }
 
-  plan(): RootfsPlan {
-    return { directories: [...this.dirs], files: [...this.files.values()] };
+  plan(owner?: { uid: number; gid: number }): RootfsPlan {
+    return { directories: [...this.dirs], files: [...this.files.values()], ...(owner === undefined ? {} : { owner }) };
   }
 }
 
@@ -127,5 +132,5 @@ export function buildRootfsPlan(spec: DobbySpec, options: SpecToOciOptions, netn
     if (mountPointKind(p.type, p.source, options, p.label, issues) === 'file') b.file(normal.path, '', p.label);
     else b.dir(normal.path, p.label);
   }
-  return b.plan();
+  return b.plan(spec.readonlyRootfs ? undefined : { uid: spec.user.uid, gid: spec.user.gid });
 }

@@ -3,7 +3,8 @@
 // Fixes to Dobby's template, on purpose: every listed capability is granted (Dobby kept only the last); gpu/vpu
 // env vars only when enabled; cwd defaults to / (Dobby wrote ""); nat/private networks get their network namespace
 // here rather than from the networking plugin, so a missing plugin never leaves a container on the host network.
-// Kept from Dobby and warned about: `network: null` means host networking.
+// Kept from Dobby and warned about: `network: null` means host networking. Our extensions (resources,
+// readonlyRootfs, hostNamespaces, noNewPrivileges) are described in docs/spec-extensions.md.
 
 import type { DobbySpec } from './types.ts';
 import type { OciConfig } from './oci-types.ts';
@@ -26,8 +27,12 @@ export interface OciConversion {
   readonly plugins: PluginSet;
 }
 
-/** Whether the container gets its own network namespace (absent, nat, private) or the host's (open, null). */
+/**
+ * Whether the container gets its own network namespace (absent, nat, private) or the host's (open, null, or
+ * "network" in hostNamespaces).
+ */
 export function hasOwnNetwork(spec: DobbySpec): boolean {
+  if (spec.hostNamespaces.includes('network')) return false;
   return spec.network === 'absent' || spec.network === 'nat' || spec.network === 'private';
 }
 
@@ -40,6 +45,9 @@ function hostWarnings(spec: DobbySpec, options: SpecToOciOptions, issues: Issues
     if (spec[hw]?.enable === true && (options[hw] === undefined || options[hw].devNodes.length === 0)) {
       issues.warn(`${hw}.enable: this host has no ${hw.toUpperCase()} device nodes configured; the container runs without ${hw.toUpperCase()} access`);
     }
+  }
+  if (spec.syslog && options.hasDevLog === false) {
+    issues.warn('syslog: this host has no /dev/log (no syslog daemon listening); the container runs without it');
   }
   const rtHard = options.hardLimits?.['RLIMIT_RTPRIO'];
   if (spec.rtPriority !== null && rtHard !== undefined && spec.rtPriority.limit > rtHard) {
@@ -63,9 +71,10 @@ export function specToOci(spec: DobbySpec, options: SpecToOciOptions): Result<Oc
     : extraGids(spec, options);
   const config: OciConfig = {
     ociVersion: OCI_VERSION,
-    process: buildProcess(spec, options, capabilities, additionalGids),
-    root: { path: options.rootfsPath, readonly: true },
-    hostname: options.id,
+    process: buildProcess(spec, options, capabilities, additionalGids, issues),
+    root: { path: options.rootfsPath, readonly: spec.readonlyRootfs },
+    // In the host's UTS namespace the host's name stays (crun refuses a hostname there).
+    ...(spec.hostNamespaces.includes('uts') ? {} : { hostname: options.id }),
     mounts: buildMounts(spec, options, netns),
     linux,
   };

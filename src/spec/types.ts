@@ -53,6 +53,41 @@ export interface SpecEtc {
   readonly ldPreload: readonly string[];
 }
 
+/** A namespace the container shares with the host (spec extension `hostNamespaces`). */
+export type HostNamespace = 'network' | 'ipc' | 'pid' | 'uts';
+
+/** One resource limit (spec extension `resources.rlimits`); `type` is the OCI name, e.g. `RLIMIT_NOFILE`. */
+export interface SpecRlimit {
+  readonly type: string;
+  /** The Docker ulimit name it was given as (`nofile`), for messages. */
+  readonly name: string;
+  readonly soft: number;
+  readonly hard: number;
+}
+
+/** The spec extension `resources` (docs/spec-extensions.md): execdriver resources Dobby's format lacks. */
+export interface SpecResources {
+  /** Microseconds of CPU time per period; null: no quota. */
+  readonly cpuQuota: number | null;
+  /** Microseconds; null: the kernel's default (100000). */
+  readonly cpuPeriod: number | null;
+  /** null: the daemon's setting; -1: no limit. */
+  readonly pidsLimit: number | null;
+  /** 10..1000; null: not set. */
+  readonly blkioWeight: number | null;
+  /** Bytes, <= memLimit; null: not set. */
+  readonly memoryReservation: number | null;
+  /** Bytes; null: not set. */
+  readonly kernelMemory: number | null;
+  /** 0..100; -1: leave the kernel's value; null: Dobby's 60 (cgroup v1 only). */
+  readonly swappiness: number | null;
+  readonly oomKillDisable: boolean;
+  /** -1000..1000; null: inherited from the daemon. */
+  readonly oomScoreAdj: number | null;
+  /** In the order given, one per type. */
+  readonly rlimits: readonly SpecRlimit[];
+}
+
 export interface RdkPluginSpec {
   readonly required: boolean | null;
   readonly dependsOn: readonly string[] | null;
@@ -90,4 +125,11 @@ export interface DobbySpec {
   readonly restartOnCrash: boolean;
   readonly plugins: readonly { readonly name: string; readonly data: unknown }[];
   readonly rdkPlugins: { readonly [name: string]: RdkPluginSpec };
+  // Extensions (not in Dobby's format; Dobby ignores them): docs/spec-extensions.md.
+  readonly resources: SpecResources;
+  /** Default true, as Dobby's template; false makes the rootfs writable by the container's user. */
+  readonly readonlyRootfs: boolean;
+  readonly hostNamespaces: readonly HostNamespace[];
+  /** null: Dobby's rule (on unless capabilities are added). */
+  readonly noNewPrivileges: boolean | null;
 }

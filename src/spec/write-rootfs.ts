@@ -1,7 +1,7 @@
 // writeRootfs: creates a RootfsPlan's directories and files, refusing anything that would land outside the rootfs.
 
 import { constants } from 'node:fs';
-import { lstat, mkdir, open } from 'node:fs/promises';
+import { lchown, lstat, mkdir, open } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { DobbyError } from '../errors.ts';
 import type { RootfsPlan } from './rootfs-plan.ts';
@@ -43,7 +43,8 @@ function target(root: string, path: string): string {
 
 /**
  * Creates `rootfsDir` (if missing) and the plan inside it. Existing directories are kept; files are truncated and
- * rewritten (never followed if they are symlinks). Throws DobbyError BUNDLE_INVALID for a path that would escape.
+ * rewritten (never followed if they are symlinks). With `plan.owner`, the rootfs and every planned path are given
+ * to that uid/gid. Throws DobbyError BUNDLE_INVALID for a path that would escape.
  */
 export async function writeRootfs(plan: RootfsPlan, rootfsDir: string): Promise<void> {
   const root = resolve(rootfsDir);
@@ -70,5 +71,11 @@ export async function writeRootfs(plan: RootfsPlan, rootfsDir: string): Promise<
     } finally {
       await handle.close();
     }
+  }
+  if (plan.owner !== undefined) {
+    const { uid, gid } = plan.owner;
+    await lchown(root, uid, gid);
+    // lchown: a planned path is never a symlink (checked above), and if one appeared it is not followed.
+    for (const p of [...plan.directories, ...plan.files.map((f) => f.path)]) await lchown(target(root, p), uid, gid);
   }
 }

@@ -2,8 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GPU, VPU, convert, corpusFiles, corpusText } from './helpers.ts';
-import type { OciConversion } from '../../src/spec/index.ts';
+import { GPU, HOST, VPU, convert, corpusFiles, corpusText } from './helpers.ts';
+import { KNOWN_CAPABILITIES, type OciConversion, type SpecToOciOptions } from '../../src/spec/index.ts';
+import { EXTENSION_FIELDS, SPEC_FIELDS } from '../../src/spec/parse-spec.ts';
+import { RESOURCE_FIELDS } from '../../src/spec/parse-extensions.ts';
+import { RLIMIT_NAMES } from '../../src/spec/rlimits.ts';
 
 type Converted = OciConversion & { warnings: readonly string[] };
 
@@ -199,6 +202,65 @@ const checks: Record<string, (c: Converted) => void> = {
   'extra-keys.json': (c) => {
     assert.deepEqual([...c.warnings].sort(), ['comment: unknown field, ignored', 'name: unknown field, ignored']);
   },
+  'resources.json': (c) => {
+    const r = c.config.linux.resources;
+    // This host (like the VM): no blkio.weight, a kernel that ignores kernel memory: both left out, with a warning.
+    assert.deepEqual(r.memory, { limit: 67108864, swap: -1, reservation: 33554432, swappiness: 10, disableOOMKiller: true });
+    assert.deepEqual(r.cpu, { quota: 25000, period: 50000, realtimeRuntime: 1000, realtimePeriod: 1000000 });
+    assert.equal(r.blockIO, undefined);
+    assert.deepEqual(r.pids, { limit: 48 });
+    assert.equal(c.config.process.oomScoreAdj, 500);
+    assert.deepEqual(c.config.process.rlimits, [
+      { type: 'RLIMIT_NOFILE', soft: 512, hard: 2048 },
+      { type: 'RLIMIT_NPROC', soft: 300, hard: 300 },
+      { type: 'RLIMIT_RTPRIO', soft: 0, hard: 0 },
+      { type: 'RLIMIT_CORE', soft: 4096, hard: 4096 },
+      { type: 'RLIMIT_STACK', soft: 1048576, hard: 8388608 },
+      { type: 'RLIMIT_MSGQUEUE', soft: 8192, hard: 8192 },
+    ]);
+    assert.ok(c.warnings.some((w) => w.startsWith('resources.blkioWeight: left out; this host\'s blkio cgroup has no blkio.weight')));
+    assert.ok(c.warnings.some((w) => w.startsWith('resources.kernelMemory: left out; this kernel ignores kernel memory limits')));
+    assert.equal(c.warnings.length, 2);
+  },
+  'pids-unlimited.json': (c) => {
+    assert.equal(c.config.linux.resources.pids, undefined);
+    assert.deepEqual(c.config.linux.resources.memory, { limit: 41943040, swap: -1 }, 'swappiness -1 leaves the kernel\'s value');
+    assert.deepEqual(c.config.linux.resources.cpu, { quota: 150000, realtimeRuntime: 1000, realtimePeriod: 1000000 });
+    assert.deepEqual(c.config.process.rlimits.find((r) => r.type === 'RLIMIT_NPROC'), { type: 'RLIMIT_NPROC', soft: 50, hard: 50 });
+  },
+  'host-namespaces.json': (c) => {
+    assert.deepEqual(namespaces(c), ['mount']);
+    assert.equal(c.config.hostname, undefined, 'the host\'s UTS namespace keeps the host\'s name');
+    assert.equal(mount(c, '/sys'), undefined);
+    assert.deepEqual(c.config.process.args, ['/usr/libexec/DobbyInit', '-s', '--', 'sleep', '1'], 'tini is a subreaper, not pid 1');
+    assert.equal(c.plugins.rdkPlugins['networking'], undefined);
+    assert.deepEqual(c.warnings, []);
+  },
+  'host-ipc-uts.json': (c) => {
+    assert.deepEqual(namespaces(c), ['pid', 'user', 'mount']);
+    assert.equal(c.config.hostname, undefined);
+    assert.deepEqual(c.config.process.args.slice(0, 2), ['/usr/libexec/DobbyInit', '--']);
+    assert.deepEqual(c.plugins.rdkPlugins['networking']?.data, { type: 'open', dnsmasq: true });
+  },
+  'writable-rootfs.json': (c) => {
+    assert.equal(c.config.root.readonly, false);
+    assert.deepEqual(c.rootfs.owner, { uid: 1000, gid: 1000 });
+  },
+  'no-new-privileges.json': (c) => {
+    assert.equal(c.config.process.noNewPrivileges, true, 'the extension wins over Dobby\'s "capabilities turn it off"');
+    assert.equal(c.config.root.readonly, true);
+    assert.equal(c.rootfs.owner, undefined);
+    for (const set of allCapSets(c)) assert.deepEqual(set, [...TEMPLATE_CAPS, 'CAP_NET_RAW']);
+  },
+  'caps-drop-all.json': (c) => {
+    for (const set of allCapSets(c)) assert.deepEqual(set, ['CAP_NET_RAW', 'CAP_SYS_TIME']);
+    assert.equal(c.config.process.noNewPrivileges, false);
+  },
+  'caps-all.json': (c) => {
+    const all = KNOWN_CAPABILITIES.filter((n) => n !== 'CAP_SYS_ADMIN' && n !== 'CAP_SYS_MODULE');
+    for (const set of allCapSets(c)) assert.deepEqual(set, all);
+    assert.equal(c.config.process.noNewPrivileges, false);
+  },
   'everything.json': (c) => {
     assert.deepEqual(c.config.process.args, ['/usr/libexec/DobbyInit', '--', '/usr/bin/app', '--flag', 'value with spaces']);
     assert.deepEqual(c.config.process.env.slice(0, 2), ['APP_MODE=full', 'LANG=C.UTF-8']);
@@ -217,10 +279,51 @@ const checks: Record<string, (c: Converted) => void> = {
   },
 };
 
+/** Every field path a corpus file sets: top-level keys, and the keys inside `resources` and its `rlimits`. */
+function fieldsUsed(): Set<string> {
+  const used = new Set<string>();
+  for (const name of corpusFiles()) {
+    const json = JSON.parse(corpusText(name)) as Record<string, unknown>;
+    for (const key of Object.keys(json)) used.add(key);
+    const resources = json['resources'] as Record<string, unknown> | undefined;
+    for (const key of Object.keys(resources ?? {})) used.add(`resources.${key}`);
+    for (const key of Object.keys((resources?.['rlimits'] ?? {}) as object)) used.add(`rlimits.${key.toLowerCase().replace(/^rlimit_/, '')}`);
+  }
+  return used;
+}
+
+/** Host variants every corpus file must also convert under, to a schema-valid config. */
+const HOSTS: Record<string, Partial<SpecToOciOptions>> = {
+  'cgroup v2': { cgroupVersion: 2, realtimeCpu: false, blkioWeight: true },
+  'a capable cgroup v1 host': { blkioWeight: true, kernelMemory: true, capSysResource: true, oomScoreAdj: -500 },
+  'no /lib64, no /dev/log, no pids setting': { hasLib64: false, hasDevLog: false, pidsLimit: null },
+};
+
 describe('spec corpus', () => {
   test('every corpus file has its own checks', () => {
     assert.deepEqual(corpusFiles(), Object.keys(checks).sort());
   });
+
+  test('the corpus sets every field of the format and of our extensions', () => {
+    const used = fieldsUsed();
+    const wanted = [...SPEC_FIELDS, ...EXTENSION_FIELDS, ...RESOURCE_FIELDS.map((f) => `resources.${f}`)];
+    assert.deepEqual(wanted.filter((f) => !used.has(f)), []);
+    // Not every limit name: four forms (number, "soft:hard", "soft", {soft, hard}) and three name spellings do.
+    assert.ok([...used].filter((f) => f.startsWith('rlimits.') && Object.hasOwn(RLIMIT_NAMES, f.slice(8))).length >= 4);
+  });
+
+  for (const [host, options] of Object.entries(HOSTS)) {
+    test(`every corpus file converts to a schema-valid config on ${host}`, () => {
+      for (const name of corpusFiles()) {
+        // convert() asserts the schema; a failure names the file through the stack of messages.
+        try {
+          convert(corpusText(name), { ...HOST, ...options });
+        } catch (err) {
+          assert.fail(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    });
+  }
   for (const name of corpusFiles()) {
     test(name, () => {
       const c = convert(corpusText(name));
@@ -259,6 +362,45 @@ describe('host-dependent conversion', () => {
     const c = convert(corpusText('cpu.json'), { cgroupVersion: 2 });
     assert.deepEqual(c.config.linux.resources.memory, { limit: 41943040, swap: -1 });
     assert.deepEqual(c.config.linux.resources.cpu, { shares: 512, cpus: '0,1' });
+  });
+
+  test('cgroup v2: what crun refuses there is left out, each with a warning naming the field', () => {
+    const c = convert(corpusText('resources.json'), { cgroupVersion: 2, realtimeCpu: false, blkioWeight: true });
+    assert.deepEqual(c.config.linux.resources.memory, { limit: 67108864, swap: -1, reservation: 33554432 });
+    assert.deepEqual(c.config.linux.resources.cpu, { quota: 25000, period: 50000 });
+    assert.deepEqual(c.config.linux.resources.blockIO, { weight: 300 });
+    assert.deepEqual(c.warnings.map((w) => w.split(':')[0]).sort(),
+      ['resources.kernelMemory', 'resources.oomKillDisable', 'resources.swappiness']);
+    assert.ok(c.warnings.every((w) => /left out; cgroup v2/.test(w)), c.warnings.join('\n'));
+    const noIo = convert(corpusText('resources.json'), { cgroupVersion: 2, blkioWeight: false });
+    assert.ok(noIo.warnings.some((w) => w.startsWith('resources.blkioWeight: left out; this host\'s cgroup v2 has no io controller')));
+  });
+
+  test('a host where block I/O weights and kernel memory work gets both', () => {
+    const c = convert(corpusText('resources.json'), { blkioWeight: true, kernelMemory: true });
+    assert.deepEqual(c.config.linux.resources.blockIO, { weight: 300 });
+    assert.equal(c.config.linux.resources.memory.kernel, 16777216);
+    assert.deepEqual(c.warnings, []);
+  });
+
+  test('with CAP_SYS_RESOURCE a spec may lower oom_score_adj and raise rlimits above the hard limits', () => {
+    const text = JSON.stringify({
+      ...JSON.parse(corpusText('sleepy.json')), resources: { oomScoreAdj: -900, rlimits: { nofile: 100000 } },
+    });
+    const c = convert(text, { capSysResource: true });
+    assert.equal(c.config.process.oomScoreAdj, -900);
+    assert.deepEqual(c.config.process.rlimits[0], { type: 'RLIMIT_NOFILE', soft: 100000, hard: 100000 });
+  });
+
+  test('no /dev/log on the host: syslog is left out with a warning', () => {
+    const c = convert(corpusText('dbus-syslog.json'), { hasDevLog: false });
+    assert.equal(mount(c, '/dev/log'), undefined);
+    assert.ok(c.warnings.some((w) => w.startsWith('syslog: this host has no /dev/log')));
+  });
+
+  test('a custom init keeps its arguments in the host pid namespace', () => {
+    const c = convert(corpusText('host-namespaces.json'), { initArgs: [] });
+    assert.deepEqual(c.config.process.args, ['/usr/libexec/DobbyInit', 'sleep', '1']);
   });
 
   test('no /lib64 on the host: neither mounted nor created', () => {

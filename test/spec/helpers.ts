@@ -23,7 +23,10 @@ export const VPU: HardwareAccess = {
   extraEnv: ['VPU_ON=1'],
 };
 
-/** A host like this VM: cgroup v1, /lib64, 2 CPUs, RTPRIO hard limit 0, hidraw at 245. */
+/**
+ * A host like this VM: cgroup v1, /lib64, 2 CPUs, RTPRIO hard limit 0, hidraw at 245, no CAP_SYS_RESOURCE, no
+ * blkio.weight, a kernel that ignores kernel memory limits (but with /dev/log, unlike this VM).
+ */
 export const HOST: SpecToOciOptions = {
   id: 'test-app',
   rootfsPath: '/var/volatile/rdk/dobby/bundles/test-app.12345/rootfs',
@@ -35,6 +38,11 @@ export const HOST: SpecToOciOptions = {
   realtimeCpu: true,
   lastCap: 40,
   hardLimits: { RLIMIT_NOFILE: 20000, RLIMIT_NPROC: 96365, RLIMIT_RTPRIO: 0 },
+  capSysResource: false,
+  oomScoreAdj: 0,
+  blkioWeight: false,
+  kernelMemory: false,
+  hasDevLog: true,
   driverMajors: { hidraw: 245, input: 13, mem: 1 },
   mountSourceKind: (source) => (source === '/etc/hostname' ? 'file' : 'directory'),
 };
