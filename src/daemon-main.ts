@@ -87,9 +87,11 @@ async function main(): Promise<number> {
   } catch (err) {
     const message = err instanceof DobbyError || err instanceof Error ? err.message : String(err);
     process.stderr.write(`dobbyd: could not serve on D-Bus: ${message}\n`);
-    await daemon.close({ keepContainers: options.keepContainersOnExit });
+    // Containers this daemon adopted belong to whoever serves next: never stop them for our failure.
+    await daemon.close({ keepContainers: true });
     return 1;
   }
+  await daemon.adoptLeftovers();
   if (api.address !== null) process.stdout.write(`DBUS_ADDRESS=${api.address}\n`);
   logger.info({ address: api.address, stateDir: options.stateDir, runtime: options.runtime }, 'started dobbyd');
 

@@ -18,6 +18,11 @@ import { lockStateDir, type StateLock } from './state-lock.ts';
 export interface Daemon {
   readonly manager: Manager;
   readonly stateDir: string;
+  /**
+   * Rebuilds an actor for every container an earlier daemon left. Called once the API serves, so
+   * the signals for containers that ended meanwhile reach the bus.
+   */
+  adoptLeftovers(): Promise<void>;
   /** Stops the containers (unless kept), then releases everything the daemon holds. */
   close(options?: { keepContainers?: boolean }): Promise<void>;
 }
@@ -65,11 +70,11 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
       stopGraceMs: options.stopGraceMs,
       maxRuntimeProcesses: options.maxRuntimeProcesses,
     });
-    await adoptLeftovers(manager, runtime, records, logger);
     let closed = false;
     return {
       manager,
       stateDir: options.stateDir,
+      adoptLeftovers: () => adoptLeftovers(manager, runtime, records, logger),
       async close(closeOptions = {}) {
         if (closed) return;
         closed = true;

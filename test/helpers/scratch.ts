@@ -57,11 +57,16 @@ export function makeScratch(options: { register?: boolean } = {}): Scratch {
 async function cleanUp(dir: string): Promise<void> {
   for (const flavour of ['crun', 'runc'] as const) {
     const root = join(dir, flavour, 'root');
-    const ids = await listDirs(root);
-    await Promise.all(ids.map((id) => run(flavour, ['--root', root, 'delete', '--force', id]).catch(() => undefined)));
-    await killConmons(join(dir, flavour, 'state', 'pids'));
+    await cleanRuntime(flavour, root, join(dir, flavour, 'state', 'pids'));
   }
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** Force-deletes every container under a runtime root and kills the conmons whose pid files are in `pidsDir`. */
+export async function cleanRuntime(flavour: Flavour, root: string, pidsDir: string): Promise<void> {
+  const ids = await listDirs(root);
+  await Promise.all(ids.map((id) => run(flavour, ['--root', root, 'delete', '--force', id]).catch(() => undefined)));
+  await killConmons(pidsDir);
 }
 
 /** Only the conmons this scratch started: by their pid files, and only if the pid still is conmon. */

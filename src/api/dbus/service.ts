@@ -1,5 +1,6 @@
 // Puts the Dobby object on a bus: connects with dbus-next (fd passing on), routes every call itself, owns org.rdk.dobby, emits Ready.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import dbus from 'dbus-next';
 import type { Subscription } from 'rxjs';
 import { createNsMounter, type ContainerMounter } from '../../drivers/mount/ns-mount.ts';
@@ -59,6 +60,9 @@ const METHOD_CALL = 1;
 const NO_REPLY_EXPECTED = 1;
 const PRIMARY_OWNER = 1;
 const ALREADY_OWNER = 4;
+/** Name requests before giving up, and the first back-off (doubled each time). */
+const NAME_ATTEMPTS = 5;
+const NAME_RETRY_MS = 200;
 
 function connectOnce(address: string, timeoutMs: number): Promise<dbus.MessageBus> {
   return new Promise((resolve, reject) => {
@@ -204,12 +208,19 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
     }
   };
 
-  let reply: number;
-  try {
-    reply = await bus.requestName(serviceName, dbus.NameFlag.DO_NOT_QUEUE);
-  } catch (err) {
-    await close();
-    throw new DobbyError('HOST_UNSUITABLE', `the bus refused to let dobbyd own ${serviceName}: ${err instanceof Error ? err.message : String(err)} (is the policy file etc/dbus-1/system.d/org.rdk.dobby.conf installed?)`, { cause: err });
+  // A dobbyd that was just killed may still own the name until the bus notices its socket closed:
+  // retry with back-off (Dobby: 5 attempts from 200 ms) before deciding another daemon runs.
+  let reply = 0;
+  for (let attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
+    if (attempt > 0) await sleep(NAME_RETRY_MS * 2 ** (attempt - 1));
+    try {
+      reply = await bus.requestName(serviceName, dbus.NameFlag.DO_NOT_QUEUE);
+    } catch (err) {
+      await close();
+      throw new DobbyError('HOST_UNSUITABLE', `the bus refused to let dobbyd own ${serviceName}: ${err instanceof Error ? err.message : String(err)} (is the policy file etc/dbus-1/system.d/org.rdk.dobby.conf installed?)`, { cause: err });
+    }
+    if (reply === PRIMARY_OWNER || reply === ALREADY_OWNER) break;
+    logger.warn({ name: serviceName, attempt: attempt + 1 }, `${serviceName} is owned by another connection; trying again`);
   }
   if (reply !== PRIMARY_OWNER && reply !== ALREADY_OWNER) {
     await close();
