@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { DobbyError } from './errors.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
+import { DEFAULT_PLUGIN_DIR } from './plugins/plugin-dir.ts';
 
 export interface DaemonOptions {
   /** crun, runc or a path to either. */
@@ -18,6 +19,13 @@ export interface DaemonOptions {
   readonly privateBus: boolean;
   /** Skip the host check (for hosts the check misjudges; failures then come later). */
   readonly skipHostCheck: boolean;
+  /** restartOnCrash backoff: the first restart's delay, doubling per attempt up to the max. */
+  readonly restartDelayMs: number;
+  readonly restartMaxDelayMs: number;
+  /** External plugin modules (.js/.mjs/.ts...); a missing dir means none. */
+  readonly pluginDir: string;
+  /** Time limit of each plugin hook. */
+  readonly hookTimeoutMs: number;
 }
 
 export const DAEMON_USAGE = `usage: dobbyd [options]
@@ -34,6 +42,12 @@ options:
   --private-bus              start a private dbus-daemon and serve on it; prints DBUS_ADDRESS=<addr>
   --keep-containers-on-exit  leave containers running when the daemon exits
   --skip-host-check          start even if the host check finds problems
+  --restart-delay SECONDS    restartOnCrash: delay before the first restart, doubled for each
+                             further attempt (default 0.5)
+  --restart-max-delay SECONDS  restartOnCrash: longest delay between restarts (default 30)
+  --plugin-dir DIR           load plugin modules (.js .mjs .cjs .ts .mts) from DIR
+                             (default ${DEFAULT_PLUGIN_DIR}; a missing dir means no external plugins)
+  --hook-timeout SECONDS     time limit of each plugin hook; past it the hook has failed (default 4)
   -h, --help                 show this help
 `;
 
@@ -54,6 +68,10 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
         'private-bus': { type: 'boolean' },
         'keep-containers-on-exit': { type: 'boolean' },
         'skip-host-check': { type: 'boolean' },
+        'restart-delay': { type: 'string' },
+        'restart-max-delay': { type: 'string' },
+        'plugin-dir': { type: 'string' },
+        'hook-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -74,6 +92,21 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
   if (!Number.isInteger(procs) || procs < 1 || procs > 256) {
     throw new DobbyError('INVALID_ARGUMENT', `--max-runtime-procs '${v['max-runtime-procs']}' must be a whole number between 1 and 256`);
   }
+  const hookTimeout = Number(v['hook-timeout'] ?? '4');
+  if (!Number.isFinite(hookTimeout) || hookTimeout <= 0 || hookTimeout > 600) {
+    throw new DobbyError('INVALID_ARGUMENT', `--hook-timeout '${v['hook-timeout']}' must be a number of seconds above 0 and at most 600`);
+  }
+  if (v['plugin-dir'] !== undefined && v['plugin-dir'].length === 0) {
+    throw new DobbyError('INVALID_ARGUMENT', '--plugin-dir needs a directory path');
+  }
+  const restartDelay = Number(v['restart-delay'] ?? '0.5');
+  if (!Number.isFinite(restartDelay) || restartDelay < 0 || restartDelay > 3600) {
+    throw new DobbyError('INVALID_ARGUMENT', `--restart-delay '${v['restart-delay']}' must be a number of seconds between 0 and 3600`);
+  }
+  const restartMaxDelay = Number(v['restart-max-delay'] ?? String(Math.max(30, restartDelay)));
+  if (!Number.isFinite(restartMaxDelay) || restartMaxDelay < restartDelay || restartMaxDelay > 3600) {
+    throw new DobbyError('INVALID_ARGUMENT', `--restart-max-delay '${v['restart-max-delay']}' must be a number of seconds between --restart-delay (${restartDelay}) and 3600`);
+  }
   if (v['private-bus'] === true && v['dbus-address'] !== undefined) {
     throw new DobbyError('INVALID_ARGUMENT', '--private-bus and --dbus-address exclude each other: pick one');
   }
@@ -87,5 +120,9 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
     dbusAddress: v['dbus-address'] ?? env.DBUS_SYSTEM_BUS_ADDRESS ?? null,
     privateBus: v['private-bus'] === true,
     skipHostCheck: v['skip-host-check'] === true,
+    restartDelayMs: Math.round(restartDelay * 1000),
+    restartMaxDelayMs: Math.round(restartMaxDelay * 1000),
+    pluginDir: v['plugin-dir'] ?? DEFAULT_PLUGIN_DIR,
+    hookTimeoutMs: Math.round(hookTimeout * 1000),
   };
 }

@@ -13,11 +13,16 @@ import type { OciRuntime } from './drivers/runtime/types.ts';
 import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
+import { loadPluginDir } from './plugins/plugin-dir.ts';
+import { PluginRegistry } from './plugins/registry.ts';
+import type { DobbyPlugin } from './plugins/types.ts';
 import { lockStateDir, type StateLock } from './state-lock.ts';
 
 export interface Daemon {
   readonly manager: Manager;
   readonly stateDir: string;
+  /** The installed plugins (built-in and from the plugin dir) and the plugin files that were skipped. */
+  readonly plugins: PluginRegistry;
   /**
    * Rebuilds an actor for every container an earlier daemon left. Called once the API serves, so
    * the signals for containers that ended meanwhile reach the bus.
@@ -46,7 +51,22 @@ export const realCgroupProbe: CgroupProbe = {
   oomKillCount: (paths) => oomKillCount(paths),
 };
 
-export async function startDaemon(options: DaemonOptions, logger: Logger): Promise<Daemon> {
+/** What the composition root is given beyond the command line (tests add their own plugins here). */
+export interface DaemonExtras {
+  /** Installed before the plugin dir is read, after the built-in plugins. */
+  readonly plugins?: readonly DobbyPlugin[];
+}
+
+/**
+ * The built-in plugins. They are registered before the plugin dir is read, so a plugin file
+ * cannot replace one of them (the registry refuses a second plugin of the same name).
+ */
+export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger): void {
+  // multicastsockets, networking and logging are wired here by the composition root as they land.
+  void registry;
+}
+
+export async function startDaemon(options: DaemonOptions, logger: Logger, extras: DaemonExtras = {}): Promise<Daemon> {
   const layout = stateLayout(options.stateDir);
   // Traversable (not readable) by everyone when we create it: spec containers run as unprivileged
   // host uids and must reach their rootfs under bundles/; the runtime and monitor dirs stay 0700.
@@ -59,6 +79,11 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     const runtime = new OciCliRuntime({ binary: options.runtime, root: layout.runtimeRoot, logger: logger.child({ driver: 'runtime' }) });
     const monitor = new ConmonMonitor({ runtime, stateDir: layout.monitorDir, logger: logger.child({ driver: 'monitor' }) });
     const records = new FileContainerRecords(layout.recordsDir);
+    const plugins = new PluginRegistry();
+    registerBuiltinPlugins(plugins, logger);
+    for (const plugin of extras.plugins ?? []) plugins.register(plugin, 'the daemon embedder');
+    await loadPluginDir(options.pluginDir, plugins, logger);
+    logger.info({ plugins: plugins.list().map((p) => ({ name: p.name, source: p.source })), skipped: plugins.problems() }, 'plugins installed');
     const manager = createContainerManager({
       runtime,
       monitor,
@@ -69,11 +94,14 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
       stateDir: options.stateDir,
       stopGraceMs: options.stopGraceMs,
       maxRuntimeProcesses: options.maxRuntimeProcesses,
+      plugins,
+      hookTimeoutMs: options.hookTimeoutMs,
     });
     let closed = false;
     return {
       manager,
       stateDir: options.stateDir,
+      plugins,
       adoptLeftovers: () => adoptLeftovers(manager, runtime, records, logger),
       async close(closeOptions = {}) {
         if (closed) return;
