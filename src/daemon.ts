@@ -8,6 +8,7 @@ import { ConmonMonitor } from './drivers/monitor/conmon-monitor.ts';
 import { OciCliRuntime } from './drivers/runtime/oci-cli-runtime.ts';
 import { cgroupPathsOfPid, oomKillCount } from './drivers/cgroup/index.ts';
 import { SpecBundles } from './drivers/bundles/spec-bundles.ts';
+import { DEFAULT_CONTAINER_INIT, LaunchConfigs } from './drivers/bundles/launch-configs.ts';
 import { FileContainerRecords, type ContainerRecords } from './drivers/records/container-records.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
 import { DobbyError } from './errors.ts';
@@ -40,11 +41,13 @@ export function stateLayout(stateDir: string) {
     logsDir: join(stateDir, 'logs'),
     recordsDir: join(stateDir, 'containers'),
     bundlesDir: join(stateDir, 'bundles'),
+    /** Per-launch OCI configs (`<id>.json`), never inside a caller's bundle. */
+    launchConfigsDir: join(stateDir, 'configs'),
   };
 }
 
 /** The init spec containers run under: Debian's static tini (forwards signals, reaps, exits 128+N). */
-export const CONTAINER_INIT = '/usr/bin/tini-static';
+export const CONTAINER_INIT = DEFAULT_CONTAINER_INIT;
 
 export const realCgroupProbe: CgroupProbe = {
   pathsOf: (pid) => cgroupPathsOfPid(pid),
@@ -90,6 +93,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       cgroups: realCgroupProbe,
       records,
       specBundles: new SpecBundles({ dir: layout.bundlesDir, initPath: CONTAINER_INIT }),
+      launchConfigs: new LaunchConfigs({ dir: layout.launchConfigsDir, containerInit: CONTAINER_INIT }),
       logger,
       stateDir: options.stateDir,
       stopGraceMs: options.stopGraceMs,

@@ -44,6 +44,17 @@ export interface StartRequest {
   readonly stopGraceMs?: number;
   /** The daemon made this bundle (from a spec) and removes it with the container. */
   readonly ownedBundle?: boolean;
+  // Per-launch settings (StartFromBundle's and StartFromSpec's long arities), applied through a
+  // launch config dobbyd writes under its state dir; the bundle's config.json is never changed.
+  /** Replaces the command: process.args = ["/usr/libexec/DobbyInit", ...command]. */
+  readonly command?: readonly string[];
+  /** A Wayland (westeros) socket bind-mounted at /tmp/westeros, with WAYLAND_DISPLAY and XDG_RUNTIME_DIR set. */
+  readonly displaySocket?: string;
+  /** `KEY=VALUE` entries appended to process.env unless the same entry is already there. */
+  readonly env?: readonly string[];
+  /** When both are > 0 and the config has no mappings: container root runs as these host ids in a user namespace. */
+  readonly userId?: number;
+  readonly groupId?: number;
 }
 
 export interface ContainerSummary {

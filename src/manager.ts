@@ -2,8 +2,6 @@
 // promises, publishes lifecycle events on the bus, and answers status queries from snapshots.
 
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
 import type { Observable } from 'rxjs';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { createContainerActors, type CgroupProbe } from './actors/container-actors.ts';
@@ -14,6 +12,8 @@ import { EventBus, type LifecycleEvent } from './bus.ts';
 import type { Monitor } from './drivers/monitor/types.ts';
 import type { ContainerRecords } from './drivers/records/container-records.ts';
 import type { SpecBundles } from './drivers/bundles/spec-bundles.ts';
+import { readBundleConfig } from './drivers/bundles/bundle-config.ts';
+import type { LaunchConfigs } from './drivers/bundles/launch-configs.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
 import { idProblem } from './container-id.ts';
 import { DobbyError, toDobbyError } from './errors.ts';
@@ -45,6 +45,8 @@ export interface ManagerOptions {
   readonly maxRuntimeProcesses?: number;
   /** Makes bundles from Dobby specs; without it spec starts are refused. */
   readonly specBundles?: SpecBundles;
+  /** Where per-launch configs are written and how the init of Dobby bundles is found (default: under stateDir). */
+  readonly launchConfigs?: LaunchConfigs;
   /** The installed plugins (default: none); bundles name the ones they use. */
   readonly plugins?: PluginRegistry;
   /** Time limit of each plugin hook, in ms (default 4000). */
@@ -57,6 +59,10 @@ export interface SpecStartRequest {
   /** Dobby spec JSON text. */
   readonly spec: string;
   readonly fds?: readonly number[];
+  /** StartFromSpec's long arity: applied through the launch config, as for bundles. */
+  readonly command?: readonly string[];
+  readonly displaySocket?: string;
+  readonly env?: readonly string[];
 }
 
 const WIRE_BY_PHASE: Readonly<Record<ContainerPhase, WireState>> = {
@@ -105,6 +111,7 @@ export class Manager implements ContainerManager {
       limiter: new Semaphore(options.maxRuntimeProcesses ?? 8),
       logger: options.logger,
       stateDir: options.stateDir,
+      ...(options.launchConfigs === undefined ? {} : { launchConfigs: options.launchConfigs }),
       ...(options.specBundles === undefined ? {} : { removeBundle: (bundle: string) => (options.specBundles as SpecBundles).remove(bundle) }),
     });
     const hookActors = createHookActors({
@@ -135,7 +142,7 @@ export class Manager implements ContainerManager {
   }
 
   async start(request: StartRequest): Promise<number> {
-    await checkBundle(request.bundle);
+    await checkBundle(request.bundle, request.id);
     const value = await this.#request((requestId) => this.#supervisor.send({ type: 'START', requestId, request }));
     if (value === undefined) throw new DobbyError('INTERNAL', `start of '${request.id}' gave no descriptor`);
     return value;
@@ -147,7 +154,15 @@ export class Manager implements ContainerManager {
     const made = await bundles.create(request.id, request.spec);
     for (const warning of made.warnings) this.#logger.warn({ containerId: request.id }, `spec: ${warning}`);
     try {
-      const descriptor = await this.start({ id: request.id, bundle: made.bundle, ownedBundle: true, ...(request.fds === undefined ? {} : { fds: request.fds }) });
+      const descriptor = await this.start({
+        id: request.id,
+        bundle: made.bundle,
+        ownedBundle: true,
+        ...(request.fds === undefined ? {} : { fds: request.fds }),
+        ...(request.command === undefined ? {} : { command: request.command }),
+        ...(request.displaySocket === undefined ? {} : { displaySocket: request.displaySocket }),
+        ...(request.env === undefined ? {} : { env: request.env }),
+      });
       this.#specs.set(descriptor, made.spec);
       return descriptor;
     } catch (err) {
@@ -371,15 +386,9 @@ export class Manager implements ContainerManager {
   }
 }
 
-async function checkBundle(bundle: string): Promise<void> {
-  if (typeof bundle !== 'string' || !isAbsolute(bundle)) {
-    throw new DobbyError('BUNDLE_INVALID', `the bundle path '${String(bundle)}' must be absolute`);
-  }
-  const config = join(bundle, 'config.json');
-  const info = await stat(config).catch(() => null);
-  if (info === null || !info.isFile()) {
-    throw new DobbyError('BUNDLE_INVALID', `no config.json file found in '${bundle}'; a bundle is a directory with config.json and rootfs/`);
-  }
+/** A bundle that cannot run is refused before anything is made for it (path, config.json, rootfs). */
+async function checkBundle(bundle: string, id: string): Promise<void> {
+  await readBundleConfig(bundle, id);
 }
 
 export function createContainerManager(options: ManagerOptions): Manager {

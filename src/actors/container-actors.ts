@@ -8,6 +8,11 @@ import { fromCallback, fromPromise } from 'xstate';
 import type { OciRuntime } from '../drivers/runtime/types.ts';
 import type { Monitor } from '../drivers/monitor/types.ts';
 import type { ContainerRecords } from '../drivers/records/container-records.ts';
+import { LaunchConfigs } from '../drivers/bundles/launch-configs.ts';
+import type { LaunchOverrides } from '../drivers/bundles/launch-config.ts';
+import { ConsoleSinks } from '../drivers/monitor/console-follower.ts';
+import { loggingPluginOf, planConsole } from '../drivers/monitor/log-sinks.ts';
+import type { StartRequest } from '../manager-types.ts';
 import { DobbyError } from '../errors.ts';
 import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
 import type { Logger } from '../log.ts';
@@ -50,10 +55,25 @@ export interface ContainerActorDeps {
   readonly stateDir: string;
   /** Removes a bundle the daemon generated (from a spec). */
   readonly removeBundle?: (bundle: string) => Promise<void>;
+  /** Launch configs (`<state dir>/configs/`); default: with dobbyd's init, DobbyInit looked for on the host. */
+  readonly launchConfigs?: LaunchConfigs;
+  /** Console followers of the file, journald and syslog sinks; default: a fresh set. */
+  readonly consoleSinks?: ConsoleSinks;
 }
 
 export function consoleLogPath(stateDir: string, id: string): string {
   return join(stateDir, 'logs', `${id}.log`);
+}
+
+/** The start request's per-launch settings, as the launch config takes them. */
+function launchOverridesOf(request: StartRequest): LaunchOverrides {
+  return {
+    ...(request.command === undefined ? {} : { command: request.command }),
+    ...(request.displaySocket === undefined ? {} : { displaySocket: request.displaySocket }),
+    ...(request.env === undefined ? {} : { env: request.env }),
+    ...(request.userId === undefined ? {} : { userId: request.userId }),
+    ...(request.groupId === undefined ? {} : { groupId: request.groupId }),
+  };
 }
 
 function isNoSuchContainer(err: unknown): boolean {
@@ -63,27 +83,54 @@ function isNoSuchContainer(err: unknown): boolean {
 
 export function createContainerActors(deps: ContainerActorDeps) {
   const { runtime, monitor, cgroups, records, limiter, logger, stateDir } = deps;
+  const launchConfigs = deps.launchConfigs ?? new LaunchConfigs({ dir: join(stateDir, 'configs') });
+  const consoleSinks = deps.consoleSinks ?? new ConsoleSinks();
   const limited = <T>(task: () => Promise<T>): Promise<T> => limiter.run(task);
 
   return {
     createContainer: fromPromise<CreateOutput, CreateInput>(async ({ input }) => {
-      const { id, request } = input;
-      const logPath = request.logPath ?? consoleLogPath(stateDir, id);
+      const { id, request, additions } = input;
+      const log = logger.child({ containerId: id });
       await mkdir(join(stateDir, 'logs'), { recursive: true });
-      // Written first, so a daemon that dies during the create still finds (and cleans) the container.
-      await records.write({ id, descriptor: input.descriptor, bundle: request.bundle });
-      const created = await limited(() =>
-        monitor.create({
+      // Nothing is made for a bundle that cannot run: its config is read and checked first.
+      const launch = await launchConfigs.prepare(id, request.bundle, launchOverridesOf(request), additions);
+      for (const note of launch.notes) log.warn({ note }, note);
+      const monitorLogPath = request.logPath ?? consoleLogPath(stateDir, id);
+      try {
+        const consolePlan = planConsole(loggingPluginOf(launch.config), consoleSinks.hostFacts(), {
           id,
-          bundle: request.bundle,
-          logPath,
+          monitorLogPath,
           ...(request.logSizeMax === undefined ? {} : { logSizeMax: request.logSizeMax }),
-          ...(request.fds === undefined ? {} : { fds: request.fds }),
-        }),
-      );
-      // The monitor may have read them already; /proc/<pid>/cgroup is on the start's critical path.
-      const cgroup = created.cgroup !== undefined ? created.cgroup : await cgroups.pathsOf(created.pid).catch(() => null);
-      return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
+        });
+        for (const note of consolePlan.notes) log.warn({ note }, note);
+        if (consolePlan.follow !== null) await consoleSinks.open(id, consolePlan.follow);
+        // Written first, so a daemon that dies during the create still finds (and cleans) the container.
+        await records.write({ id, descriptor: input.descriptor, bundle: request.bundle });
+        const fds = [...(request.fds ?? []), ...(additions?.fds ?? [])];
+        const processConfig = launch.config['process'] as { terminal?: unknown } | undefined;
+        const created = await limited(() =>
+          monitor.create({
+            id,
+            bundle: request.bundle,
+            logPath: consolePlan.monitor.path,
+            logDriver: consolePlan.monitor.driver,
+            ...(launch.configPath === null ? {} : { configPath: launch.configPath }),
+            ...(consolePlan.monitor.sizeMax === undefined ? {} : { logSizeMax: consolePlan.monitor.sizeMax }),
+            ...(consolePlan.monitor.totalMax === undefined ? {} : { logTotalMax: consolePlan.monitor.totalMax }),
+            ...(processConfig?.terminal === true ? { terminal: true } : {}),
+            ...(fds.length === 0 ? {} : { fds }),
+          }),
+        );
+        consoleSinks.follow(id, consolePlan.monitor.path);
+        // The monitor may have read them already; /proc/<pid>/cgroup is on the start's critical path.
+        const cgroup = created.cgroup !== undefined ? created.cgroup : await cgroups.pathsOf(created.pid).catch(() => null);
+        return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
+      } catch (err) {
+        // Teardown removes these too; a create that never got a container must not wait for it.
+        await consoleSinks.close(id).catch(() => undefined);
+        await launchConfigs.remove(id).catch(() => undefined);
+        throw err;
+      }
     }),
 
     startContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.start(input.id))),
@@ -188,6 +235,9 @@ export function createContainerActors(deps: ContainerActorDeps) {
         });
       });
       await monitor.release(input.id).catch((err: unknown) => log.warn({ err }, 'could not release the monitor files'));
+      // After the monitor is gone: it has written all the container's output by then.
+      await consoleSinks.close(input.id).catch((err: unknown) => log.warn({ err }, 'could not finish the console log'));
+      await launchConfigs.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the launch config'));
       await rm(join(stateDir, 'logs', `${input.id}.exec.log`), { force: true });
       if (input.ownedBundle !== null && deps.removeBundle !== undefined) {
         await deps.removeBundle(input.ownedBundle).catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'));

@@ -6,21 +6,8 @@ import type { ContainerMounter } from '../../drivers/mount/ns-mount.ts';
 import type { ContainerStats } from '../../drivers/stats/reader.ts';
 import type { DobbySignals } from './signals.ts';
 
-/**
- * StartFromBundle's optional arguments, as fields proposed for StartRequest. Until the manager
- * reads them they are carried but have no effect (a warning is logged when one is set).
- */
-export interface StartRequestExtras {
-  /** Replaces process.args (Dobby: `/usr/libexec/DobbyInit <command split on spaces>`). */
-  readonly command?: readonly string[];
-  /** A Wayland (westeros) socket to bind-mount at /tmp/westeros, with WAYLAND_DISPLAY and XDG_RUNTIME_DIR set. */
-  readonly displaySocket?: string;
-  /** `KEY=VALUE` entries appended to process.env unless the same entry is already there. */
-  readonly env?: readonly string[];
-  /** When both are > 0 (and the config has no mappings): map container root to them in a user namespace. */
-  readonly userId?: number;
-  readonly groupId?: number;
-}
+/** StartFromBundle's optional arguments; the manager applies them through the container's launch config. */
+export type StartRequestExtras = Pick<StartRequest, 'command' | 'displaySocket' | 'env' | 'userId' | 'groupId'>;
 
 export type BundleStartRequest = StartRequest & StartRequestExtras;
 

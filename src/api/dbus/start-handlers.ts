@@ -64,7 +64,7 @@ export function startHandlers(deps: HandlerDeps): { bundle: Handler; spec: Handl
       ...(a.groupId > 0 ? { groupId: a.groupId } : {}),
     };
     const extras = ['command', 'displaySocket', 'env', 'userId', 'groupId'].filter((k) => k in request);
-    if (extras.length > 0) deps.logger.debug({ containerId: a.id, extras }, 'start request carries per-launch settings');
+    if (extras.length > 0) deps.logger.debug({ containerId: a.id, extras }, 'start request carries per-launch settings (applied through a launch config)');
     return run(a, ctx, how, () => manager.start(request));
   };
 

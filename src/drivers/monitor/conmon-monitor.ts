@@ -75,7 +75,11 @@ export class ConmonMonitor implements Monitor {
     try {
       verdict = await launchConmon({
         conmon, id, runtimeBinary, runtimeRoot: this.#options.runtime.root, bundle: options.bundle, logPath: options.logPath,
+        ...(options.configPath === undefined ? {} : { configPath: options.configPath }),
+        ...(options.logDriver === undefined ? {} : { logDriver: options.logDriver }),
         ...(options.logSizeMax === undefined ? {} : { logSizeMax: options.logSizeMax }),
+        ...(options.logTotalMax === undefined ? {} : { logTotalMax: options.logTotalMax }),
+        ...(options.terminal === undefined ? {} : { terminal: options.terminal }),
         fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
       });
     } catch (err) {

@@ -11,8 +11,13 @@ export interface ConmonLaunch {
   readonly runtimeBinary: string;
   readonly runtimeRoot: string;
   readonly bundle: string;
+  /** Passed to the runtime's create as --config (a launch config outside the bundle). */
+  readonly configPath?: string;
   readonly logPath: string;
+  readonly logDriver?: 'k8s-file' | 'none';
   readonly logSizeMax?: number;
+  readonly logTotalMax?: number;
+  readonly terminal?: boolean;
   readonly fds: readonly number[];
   readonly paths: ConmonPaths;
   readonly timeoutMs: number;
@@ -35,12 +40,16 @@ export function conmonArgs(launch: ConmonLaunch): string[] {
     '-b', launch.bundle,
     '-p', paths.pidFile,
     '-P', paths.conmonPidFile,
-    '-l', `k8s-file:${launch.logPath}`,
+    '-l', launch.logDriver === 'none' ? 'none' : `k8s-file:${launch.logPath}`,
     ...(launch.logSizeMax === undefined ? [] : ['--log-size-max', String(launch.logSizeMax)]),
+    ...(launch.logTotalMax === undefined ? [] : ['--log-global-size-max', String(launch.logTotalMax)]),
+    ...(launch.terminal === true ? ['-t'] : []),
     '--exit-dir', paths.exitDir,
     '--socket-dir-path', paths.socketDir,
     '--persist-dir', paths.persistDir,
     '--runtime-arg', `--root=${launch.runtimeRoot}`,
+    // conmon appends runtime opts to its `create --bundle B --pid-file P` command line.
+    ...(launch.configPath === undefined ? [] : ['--runtime-opt', `--config=${launch.configPath}`]),
     ...(launch.fds.length === 0 ? [] : ['--runtime-opt', `--preserve-fds=${launch.fds.length}`]),
   ];
 }

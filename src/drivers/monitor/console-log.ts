@@ -36,3 +36,33 @@ export async function readConsoleLog(path: string, options: ConsoleLogOptions = 
   }
   return parseK8sLog(text, options);
 }
+
+const NEWLINE = 0x0a;
+const SPACE = 0x20;
+
+/**
+ * The container's raw bytes in complete k8s-file lines (each ending in '\n'), both streams as
+ * written; bytes, not text, because conmon may split a multi-byte character across two pieces.
+ */
+export function decodeK8sLines(lines: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let start = 0;
+  while (start < lines.length) {
+    let end = lines.indexOf(NEWLINE, start);
+    if (end < 0) end = lines.length;
+    const first = lines.indexOf(SPACE, start);
+    const second = first < 0 || first >= end ? -1 : lines.indexOf(SPACE, first + 1);
+    if (second > 0 && second + 1 < end) {
+      const tag = lines[second + 1];
+      // "<time> <stream> F text" or "<time> <stream> P text"; an empty F line has no space after the tag.
+      const contentStart = Math.min(second + 3, end);
+      if (tag === 0x46 /* F */) {
+        out.push(lines.subarray(contentStart, end), Buffer.of(NEWLINE));
+      } else if (tag === 0x50 /* P */) {
+        out.push(lines.subarray(contentStart, end));
+      }
+    }
+    start = end + 1;
+  }
+  return Buffer.concat(out);
+}

@@ -6,10 +6,21 @@ export interface CreateOptions {
   readonly id: string;
   /** Bundle directory holding config.json (or the one named by `configPath`). */
   readonly bundle: string;
-  /** Where the container's console output goes. */
+  /**
+   * An OCI config to create from instead of `<bundle>/config.json` (a launch config dobbyd wrote);
+   * relative paths in it (root.path) still resolve against `bundle`.
+   */
+  readonly configPath?: string;
+  /** Where the container's console output goes (conmon's k8s-file format); unused when `logDriver` is 'none'. */
   readonly logPath: string;
-  /** Size cap of the console log in bytes; unlimited when absent. */
+  /** 'none' keeps no console output at all (the devnull sink); default 'k8s-file'. */
+  readonly logDriver?: 'k8s-file' | 'none';
+  /** Size cap of the console log in bytes, past which conmon starts the file over; unlimited when absent. */
   readonly logSizeMax?: number;
+  /** Total bytes conmon writes to the console log before it stops writing (keeps the start); unlimited when absent. */
+  readonly logTotalMax?: number;
+  /** The config asks for a terminal (process.terminal): the monitor holds the pty and logs what it prints. */
+  readonly terminal?: boolean;
   /** Open file descriptors to pass in; they become fds 3, 4, ... inside the container. */
   readonly fds?: readonly number[];
 }

@@ -1,0 +1,77 @@
+// Reads and checks a caller's OCI bundle (path, config.json, rootfs) before anything is made for it.
+
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, posix, resolve } from 'node:path';
+import { DobbyError } from '../../errors.ts';
+import type { JsonObject } from './launch-config.ts';
+
+/** config.json larger than this is refused unread (Dobby's are a few KiB). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+export interface BundleConfig {
+  /** The bundle dir as given (checked to be a plain absolute path). */
+  readonly bundle: string;
+  readonly configPath: string;
+  readonly config: JsonObject;
+  /** root.path resolved against the bundle dir. */
+  readonly rootfs: string;
+}
+
+/** Why a bundle path is refused, or null when it is a plain absolute path. */
+export function bundlePathProblem(bundle: unknown): string | null {
+  if (typeof bundle !== 'string' || bundle === '') return `the bundle path must be a non-empty string, got ${JSON.stringify(bundle)}`;
+  if (!isAbsolute(bundle)) return `the bundle path '${bundle}' must be absolute (start with '/')`;
+  if (bundle.includes('\0')) return 'the bundle path contains a NUL byte';
+  const parts = bundle.split('/');
+  if (parts.some((p) => p === '..' || p === '.')) {
+    return `the bundle path '${bundle}' must not contain '.' or '..' components; give '${posix.normalize(bundle)}' if that is what you mean`;
+  }
+  return null;
+}
+
+function invalid(message: string, id: string | undefined, cause?: unknown): DobbyError {
+  return new DobbyError('BUNDLE_INVALID', message, { ...(id === undefined ? {} : { containerId: id }), ...(cause === undefined ? {} : { cause }) });
+}
+
+/** Reads `<bundle>/config.json` and checks that its rootfs exists; a BUNDLE_INVALID error names what is wrong. */
+export async function readBundleConfig(bundle: string, id?: string): Promise<BundleConfig> {
+  const problem = bundlePathProblem(bundle);
+  if (problem !== null) throw invalid(problem, id);
+  const dir = await stat(bundle).catch(() => null);
+  if (dir === null || !dir.isDirectory()) throw invalid(`the bundle '${bundle}' is not a directory; a bundle is a directory with config.json and rootfs/`, id);
+  const configPath = join(bundle, 'config.json');
+  const info = await stat(configPath).catch(() => null);
+  if (info === null || !info.isFile()) {
+    throw invalid(`no config.json file found in '${bundle}'; a bundle is a directory with config.json and rootfs/`, id);
+  }
+  if (info.size > MAX_CONFIG_BYTES) throw invalid(`${configPath} is ${info.size} bytes; at most ${MAX_CONFIG_BYTES} are read`, id);
+  const text = await readFile(configPath, 'utf8').catch((err: unknown) => {
+    throw invalid(`could not read ${configPath}: ${String(err)}`, id, err);
+  });
+  let config: unknown;
+  try {
+    config = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`${configPath} is not valid JSON: ${(err as Error).message}`, id, err);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw invalid(`${configPath} must hold a JSON object (an OCI runtime config)`, id);
+  }
+  const object = config as JsonObject;
+  const root = object['root'];
+  const rootPath = typeof root === 'object' && root !== null ? (root as JsonObject)['path'] : undefined;
+  if (typeof rootPath !== 'string' || rootPath === '') {
+    throw invalid(`${configPath} has no root.path; it names the rootfs directory (usually "rootfs")`, id);
+  }
+  const process = object['process'];
+  const args = typeof process === 'object' && process !== null ? (process as JsonObject)['args'] : undefined;
+  if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string')) {
+    throw invalid(`${configPath} has no process.args; it must be a non-empty array of strings (the command to run)`, id);
+  }
+  const rootfs = resolve(bundle, rootPath);
+  const rootInfo = await stat(rootfs).catch(() => null);
+  if (rootInfo === null || !rootInfo.isDirectory()) {
+    throw invalid(`the rootfs '${rootfs}' (root.path "${rootPath}" in ${configPath}) does not exist or is not a directory`, id);
+  }
+  return { bundle, configPath, config: object, rootfs };
+}

@@ -1,0 +1,251 @@
+// The launch config: what one start of a bundle changes in its OCI config (Dobby's StartFromBundle
+// steps 3, 4 and 8, the plugins' additions, the container's init), derived without any I/O.
+//
+// The caller's config.json is never rewritten: when anything differs, dobbyd writes the result to a
+// file of its own and the runtime creates from that (`crun create --config`).
+
+import { posix } from 'node:path';
+import { DobbyError } from '../../errors.ts';
+import { INIT_PATH_IN_CONTAINER } from '../../spec/index.ts';
+
+/** Where Dobby bundles expect their init, inside the container and (usually bind-mounted from) on the host. */
+export const DOBBY_INIT = INIT_PATH_IN_CONTAINER;
+
+export type JsonObject = { [key: string]: unknown };
+
+/** A mount as the OCI config holds it. */
+export interface LaunchMount {
+  readonly destination: string;
+  readonly type: string;
+  readonly source: string;
+  readonly options?: readonly string[];
+}
+
+/** The per-launch settings of StartFromBundle's and StartFromSpec's long arities. */
+export interface LaunchOverrides {
+  /** Replaces the command: process.args = [init, ...command]. */
+  readonly command?: readonly string[];
+  /** A Wayland (westeros) socket on the host, bind-mounted at /tmp/westeros. */
+  readonly displaySocket?: string;
+  /** `KEY=VALUE` entries appended unless the exact entry is there already. */
+  readonly env?: readonly string[];
+  /** With groupId, both > 0 and no mappings in the config: run in a user namespace as these host ids. */
+  readonly userId?: number;
+  readonly groupId?: number;
+}
+
+/** What the postConstruction hooks added (fds travel separately, to the monitor). */
+export interface LaunchAdditions {
+  readonly env: readonly string[];
+  readonly mounts: readonly LaunchMount[];
+}
+
+/** What is true on the host and in the rootfs about the init, found out by the caller. */
+export interface InitFacts {
+  /** The host's DobbyInit, or null when the host has none. */
+  readonly hostDobbyInit: string | null;
+  /** dobbyd's own init (Debian's static tini), used where the host has no DobbyInit. */
+  readonly containerInit: string;
+  /** Something exists at /usr/libexec/DobbyInit inside the bundle's rootfs. */
+  readonly rootfsHasDobbyInit: boolean;
+}
+
+export interface LaunchInput {
+  readonly id: string;
+  /** The parsed config.json of the bundle; not modified. */
+  readonly config: JsonObject;
+  readonly overrides?: LaunchOverrides;
+  readonly additions?: LaunchAdditions;
+  readonly init: InitFacts;
+}
+
+export interface LaunchConfig {
+  readonly config: JsonObject;
+  /** False when the config is the bundle's own, unchanged: no launch config file is needed. */
+  readonly changed: boolean;
+  /** What was done that the user should hear about (each one a sentence). */
+  readonly notes: readonly string[];
+}
+
+/** Dobby's westeros mount (step 8). */
+export const WESTEROS_DESTINATION = '/tmp/westeros';
+const WESTEROS_OPTIONS = ['bind', 'rw', 'nosuid', 'nodev', 'noexec'];
+const WESTEROS_ENV = ['WAYLAND_DISPLAY=westeros', 'XDG_RUNTIME_DIR=/tmp'];
+
+/** Name of the init dobbyd places in a tmpfs of the container when the bundle provides none. */
+export const PLACED_INIT_NAME = '.dobby-init';
+
+const HOOK_LISTS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function objectAt(parent: JsonObject, key: string): JsonObject {
+  const current = parent[key];
+  if (isObject(current)) return current;
+  const made: JsonObject = {};
+  parent[key] = made;
+  return made;
+}
+
+function stringsAt(parent: JsonObject, key: string): unknown[] {
+  const current = parent[key];
+  if (Array.isArray(current)) return current;
+  const made: unknown[] = [];
+  parent[key] = made;
+  return made;
+}
+
+function appendEnv(env: unknown[], entries: readonly string[]): void {
+  for (const entry of entries) if (!env.includes(entry)) env.push(entry);
+}
+
+function normalisedDestination(mount: unknown): string | null {
+  if (!isObject(mount) || typeof mount['destination'] !== 'string') return null;
+  return posix.normalize(mount['destination']).replace(/(.)\/+$/, '$1');
+}
+
+function hasMappings(linux: JsonObject): boolean {
+  const nonEmpty = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
+  return nonEmpty(linux['uidMappings']) || nonEmpty(linux['gidMappings']);
+}
+
+function idOf(user: unknown, key: 'uid' | 'gid'): number {
+  const value = isObject(user) ? user[key] : undefined;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
+}
+
+/**
+ * Maps the container's user to the host ids in a new user namespace. Dobby maps uids with size 1
+ * but gids with size 10, which hands the container nine host groups that belong to others; here
+ * both are size 1, and a devpts `gid=N` option naming a gid the container then lacks is dropped
+ * (the kernel refuses to mount devpts with an unmapped gid).
+ */
+function applyUserMapping(config: JsonObject, userId: number, groupId: number, notes: string[]): void {
+  const linux = objectAt(config, 'linux');
+  if (hasMappings(linux)) {
+    notes.push(`userId ${userId} and groupId ${groupId} were ignored: the bundle's config already has uid/gid mappings`);
+    return;
+  }
+  const process = objectAt(config, 'process');
+  const uid = idOf(process['user'], 'uid');
+  const gid = idOf(process['user'], 'gid');
+  linux['uidMappings'] = [{ containerID: uid, hostID: userId, size: 1 }];
+  linux['gidMappings'] = [{ containerID: gid, hostID: groupId, size: 1 }];
+  const namespaces = stringsAt(linux, 'namespaces');
+  if (!namespaces.some((ns) => isObject(ns) && ns['type'] === 'user')) namespaces.push({ type: 'user' });
+  for (const mount of Array.isArray(config['mounts']) ? config['mounts'] : []) {
+    if (!isObject(mount) || mount['type'] !== 'devpts' || !Array.isArray(mount['options'])) continue;
+    const options = mount['options'];
+    const kept = options.filter((o) => !(typeof o === 'string' && /^gid=\d+$/.test(o) && Number(o.slice(4)) !== gid));
+    if (kept.length !== options.length) {
+      mount['options'] = kept;
+      notes.push(`the devpts mount at ${String(mount['destination'])} lost its gid option: only gid ${gid} is mapped into the container`);
+    }
+  }
+}
+
+/** A tmpfs the config mounts, where a file can be created without writing into the caller's rootfs. */
+function tmpfsForInit(mounts: readonly unknown[]): string | null {
+  const tmpfs = mounts
+    .filter((m): m is JsonObject => isObject(m) && m['type'] === 'tmpfs')
+    .map((m) => normalisedDestination(m))
+    .filter((d): d is string => d !== null && d.startsWith('/'));
+  for (const preferred of ['/dev', '/tmp', '/run']) if (tmpfs.includes(preferred)) return preferred;
+  return tmpfs[0] ?? null;
+}
+
+/**
+ * Bundles made for Dobby start `/usr/libexec/DobbyInit` and usually bind-mount it from the host.
+ * Where the host has none, the mount's source becomes dobbyd's init; where nothing provides it at
+ * all, the init is bind-mounted into a tmpfs of the container (no write into the caller's rootfs)
+ * and args[0] points there.
+ */
+function resolveInit(config: JsonObject, init: InitFacts, notes: string[]): void {
+  const process = objectAt(config, 'process');
+  const args = process['args'];
+  if (!Array.isArray(args) || args[0] !== DOBBY_INIT) return;
+  const hostInit = init.hostDobbyInit ?? init.containerInit;
+  const mounts = stringsAt(config, 'mounts');
+  const mount = mounts.find((m): m is JsonObject => normalisedDestination(m) === DOBBY_INIT);
+  if (mount !== undefined) {
+    if (mount['source'] === DOBBY_INIT && init.hostDobbyInit !== DOBBY_INIT) {
+      mount['source'] = hostInit;
+      notes.push(`this host has no ${DOBBY_INIT}: the bundle's mount of it uses ${hostInit} instead`);
+    }
+    return;
+  }
+  if (init.rootfsHasDobbyInit) return;
+  const tmpfs = tmpfsForInit(mounts);
+  if (tmpfs === null) {
+    throw new DobbyError(
+      'BUNDLE_INVALID',
+      `process.args[0] is ${DOBBY_INIT}, but the rootfs has none, the config mounts none, and the config mounts no tmpfs where dobbyd could place its init; add a bind mount of ${DOBBY_INIT} or a tmpfs at /dev or /tmp`,
+    );
+  }
+  const destination = posix.join(tmpfs, PLACED_INIT_NAME);
+  mounts.push({ destination, type: 'bind', source: hostInit, options: ['bind', 'ro', 'nosuid', 'nodev'] });
+  args[0] = destination;
+  notes.push(`the bundle provides no ${DOBBY_INIT}: ${hostInit} runs as the container's init from ${destination}`);
+}
+
+/**
+ * Dobby's converted bundles carry OCI hooks that run /usr/bin/DobbyPluginLauncher; dobbyd runs the
+ * plugins itself, so those hooks would fail (no launcher) or run the plugins twice.
+ */
+function dropPluginLauncherHooks(config: JsonObject, notes: string[]): void {
+  const hooks = config['hooks'];
+  if (!isObject(hooks)) return;
+  let dropped = 0;
+  for (const list of HOOK_LISTS) {
+    const entries = hooks[list];
+    if (!Array.isArray(entries)) continue;
+    const kept = entries.filter((h) => {
+      if (!isObject(h)) return true;
+      const path = typeof h['path'] === 'string' ? h['path'] : '';
+      const arg0 = Array.isArray(h['args']) ? h['args'][0] : undefined;
+      return !(posix.basename(path) === 'DobbyPluginLauncher' || arg0 === 'DobbyPluginLauncher');
+    });
+    dropped += entries.length - kept.length;
+    if (kept.length === 0) delete hooks[list];
+    else hooks[list] = kept;
+  }
+  if (dropped > 0) notes.push(`${dropped} DobbyPluginLauncher hook(s) left out: dobbyd runs the plugins itself`);
+}
+
+/** The config one start runs with. Pure: the input config is copied, never changed. */
+export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
+  const config = structuredClone(input.config);
+  const notes: string[] = [];
+  const overrides = input.overrides ?? {};
+
+  // Dobby's conversion of an unprocessed or converted bundle: the hostname is the container id.
+  if (config['ociVersion'] === '1.0.2-dobby' || config['ociVersion'] === '1.0.2') {
+    config['ociVersion'] = '1.0.2';
+    config['hostname'] = input.id;
+  }
+  dropPluginLauncherHooks(config, notes);
+
+  const userId = overrides.userId ?? 0;
+  const groupId = overrides.groupId ?? 0;
+  if (userId > 0 && groupId > 0) applyUserMapping(config, userId, groupId, notes);
+  else if (userId > 0 || groupId > 0) notes.push(`userId ${userId} and groupId ${groupId} were ignored: both must be > 0 to map the container's user`);
+
+  // The plugins' additions come first (Dobby's postConstruction runs before the per-launch step).
+  if (input.additions !== undefined) {
+    appendEnv(stringsAt(objectAt(config, 'process'), 'env'), input.additions.env);
+    stringsAt(config, 'mounts').push(...input.additions.mounts.map((m) => structuredClone(m)));
+  }
+  if (overrides.command !== undefined && overrides.command.length > 0) {
+    objectAt(config, 'process')['args'] = [DOBBY_INIT, ...overrides.command];
+  }
+  if (overrides.displaySocket !== undefined && overrides.displaySocket !== '') {
+    stringsAt(config, 'mounts').push({ destination: WESTEROS_DESTINATION, type: 'bind', source: overrides.displaySocket, options: [...WESTEROS_OPTIONS] });
+    appendEnv(stringsAt(objectAt(config, 'process'), 'env'), WESTEROS_ENV);
+  }
+  if (overrides.env !== undefined) appendEnv(stringsAt(objectAt(config, 'process'), 'env'), overrides.env);
+
+  resolveInit(config, input.init, notes);
+  return { config, changed: JSON.stringify(config) !== JSON.stringify(input.config), notes };
+}

@@ -1,0 +1,104 @@
+// Writes and removes the launch configs dobbyd owns (`<state dir>/configs/<id>.json`): the config one
+// start of a bundle runs with when it differs from the bundle's own config.json.
+
+import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DobbyError } from '../../errors.ts';
+import { readBundleConfig } from './bundle-config.ts';
+import { DOBBY_INIT, deriveLaunchConfig, type JsonObject, type LaunchAdditions, type LaunchOverrides } from './launch-config.ts';
+
+/** Debian's static tini: forwards signals, reaps zombies, exits 128+N when killed by signal N. */
+export const DEFAULT_CONTAINER_INIT = '/usr/bin/tini-static';
+
+export interface LaunchConfigsOptions {
+  /** Where the launch configs live (created 0700 on first use). */
+  readonly dir: string;
+  /** dobbyd's init, used where the host has no DobbyInit. */
+  readonly containerInit?: string;
+  /**
+   * The host's DobbyInit, or null for "the host has none". When absent, /usr/libexec/DobbyInit is
+   * looked for at each start. Tests pass null to run as on a host without DobbyInit.
+   */
+  readonly hostDobbyInit?: string | null;
+}
+
+export interface PreparedLaunch {
+  /** The launch config file, or null when the bundle's config.json is used as it is. */
+  readonly configPath: string | null;
+  /** The config the container runs with. */
+  readonly config: JsonObject;
+  readonly rootfs: string;
+  readonly notes: readonly string[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(() => true, () => false);
+}
+
+export class LaunchConfigs {
+  readonly dir: string;
+  readonly #containerInit: string;
+  readonly #hostDobbyInit: string | null | undefined;
+
+  constructor(options: LaunchConfigsOptions) {
+    this.dir = options.dir;
+    this.#containerInit = options.containerInit ?? DEFAULT_CONTAINER_INIT;
+    this.#hostDobbyInit = options.hostDobbyInit;
+  }
+
+  pathOf(id: string): string {
+    if (id === '' || id.includes('/') || id === '.' || id === '..') {
+      throw new DobbyError('INVALID_ID', `container id '${id}' cannot name a file; use letters, digits, '.', '_' and '-'`, { containerId: id });
+    }
+    return join(this.dir, `${id}.json`);
+  }
+
+  /**
+   * Reads the bundle, derives the config this start runs with and, when it differs from the
+   * bundle's, writes it. Leaves no file behind when it throws.
+   */
+  async prepare(id: string, bundle: string, overrides: LaunchOverrides = {}, additions?: LaunchAdditions): Promise<PreparedLaunch> {
+    const path = this.pathOf(id);
+    const read = await readBundleConfig(bundle, id);
+    if (overrides.displaySocket !== undefined && overrides.displaySocket !== '') await checkDisplaySocket(id, overrides.displaySocket);
+    const hostDobbyInit = this.#hostDobbyInit !== undefined ? this.#hostDobbyInit : (await exists(DOBBY_INIT)) ? DOBBY_INIT : null;
+    const derived = deriveLaunchConfig({
+      id,
+      config: read.config,
+      overrides,
+      ...(additions === undefined ? {} : { additions }),
+      init: { hostDobbyInit, containerInit: this.#containerInit, rootfsHasDobbyInit: await exists(join(read.rootfs, DOBBY_INIT)) },
+    });
+    if (!derived.changed) {
+      await rm(path, { force: true });
+      return { configPath: null, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
+    }
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // Written whole or not at all: the runtime must never read half a config.
+    const temporary = `${path}.${process.pid}.tmp`;
+    try {
+      await writeFile(temporary, JSON.stringify(derived.config, null, 2), { mode: 0o600 });
+      await rename(temporary, path);
+    } catch (err) {
+      await rm(temporary, { force: true });
+      throw new DobbyError('INTERNAL', `could not write the launch config of '${id}' (${path}): ${String(err)}`, { containerId: id, cause: err });
+    }
+    return { configPath: path, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.pathOf(id), { force: true });
+  }
+}
+
+async function checkDisplaySocket(id: string, path: string): Promise<void> {
+  if (!path.startsWith('/')) {
+    throw new DobbyError('INVALID_ARGUMENT', `the display socket '${path}' of '${id}' must be an absolute host path`, { containerId: id });
+  }
+  const info = await stat(path).catch(() => null);
+  if (info === null || !info.isSocket()) {
+    throw new DobbyError('INVALID_ARGUMENT', `the display socket '${path}' of '${id}' ${info === null ? 'does not exist' : 'is not a socket'}; give the westeros (Wayland) socket to bind-mount at /tmp/westeros`, {
+      containerId: id,
+    });
+  }
+}

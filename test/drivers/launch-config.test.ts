@@ -1,0 +1,181 @@
+// The launch config derivation (pure): Dobby's per-launch overrides, plugin additions and the init of Dobby bundles.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { DobbyError } from '../../src/errors.ts';
+import {
+  DOBBY_INIT, PLACED_INIT_NAME, WESTEROS_DESTINATION, deriveLaunchConfig, type InitFacts, type JsonObject, type LaunchInput,
+} from '../../src/drivers/bundles/launch-config.ts';
+
+const TINI = '/usr/bin/tini-static';
+const hostHasInit: InitFacts = { hostDobbyInit: DOBBY_INIT, containerInit: TINI, rootfsHasDobbyInit: false };
+const hostLacksInit: InitFacts = { hostDobbyInit: null, containerInit: TINI, rootfsHasDobbyInit: false };
+
+function config(extra: JsonObject = {}): JsonObject {
+  return {
+    ociVersion: '1.0.0',
+    process: { user: { uid: 0, gid: 0 }, args: ['/bin/sleep', '10'], env: ['PATH=/bin'], cwd: '/' },
+    root: { path: 'rootfs' },
+    hostname: 'h',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['newinstance', 'gid=5', 'mode=0620'] },
+    ],
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }] },
+    ...extra,
+  };
+}
+
+function derive(input: Partial<LaunchInput> & { config: JsonObject }) {
+  return deriveLaunchConfig({ id: 'c1', init: hostHasInit, ...input });
+}
+
+type Cfg = { process: { args: string[]; env: string[] }; mounts: { destination: string; source: string; type: string; options?: string[] }[]; linux: Record<string, unknown>; hostname: string; ociVersion: string; hooks?: Record<string, unknown> };
+
+describe('launch config', () => {
+  test('nothing asked: the bundle config is used as it is', () => {
+    const c = config();
+    const out = derive({ config: c });
+    assert.equal(out.changed, false);
+    assert.deepEqual(out.config, c);
+    assert.deepEqual(out.notes, []);
+  });
+
+  test('command: args become the init followed by the command', () => {
+    const out = derive({ config: config(), overrides: { command: ['sh', '-c', 'echo hi'] }, init: { ...hostHasInit, rootfsHasDobbyInit: true } });
+    assert.equal(out.changed, true);
+    assert.deepEqual((out.config as Cfg).process.args, [DOBBY_INIT, 'sh', '-c', 'echo hi']);
+    // A rootfs without DobbyInit gets the host's, mounted where no write into the rootfs is needed.
+    const placed = derive({ config: config(), overrides: { command: ['sh'] }, init: hostHasInit }).config as Cfg;
+    assert.deepEqual(placed.process.args, [`/dev/${PLACED_INIT_NAME}`, 'sh']);
+    assert.equal(placed.mounts.at(-1)?.source, DOBBY_INIT);
+  });
+
+  test('env: appended only when the exact entry is not there; the caller config is not touched', () => {
+    const c = config();
+    const before = JSON.stringify(c);
+    const out = derive({ config: c, overrides: { env: ['PATH=/bin', 'A=1', 'A=1', 'PATH=/usr/bin'] } });
+    assert.deepEqual((out.config as Cfg).process.env, ['PATH=/bin', 'A=1', 'PATH=/usr/bin']);
+    assert.equal(JSON.stringify(c), before);
+  });
+
+  test('westeros socket: bind mount at /tmp/westeros and the Wayland env', () => {
+    const out = derive({ config: config(), overrides: { displaySocket: '/run/wst.sock' } });
+    const cfg = out.config as Cfg;
+    const mount = cfg.mounts.find((m) => m.destination === WESTEROS_DESTINATION);
+    assert.deepEqual(mount, { destination: '/tmp/westeros', type: 'bind', source: '/run/wst.sock', options: ['bind', 'rw', 'nosuid', 'nodev', 'noexec'] });
+    assert.ok(cfg.process.env.includes('WAYLAND_DISPLAY=westeros'));
+    assert.ok(cfg.process.env.includes('XDG_RUNTIME_DIR=/tmp'));
+  });
+
+  test('uid/gid: both > 0 and no mappings give size-1 maps, a user namespace, and devpts without an unmapped gid', () => {
+    const out = derive({ config: config(), overrides: { userId: 1234, groupId: 2345 } });
+    const cfg = out.config as Cfg;
+    assert.deepEqual(cfg.linux['uidMappings'], [{ containerID: 0, hostID: 1234, size: 1 }]);
+    assert.deepEqual(cfg.linux['gidMappings'], [{ containerID: 0, hostID: 2345, size: 1 }]);
+    assert.ok((cfg.linux['namespaces'] as { type: string }[]).some((n) => n.type === 'user'));
+    assert.deepEqual(cfg.mounts.find((m) => m.type === 'devpts')?.options, ['newinstance', 'mode=0620']);
+  });
+
+  test('uid/gid: ignored (with a note) when only one is given or the config has mappings', () => {
+    const one = derive({ config: config(), overrides: { userId: 1234 } });
+    assert.equal(one.changed, false);
+    assert.match(one.notes.join(), /both must be > 0/);
+    const mapped = config({ linux: { namespaces: [{ type: 'user' }], uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] } });
+    const kept = derive({ config: mapped, overrides: { userId: 1234, groupId: 2345 } });
+    assert.equal(kept.changed, false);
+    assert.match(kept.notes.join(), /already has uid\/gid mappings/);
+  });
+
+  test('plugin additions: env and mounts appended, env before the caller overrides', () => {
+    const mount = { destination: '/run/x', type: 'bind', source: '/tmp/x', options: ['bind'] };
+    const out = derive({ config: config(), additions: { env: ['P=1'], mounts: [mount] }, overrides: { env: ['P=1', 'Q=2'] } });
+    const cfg = out.config as Cfg;
+    assert.deepEqual(cfg.process.env, ['PATH=/bin', 'P=1', 'Q=2']);
+    assert.deepEqual(cfg.mounts.at(-1), mount);
+  });
+
+  test('Dobby bundle versions: hostname becomes the id, 1.0.2-dobby becomes 1.0.2, launcher hooks are left out', () => {
+    const hook = { path: '/usr/bin/DobbyPluginLauncher', args: ['DobbyPluginLauncher', '-h', 'createRuntime', '-c', '/b/config.json'] };
+    const other = { path: '/bin/true', args: ['true'] };
+    const out = derive({ config: config({ ociVersion: '1.0.2-dobby', hooks: { createRuntime: [hook, other], poststop: [hook] } }) });
+    const cfg = out.config as Cfg;
+    assert.equal(cfg.ociVersion, '1.0.2');
+    assert.equal(cfg.hostname, 'c1');
+    assert.deepEqual(cfg.hooks, { createRuntime: [other] });
+    assert.match(out.notes.join(), /2 DobbyPluginLauncher hook/);
+  });
+
+  describe('the init of Dobby bundles', () => {
+    const withInitMount = (): JsonObject => {
+      const c = config();
+      (c['process'] as { args: string[] }).args = [DOBBY_INIT, 'sleep', '10'];
+      (c['mounts'] as unknown[]).push({ destination: DOBBY_INIT, type: 'bind', source: DOBBY_INIT, options: ['bind', 'ro'] });
+      return c;
+    };
+
+    test('the host has DobbyInit: a bundle mounting it runs unchanged', () => {
+      assert.equal(derive({ config: withInitMount(), init: hostHasInit }).changed, false);
+    });
+
+    test('the host lacks DobbyInit: the mount source becomes our init; args stay', () => {
+      const out = derive({ config: withInitMount(), init: hostLacksInit });
+      const cfg = out.config as Cfg;
+      assert.equal(cfg.mounts.find((m) => m.destination === DOBBY_INIT)?.source, TINI);
+      assert.equal(cfg.process.args[0], DOBBY_INIT);
+      assert.match(out.notes.join(), /no \/usr\/libexec\/DobbyInit/);
+    });
+
+    test('no mount and none in the rootfs: our init is mounted into the /dev tmpfs and args[0] points there', () => {
+      const out = derive({ config: config(), overrides: { command: ['echo', 'x'] }, init: hostLacksInit });
+      const cfg = out.config as Cfg;
+      const placed = `/dev/${PLACED_INIT_NAME}`;
+      assert.deepEqual(cfg.process.args, [placed, 'echo', 'x']);
+      const mount = cfg.mounts.find((m) => m.destination === placed);
+      assert.equal(mount?.source, TINI);
+      assert.ok(cfg.mounts.indexOf(mount!) > cfg.mounts.findIndex((m) => m.destination === '/dev'), 'mounted after the tmpfs it lives in');
+    });
+
+    test('the rootfs has its own DobbyInit: nothing is mounted', () => {
+      const out = derive({ config: config(), overrides: { command: ['echo'] }, init: { ...hostLacksInit, rootfsHasDobbyInit: true } });
+      assert.deepEqual((out.config as Cfg).process.args, [DOBBY_INIT, 'echo']);
+      assert.equal((out.config as Cfg).mounts.length, 3);
+    });
+
+    test('nowhere to place the init: a BUNDLE_INVALID error saying what to add', () => {
+      const c = config({ mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }] });
+      assert.throws(() => derive({ config: c, overrides: { command: ['echo'] }, init: hostLacksInit }), (err: DobbyError) => {
+        assert.equal(err.code, 'BUNDLE_INVALID');
+        assert.match(err.message, /add a bind mount of \/usr\/libexec\/DobbyInit or a tmpfs/);
+        return true;
+      });
+    });
+  });
+
+  test('property: the input is never modified, env entries are unique additions, and no inputs means no change', () => {
+    const word = fc.stringMatching(/^[A-Z]{1,3}=[a-z0-9]{0,3}$/);
+    fc.assert(
+      fc.property(
+        fc.array(word, { maxLength: 6 }),
+        fc.array(word, { maxLength: 6 }),
+        fc.option(fc.array(fc.stringMatching(/^[a-z]{1,5}$/), { minLength: 1, maxLength: 4 }), { nil: undefined }),
+        fc.boolean(),
+        (existing, extra, command, lacksInit) => {
+          const c = config();
+          (c['process'] as { env: string[] }).env = [...existing];
+          const frozen = JSON.stringify(c);
+          const out = derive({ config: c, overrides: { env: extra, ...(command === undefined ? {} : { command }) }, init: lacksInit ? hostLacksInit : hostHasInit });
+          assert.equal(JSON.stringify(c), frozen);
+          const env = (out.config as Cfg).process.env;
+          assert.deepEqual(env.slice(0, existing.length), existing);
+          for (const e of extra) assert.ok(env.includes(e));
+          assert.equal(env.length, existing.length + new Set(extra.filter((e) => !existing.includes(e))).size);
+          const expectChange = command !== undefined || extra.some((e) => !existing.includes(e));
+          assert.equal(out.changed, expectChange);
+        },
+      ),
+    );
+  });
+});
