@@ -132,5 +132,15 @@ export function buildRootfsPlan(spec: DobbySpec, options: SpecToOciOptions, netn
     if (mountPointKind(p.type, p.source, options, p.label, issues) === 'file') b.file(normal.path, '', p.label);
     else b.dir(normal.path, p.label);
   }
+  // crun cannot chdir into a cwd that does not exist (and a read-only rootfs could not get it later): make it, unless
+  // a mount provides it. Under what crun mounts fresh (/tmp, /dev, /proc) or the host's read-only dirs it cannot be.
+  const underMount = spec.mounts.some((m) => isWithin(spec.cwd, m.destination));
+  if (spec.cwd !== '/' && !underMount) {
+    const dir = covered.find((d) => isWithin(spec.cwd, d));
+    if (dir === undefined) b.dir(spec.cwd, 'cwd');
+    else if (['/tmp', '/dev', '/proc', '/sys'].some((d) => isWithin(spec.cwd, d)) && spec.cwd !== dir) {
+      issues.warn(`cwd: '${spec.cwd}' is inside ${dir}, which is mounted empty when the container starts; crun will fail to enter it`);
+    }
+  }
   return b.plan(spec.readonlyRootfs ? undefined : { uid: spec.user.uid, gid: spec.user.gid });
 }

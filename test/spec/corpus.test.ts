@@ -81,6 +81,7 @@ const checks: Record<string, (c: Converted) => void> = {
     ]);
     assert.equal(c.config.process.cwd, '/home/private/work');
     assert.ok(c.rootfs.directories.includes('home/private'));
+    assert.ok(c.rootfs.directories.includes('home/private/work'), 'crun cannot enter a cwd that does not exist');
   },
   'mounts.json': (c) => {
     const dests = c.config.mounts.map((m) => m.destination);

@@ -1,58 +1,18 @@
 // Converted configs really run under crun on this host (skipped unless root with crun and tini-static).
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseSpec, readHostFacts, specToOci, validateOciConfig, writeRootfs } from '../../src/spec/index.ts';
 import { specText } from './helpers.ts';
+import { crunScratch, crunSkip as skip, ran, type CrunScratch } from './crun-run.ts';
 
-const CRUN = '/usr/bin/crun';
-const TINI = '/usr/bin/tini-static';
-const skip = process.getuid?.() !== 0 || !existsSync(CRUN) || !existsSync(TINI)
-  ? 'needs root, crun and tini-static' : false;
-
-let scratch = '';
-let serial = 0;
+let scratch: CrunScratch | undefined;
 before(async () => {
-  if (skip === false) {
-    scratch = await mkdtemp(join(tmpdir(), 'dobby-spec-crun-'));
-    // The container's root is the spec's user on the host: it must be able to reach the rootfs.
-    await chmod(scratch, 0o755);
-  }
+  if (skip === false) scratch = await crunScratch('spec-smoke');
 });
-after(async () => {
-  if (scratch !== '') await rm(scratch, { recursive: true, force: true });
-});
+after(async () => scratch?.close());
 
 async function run(extra: Record<string, unknown>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const id = `spec-smoke-${process.pid}-${serial++}`;
-  const bundle = join(scratch, id);
-  const parsed = parseSpec(specText(extra));
-  assert.ok(parsed.ok, parsed.ok ? '' : parsed.errors.map((e) => e.message).join('\n'));
-  const facts = readHostFacts();
-  const converted = specToOci(parsed.value, { ...facts, id, rootfsPath: join(bundle, 'rootfs'), initPath: TINI });
-  assert.ok(converted.ok, converted.ok ? '' : converted.errors.map((e) => e.message).join('\n'));
-  const { config, rootfs } = converted.value;
-  assert.deepEqual(validateOciConfig(config), []);
-  if (facts.initTargetExists !== true) {
-    // Mounting at /usr/libexec/DobbyInit would make crun create that file on this host's /usr: mount the init
-    // at the rootfs's top instead, for this test only.
-    const init = config.mounts.find((m) => m.destination === '/usr/libexec/DobbyInit')!;
-    init.destination = '/.dobby-init';
-    config.process.args[0] = '/.dobby-init';
-    await writeRootfs({ ...rootfs, files: [...rootfs.files, { path: '.dobby-init', contents: '', mode: 0o644 }] }, join(bundle, 'rootfs'));
-  } else {
-    await writeRootfs(rootfs, join(bundle, 'rootfs'));
-  }
-  await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
-  const state = join(scratch, 'state');
-  const r = spawnSync(CRUN, ['--root', state, 'run', '-b', bundle, id], { encoding: 'utf8', timeout: 30_000 });
-  spawnSync(CRUN, ['--root', state, 'delete', '-f', id], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return ran(await scratch!.run(specText(extra)));
 }
 
 describe('converted specs under crun', { skip }, () => {
