@@ -18,6 +18,7 @@ import { buildLinux, extraGids } from './oci-linux.ts';
 import { buildProcess } from './oci-process.ts';
 import { buildRootfsPlan } from './rootfs-plan.ts';
 import { buildPlugins } from './rdk-plugins.ts';
+import { idProblem } from '../container-id.ts';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -63,6 +64,9 @@ function hostWarnings(spec: DobbySpec, options: SpecToOciOptions, issues: Issues
 
 export function specToOci(spec: DobbySpec, options: SpecToOciOptions): Result<OciConversion> {
   const issues = new Issues();
+  // Callers check the id before making paths from it; the hostname comes from it here, so check again.
+  const badId = idProblem(options.id);
+  if (badId !== null) issues.error('INVALID_VALUE', '', badId);
   const netns = hasOwnNetwork(spec);
   const capabilities = computeCapabilities(spec.capabilities, issues, options.lastCap);
   const linux = buildLinux(spec, options, netns, issues);

@@ -293,3 +293,143 @@ describe('host-dependent errors from specToOci', () => {
     assert.match(r.errors[0]!.message, /^mounts\[0\]\.destination: '\/etc\/passwd\/x' lies under the file \/etc\/passwd/);
   });
 });
+
+describe('spec extensions: bad values name the field', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['resources', { resources: 'x' }, /^resources: expected an object like/],
+    ['resources', { resources: [] }, /^resources: expected an object like .*, got an array$/],
+    ['resources.cpuQuota', { resources: { cpuQuota: 0 } }, /^resources\.cpuQuota: 0 is out of range; give microseconds of CPU time per period, at least 1000/],
+    ['resources.cpuQuota', { resources: { cpuQuota: -1 } }, /^resources\.cpuQuota: -1 is out of range/],
+    ['resources.cpuQuota', { resources: { cpuQuota: 999 } }, /^resources\.cpuQuota: 999 is out of range/],
+    ['resources.cpuQuota', { resources: { cpuQuota: '50000' } }, /^resources\.cpuQuota: expected an integer \(1000\.\.\d+\), got a string/],
+    ['resources.cpuQuota', { resources: { cpuQuota: 2 ** 44 } }, /is out of range/],
+    ['resources.cpuPeriod', { resources: { cpuPeriod: 0 } }, /^resources\.cpuPeriod: 0 is out of range; give the period in microseconds, 1000\.\.1000000/],
+    ['resources.cpuPeriod', { resources: { cpuPeriod: 1_000_001 } }, /^resources\.cpuPeriod: 1000001 is out of range/],
+    ['resources.cpuPeriod', { resources: { cpuPeriod: 1.5 } }, /^resources\.cpuPeriod: expected an integer/],
+    ['resources.pidsLimit', { resources: { pidsLimit: 0 } }, /^resources\.pidsLimit: 0 is out of range; .* or -1 for no limit$/],
+    ['resources.pidsLimit', { resources: { pidsLimit: -2 } }, /^resources\.pidsLimit: -2 is out of range/],
+    ['resources.blkioWeight', { resources: { blkioWeight: 9 } }, /^resources\.blkioWeight: 9 is out of range; the block I\/O weight is 10\.\.1000/],
+    ['resources.blkioWeight', { resources: { blkioWeight: 1001 } }, /^resources\.blkioWeight: 1001 is out of range/],
+    ['resources.blkioWeight', { resources: { blkioWeight: 0 } }, /^resources\.blkioWeight: 0 is out of range/],
+    ['resources.memoryReservation', { resources: { memoryReservation: 41943041 } },
+      /^resources\.memoryReservation \(41943041\) must be <= memLimit \(41943040\)/],
+    ['resources.memoryReservation', { resources: { memoryReservation: 0 } }, /^resources\.memoryReservation: 0 is out of range/],
+    ['resources.kernelMemory', { resources: { kernelMemory: 4194303 } }, /^resources\.kernelMemory: 4194303 is out of range; .*at least 4194304/],
+    ['resources.kernelMemory', { memLimit: 8388608, resources: { kernelMemory: 8388609 } }, /^resources\.kernelMemory \(8388609\) must be <= memLimit/],
+    ['resources.swappiness', { resources: { swappiness: 101 } }, /^resources\.swappiness: 101 is out of range; swappiness is 0\.\.100, or -1/],
+    ['resources.swappiness', { resources: { swappiness: -2 } }, /^resources\.swappiness: -2 is out of range/],
+    ['resources.oomScoreAdj', { resources: { oomScoreAdj: 1001 } }, /^resources\.oomScoreAdj: 1001 is out of range; oom_score_adj is -1000\.\.1000$/],
+    ['resources.oomScoreAdj', { resources: { oomScoreAdj: -1001 } }, /^resources\.oomScoreAdj: -1001 is out of range/],
+    ['resources.oomKillDisable', { resources: { oomKillDisable: 'yes' } }, /^resources\.oomKillDisable: expected true or false, got a string/],
+    ['resources.rlimits', { resources: { rlimits: ['nofile=1024'] } }, /^resources\.rlimits: expected an object like/],
+    ['resources.rlimits.as', { resources: { rlimits: { as: 1024 } } }, /^resources\.rlimits\.as: 'as' \(address space\) is not supported, as in Docker/],
+    ['resources.rlimits.RLIMIT_AS', { resources: { rlimits: { RLIMIT_AS: 1024 } } }, /is not supported, as in Docker/],
+    ['resources.rlimits.files', { resources: { rlimits: { files: 1024 } } }, /^resources\.rlimits\.files: unknown limit 'files'; use one of core, cpu, .*stack$/],
+    ['resources.rlimits.nofile', { resources: { rlimits: { nofile: '4096:1024' } } },
+      /^resources\.rlimits\.nofile: soft limit 4096 is above the hard limit 1024; soft must be <= hard$/],
+    ['resources.rlimits.nofile', { resources: { rlimits: { nofile: { soft: 10, hard: 5 } } } }, /soft limit 10 is above the hard limit 5/],
+    ['resources.rlimits.nofile', { resources: { rlimits: { nofile: '1:2:3' } } }, /^resources\.rlimits\.nofile: '1:2:3' has 3 values; write an integer/],
+    // Docker's pkg/ulimit read a bad hard value as 0; here it is an error of its own.
+    ['resources.rlimits.nofile', { resources: { rlimits: { nofile: '1024:lots' } } },
+      /^resources\.rlimits\.nofile: the hard value 'lots' is not a number 0\.\.\d+; write /],
+    ['resources.rlimits.nofile', { resources: { rlimits: { nofile: 'unlimited' } } }, /the soft value 'unlimited' is not a number/],
+    ['resources.rlimits.nofile', { resources: { rlimits: { nofile: -1 } } }, /^resources\.rlimits\.nofile: -1 is out of range; limits are 0\.\./],
+    ['resources.rlimits.nofile', { resources: { rlimits: { nofile: true } } }, /^resources\.rlimits\.nofile: expected an integer \(soft = hard\), "soft:hard"/],
+    ['resources.rlimits.nofile.soft', { resources: { rlimits: { nofile: { hard: 5 } } } }, /^resources\.rlimits\.nofile\.soft: required/],
+    ['resources.rlimits.NOFILE', { resources: { rlimits: { nofile: 1, NOFILE: 2 } } }, /^resources\.rlimits\.NOFILE: 'NOFILE' sets RLIMIT_NOFILE again/],
+    ['resources.rlimits.rtprio', { rtPriority: 4, resources: { rlimits: { rtprio: 1 } } },
+      /^resources\.rlimits\.rtprio: RLIMIT_RTPRIO is set by the rtscheduling plugin from rtPriority/],
+    ['hostNamespaces', { hostNamespaces: 'network' }, /^hostNamespaces: expected an array like \["ipc", "uts"\]/],
+    ['hostNamespaces[0]', { hostNamespaces: ['user'] }, /^hostNamespaces\[0\]: 'user' is not a namespace the container can share with the host; the user namespace is always the container's own$/],
+    ['hostNamespaces[1]', { hostNamespaces: ['ipc', 'net'] }, /^hostNamespaces\[1\]: 'net' is not a namespace .*; use "network", "ipc", "pid" or "uts"$/],
+    ['hostNamespaces[0]', { hostNamespaces: [1] }, /^hostNamespaces\[0\]: expected "network", "ipc", "pid" or "uts", got a number/],
+    ['hostNamespaces[1]', { hostNamespaces: ['uts', 'pid'] }, /^hostNamespaces\[1\]: the host's pid namespace needs "userNs": false; a user namespace cannot mount \/proc/],
+    ['hostNamespaces[0]', { hostNamespaces: ['network'], network: 'nat' }, /^hostNamespaces\[0\]: the host's network namespace contradicts "network": "nat"/],
+    ['hostNamespaces[0]', { hostNamespaces: ['network'], network: 'private' }, /contradicts "network": "private"/],
+    ['readonlyRootfs', { readonlyRootfs: 'yes' }, /^readonlyRootfs: expected true or false, got a string/],
+    ['noNewPrivileges', { noNewPrivileges: 1 }, /^noNewPrivileges: expected true or false, got a number/],
+  ];
+  for (const [path, extra, pattern] of cases) {
+    test(`${path}: ${JSON.stringify(extra).slice(0, 70)}`, () => {
+      const errors = parseErrors(specText(extra));
+      const hit = errors.find((e) => e.path === path);
+      assert.ok(hit, `no error for ${path}; got ${errors.map((e) => e.message).join(' | ')}`);
+      assert.match(hit.message, pattern);
+      for (const e of errors) assert.ok(e.message.startsWith(e.path), e.message);
+    });
+  }
+
+  test('every bad resource is reported at once, not only the first', () => {
+    const errors = parseErrors(specText({ resources: { cpuQuota: 0, blkioWeight: 1, swappiness: 500, rlimits: { as: 1, nofile: '2:1' } } }));
+    assert.deepEqual(errors.map((e) => e.path).sort(), [
+      'resources.blkioWeight', 'resources.cpuQuota', 'resources.rlimits.as', 'resources.rlimits.nofile', 'resources.swappiness',
+    ]);
+  });
+
+  test('unknown keys inside resources are ignored with a warning, near misses pointed out', () => {
+    const { warnings } = parseOk(specText({ resources: { cpuquota: 50000, turbo: true } }));
+    assert.deepEqual(warnings, [
+      "resources.cpuquota: unknown field, ignored (did you mean 'cpuQuota'? field names are case-sensitive)",
+      'resources.turbo: unknown field, ignored',
+    ]);
+  });
+
+  test('a namespace listed twice is a warning; the host network with "open" or null is fine', () => {
+    assert.deepEqual(parseOk(specText({ hostNamespaces: ['ipc', 'ipc'] })).warnings, ["hostNamespaces[1]: 'ipc' is listed twice"]);
+    parseOk(specText({ hostNamespaces: ['network'], network: 'open' }));
+    parseOk(specText({ hostNamespaces: ['network'], network: null }));
+    parseOk(specText({ hostNamespaces: ['pid'], userNs: false }));
+  });
+
+  test('null extension fields are absent, as null members are elsewhere in Dobby\'s format', () => {
+    const { spec } = parseOk(specText({ resources: null, readonlyRootfs: null, hostNamespaces: null, noNewPrivileges: null }));
+    assert.equal(spec.readonlyRootfs, true);
+    assert.deepEqual(spec.hostNamespaces, []);
+    assert.equal(spec.noNewPrivileges, null);
+    assert.deepEqual(spec.resources.rlimits, []);
+  });
+});
+
+describe('spec extensions: what this host cannot grant is refused by specToOci, naming the field', () => {
+  test('oom_score_adj below the daemon\'s own without CAP_SYS_RESOURCE', () => {
+    const { spec } = parseOk(specText({ resources: { oomScoreAdj: -500 } }));
+    const r = specToOci(spec, { ...HOST, capSysResource: false, oomScoreAdj: -100 });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.errors.map((e) => [e.code, e.path]), [['HOST', 'resources.oomScoreAdj']]);
+    assert.match(r.errors[0]!.message,
+      /^resources\.oomScoreAdj: -500 is below dobbyd's own oom_score_adj \(-100\), and lowering it needs CAP_SYS_RESOURCE, which dobbyd lacks; give -100\.\.1000$/);
+    assert.ok(specToOci(spec, { ...HOST, capSysResource: false, oomScoreAdj: -600 }).ok, 'at or above the daemon\'s own is fine');
+  });
+
+  test('an rlimit above the host\'s hard limit without CAP_SYS_RESOURCE', () => {
+    const { spec } = parseOk(specText({ resources: { rlimits: { NoFile: '1024:30000', core: 5 } } }));
+    const r = specToOci(spec, HOST);
+    assert.ok(!r.ok);
+    assert.deepEqual(r.errors.map((e) => e.path), ['resources.rlimits.NoFile']);
+    assert.match(r.errors[0]!.message, /hard limit 30000 is above this host's hard RLIMIT_NOFILE \(20000\), .*; give at most 20000$/);
+  });
+
+  test('a container id that is not a plain name is refused before anything is written', async () => {
+    const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { SpecBundles } = await import('../../src/drivers/bundles/spec-bundles.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'dobby-bad-id-'));
+    try {
+      const bundles = new SpecBundles({ dir: join(dir, 'bundles'), initPath: '/usr/bin/tini-static' });
+      for (const id of ['../x', '/abs', '/tmp/../etc', 'a/b', '..', '.', '', 'x\u0000y', 'a'.repeat(200)]) {
+        await assert.rejects(bundles.create(id, specText()), (err: { code?: string; message?: string }) => {
+          assert.equal(err.code, 'INVALID_ID', id);
+          assert.match(err.message ?? '', /^the container id /);
+          return true;
+        });
+      }
+      assert.deepEqual(await readdir(dir), [], 'nothing was written for a bad id');
+      const r = specToOci(parseOk(specText()).spec, { ...HOST, id: '../../etc' });
+      assert.ok(!r.ok, 'specToOci refuses it too');
+      assert.match(r.errors[0]!.message, /the container id '\.\.\/\.\.\/etc' has characters other than/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
