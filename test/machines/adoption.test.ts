@@ -3,7 +3,7 @@
 // reported with their status, and what is gone cleaned up.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,7 +17,9 @@ import { silentLogger } from '../../src/log.ts';
 import { createContainerManager, type Manager } from '../../src/manager.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dobby-adopt-'));
-writeFileSync(join(dir, 'config.json'), '{}');
+// The fakes run nothing, but the create step reads the bundle's config.json and rootfs.
+mkdirSync(join(dir, 'rootfs'));
+writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/bin/true'], cwd: '/' } }));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const noCgroups: CgroupProbe = { pathsOf: async () => null, oomKillCount: async () => 0 };
 

@@ -1,8 +1,9 @@
 // Model-based test of the container machine (through the supervisor and manager) over the fake
-// runtime and monitor: random commands, exits, OOM kills and runtime failures, checked against a model.
+// runtime and monitor: random commands, exits, OOM kills, runtime failures and plugin hook failures
+// (throw, false, never resolving), checked against a model.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,12 +18,78 @@ import { silentLogger } from '../../src/log.ts';
 import { createContainerManager, type Manager } from '../../src/manager.ts';
 import type { ContainerPhase } from '../../src/manager-types.ts';
 import type { CgroupProbe } from '../../src/actors/container-actors.ts';
+import { PluginRegistry } from '../../src/plugins/registry.ts';
+import { HOOK_POINTS, asyncHint, syncHint, type DobbyPlugin, type HookPoint } from '../../src/plugins/types.ts';
 
 const ID = 'model';
 // The manager checks that a bundle has a config.json before it starts anything; the fakes ignore it.
 const BUNDLE = mkdtempSync(join(tmpdir(), 'dobby-model-'));
-writeFileSync(join(BUNDLE, 'config.json'), '{}');
+// `faulty` fails where told; `keeper` (async hooks, after faulty) holds an fd from postConstruction to preDestruction.
+mkdirSync(join(BUNDLE, 'rootfs'));
+writeFileSync(join(BUNDLE, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/bin/true'], cwd: '/' }, rdkPlugins: { faulty: { required: true }, keeper: { required: true, dependsOn: ['faulty'] } } }));
 after(() => rmSync(BUNDLE, { recursive: true, force: true }));
+
+type HookFaultKind = 'throw' | 'false' | 'hang';
+interface HookFault {
+  readonly point: HookPoint;
+  readonly kind: HookFaultKind;
+}
+
+/** What the test plugins saw: hook points per start, and the fd the keeper holds. */
+interface PluginLog {
+  fault: HookFault | null;
+  points: HookPoint[][];
+  heldFd: number | null;
+  keeperCalls: number;
+}
+
+const ALL_SYNC = HOOK_POINTS.reduce((bits, p) => bits | syncHint(p), 0);
+const ALL_ASYNC = HOOK_POINTS.reduce((bits, p) => bits | asyncHint(p), 0);
+
+function testPlugins(log: PluginLog): DobbyPlugin[] {
+  const faulty: Record<string, unknown> = { name: 'faulty', hookHints: ALL_SYNC };
+  for (const point of HOOK_POINTS) {
+    faulty[point] = () => {
+      if (point === 'postConstruction') log.points.push([]);
+      log.points.at(-1)?.push(point);
+      if (log.fault?.point !== point) return true;
+      if (log.fault.kind === 'throw') throw new Error(`injected ${point} failure`);
+      if (log.fault.kind === 'false') return false;
+      return new Promise(() => {});
+    };
+  }
+  const keeper: DobbyPlugin = {
+    name: 'keeper',
+    hookHints: ALL_ASYNC,
+    postConstruction: (_ctx, state) => {
+      log.keeperCalls++;
+      assert.equal(log.heldFd, null, 'a new start began while the last one still held its fd');
+      log.heldFd = openSync('/dev/null', 'r');
+      state.addFileDescriptor('keeper', log.heldFd);
+    },
+    preStart: () => void log.keeperCalls++,
+    postStart: () => void log.keeperCalls++,
+    postStop: () => void log.keeperCalls++,
+    preDestruction: () => {
+      log.keeperCalls++;
+      if (log.heldFd !== null) closeSync(log.heldFd);
+      log.heldFd = null;
+    },
+  };
+  return [faulty as unknown as DobbyPlugin, keeper];
+}
+
+/** One start's hook points, given where (if anywhere) a hook failed. */
+function checkHookPoints(points: readonly HookPoint[]): void {
+  const line = points.join(' ');
+  const ok = [
+    /^postConstruction preStart postStart postStop preDestruction$/, // ran and ended
+    /^postConstruction preDestruction$/, // failed before create, or create failed
+    /^postConstruction preStart postStop preDestruction$/, // failed after create
+    /^postConstruction preStart postStart postStop preDestruction$/,
+  ].some((r) => r.test(line));
+  assert.ok(ok, `unexpected hook order: ${line}`);
+}
 
 type ModelPhase = 'none' | 'running' | 'paused';
 
@@ -35,6 +102,7 @@ interface Real {
   readonly fakes: Fakes;
   readonly manager: Manager;
   readonly events: LifecycleEvent[];
+  readonly plugins: PluginLog;
 }
 
 const injected = (verb: string) => new DobbyError('RUNTIME_FAILED', `injected ${verb} failure`, { verb });
@@ -71,9 +139,11 @@ function checkInvariants(model: Model, real: Real): void {
 class StartCmd implements fc.AsyncCommand<Model, Real> {
   readonly ignoresTerm: boolean;
   readonly fail: FakeVerb | null;
-  constructor(ignoresTerm: boolean, fail: FakeVerb | null) {
+  readonly hookFault: HookFault | null;
+  constructor(ignoresTerm: boolean, fail: FakeVerb | null, hookFault: HookFault | null = null) {
     this.ignoresTerm = ignoresTerm;
     this.fail = fail;
+    this.hookFault = hookFault;
   }
   check = () => true;
   async run(model: Model, real: Real): Promise<void> {
@@ -82,7 +152,12 @@ class StartCmd implements fc.AsyncCommand<Model, Real> {
       return;
     }
     real.fakes.host.setBehaviour(ID, { ignoresSigterm: this.ignoresTerm });
-    if (this.fail !== null) {
+    // A fault stays armed for this container's whole run: postStop and preDestruction faults fire at its end.
+    real.plugins.fault = this.hookFault;
+    const abortingHook = this.hookFault?.point === 'postConstruction' || this.hookFault?.point === 'preStart';
+    if (abortingHook) {
+      await expectRefusal(real.manager.start({ id: ID, bundle: BUNDLE }), 'ABORTED');
+    } else if (this.fail !== null) {
       real.fakes.host.failNext(this.fail, injected(this.fail), { id: ID });
       await expectRefusal(real.manager.start({ id: ID, bundle: BUNDLE }), 'RUNTIME_FAILED');
       real.fakes.host.clearFailures();
@@ -93,7 +168,8 @@ class StartCmd implements fc.AsyncCommand<Model, Real> {
     await settle(real);
     checkInvariants(model, real);
   }
-  toString = () => `start(ignoresTerm=${this.ignoresTerm}, fail=${this.fail})`;
+  toString = () =>
+    `start(ignoresTerm=${this.ignoresTerm}, fail=${this.fail}${this.hookFault === null ? '' : `, hook=${this.hookFault.point}:${this.hookFault.kind}`})`;
 }
 
 /** Pause (running → paused) or resume (paused → running), optionally with the runtime call failing. */
@@ -177,8 +253,13 @@ class ExitCmd implements fc.AsyncCommand<Model, Real> {
   toString = () => `exit(${this.code})`;
 }
 
+const hookFault: fc.Arbitrary<HookFault | null> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(null) },
+  { weight: 2, arbitrary: fc.record({ point: fc.constantFrom(...HOOK_POINTS), kind: fc.constantFrom<HookFaultKind>('throw', 'false', 'hang') }) },
+);
+
 const commands = [
-  fc.tuple(fc.boolean(), fc.constantFrom<FakeVerb | null>(null, null, null, 'create', 'start')).map(([t, f]) => new StartCmd(t, f)),
+  fc.tuple(fc.boolean(), fc.constantFrom<FakeVerb | null>(null, null, null, 'create', 'start'), hookFault).map(([t, f, h]) => new StartCmd(t, f, h)),
   fc.boolean().map((f) => new FreezerCmd('pause', f)),
   fc.boolean().map((f) => new FreezerCmd('resume', f)),
   fc.tuple(fc.boolean(), fc.boolean()).map(([force, fail]) => new StopCmd(force, fail)),
@@ -189,7 +270,7 @@ const commands = [
 /** Each start's events must read created, started, (paused, resumed)*, exited, deleted — or fail cleanly. */
 function checkEventOrder(events: readonly LifecycleEvent[]): void {
   const byDescriptor = new Map<number, string[]>();
-  for (const e of events) byDescriptor.set(e.descriptor, [...(byDescriptor.get(e.descriptor) ?? []), e.type]);
+  for (const e of events.filter((x) => x.type !== 'hook')) byDescriptor.set(e.descriptor, [...(byDescriptor.get(e.descriptor) ?? []), e.type]);
   for (const [descriptor, types] of byDescriptor) {
     const line = types.join(' ');
     const ok = /^created started( paused resumed)*( paused)? exited deleted$/.test(line) || /^(created )?start-failed deleted$/.test(line);
@@ -201,6 +282,10 @@ test('the container machine agrees with its model under random commands and fail
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 25 }), async (cmds) => {
       const fakes = createFakes();
+      const log: PluginLog = { fault: null, points: [], heldFd: null, keeperCalls: 0 };
+      const registry = new PluginRegistry();
+      for (const plugin of testPlugins(log)) registry.register(plugin);
+      const fdsBefore = readdirSync('/proc/self/fd').length;
       const manager = createContainerManager({
         runtime: fakes.runtime,
         monitor: fakes.monitor,
@@ -210,10 +295,12 @@ test('the container machine agrees with its model under random commands and fail
         stateDir: BUNDLE,
         stopGraceMs: 15,
         killWaitMs: 50,
+        plugins: registry,
+        hookTimeoutMs: 30,
       });
       const events: LifecycleEvent[] = [];
       const sub = manager.events$.subscribe((e) => events.push(e));
-      const real: Real = { fakes, manager, events };
+      const real: Real = { fakes, manager, events, plugins: log };
       try {
         await fc.asyncModelRun(() => ({ model: { phase: 'none' as ModelPhase, descriptor: null }, real }), cmds);
         // Whatever is left is stopped: every start ends in exactly one exited then one deleted.
@@ -221,6 +308,12 @@ test('the container machine agrees with its model under random commands and fail
         assert.equal(manager.list().length, 0);
         fakes.host.assertClean();
         checkEventOrder(events);
+        log.points.forEach(checkHookPoints);
+        assert.equal(log.heldFd, null, 'preDestruction did not run after a postConstruction');
+        assert.equal(readdirSync('/proc/self/fd').length, fdsBefore, 'an fd was left open');
+        const hookEvents = (plugin: string) => events.filter((e) => e.type === 'hook' && e.plugin === plugin).length;
+        assert.equal(hookEvents('faulty'), log.points.flat().length, 'every hook run is on the bus');
+        assert.equal(hookEvents('keeper'), log.keeperCalls, 'every hook run is on the bus');
       } finally {
         sub.unsubscribe();
         manager.close();

@@ -2,7 +2,10 @@
 // crashed container actor by one that re-adopts the container from the host.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createActor, type AnyActorRef } from 'xstate';
 import { createContainerActors, type CgroupProbe } from '../../src/actors/container-actors.ts';
@@ -24,6 +27,12 @@ async function until(condition: () => boolean, ms = 5_000): Promise<void> {
     await sleep(2);
   }
 }
+
+// The fakes run nothing, but the create step reads the bundle's config.json and rootfs.
+const BUNDLE = mkdtempSync(join(tmpdir(), 'dobby-supervisor-'));
+mkdirSync(join(BUNDLE, 'rootfs'));
+writeFileSync(join(BUNDLE, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/bin/true'], cwd: '/' } }));
+after(() => rmSync(BUNDLE, { recursive: true, force: true }));
 
 const noCgroups: CgroupProbe = { pathsOf: async () => null, oomKillCount: async () => 0 };
 
@@ -72,10 +81,10 @@ function setUp(crashOnPause: { armed: boolean }) {
 
 test('descriptors follow Dobby sequence and a duplicate or invalid id is refused', async () => {
   const { supervisor, emitted, childEvents, fakes } = setUp({ armed: false });
-  supervisor.send({ type: 'START', requestId: 'a', request: { id: 'one', bundle: '/b1' } });
-  supervisor.send({ type: 'START', requestId: 'b', request: { id: 'two', bundle: '/b2' } });
-  supervisor.send({ type: 'START', requestId: 'c', request: { id: 'one', bundle: '/b3' } });
-  supervisor.send({ type: 'START', requestId: 'd', request: { id: '../etc', bundle: '/b4' } });
+  supervisor.send({ type: 'START', requestId: 'a', request: { id: 'one', bundle: BUNDLE } });
+  supervisor.send({ type: 'START', requestId: 'b', request: { id: 'two', bundle: BUNDLE } });
+  supervisor.send({ type: 'START', requestId: 'c', request: { id: 'one', bundle: BUNDLE } });
+  supervisor.send({ type: 'START', requestId: 'd', request: { id: '../etc', bundle: BUNDLE } });
   supervisor.send({ type: 'COMMAND', descriptor: 5, command: { type: 'PAUSE', requestId: 'e' } });
   await until(() => childEvents.filter(({ e }) => e.type === 'reply').length === 2);
   assert.deepEqual(Object.keys(supervisor.getSnapshot().context.entries).map(Number).sort(), [734, 879]);
@@ -93,7 +102,7 @@ test('descriptors follow Dobby sequence and a duplicate or invalid id is refused
 test('a crashed container actor is replaced by one that re-adopts the container, same id and descriptor', async () => {
   const crash = { armed: true };
   const { supervisor, emitted, child, fakes } = setUp(crash);
-  supervisor.send({ type: 'START', requestId: 's', request: { id: 'crashy', bundle: '/b' } });
+  supervisor.send({ type: 'START', requestId: 's', request: { id: 'crashy', bundle: BUNDLE } });
   await until(() => child(734) !== undefined && phaseOf(child(734)?.getSnapshot().value) === 'running');
   const first = child(734);
   assert.ok(first);
