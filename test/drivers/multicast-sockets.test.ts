@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DobbyError } from '../../src/errors.ts';
 import { run } from '../../src/drivers/process.ts';
+import { isNonBlocking } from '../../src/drivers/sockets/blocking-fd.ts';
 import { NodeMulticastSockets } from '../../src/drivers/sockets/multicast-sockets.ts';
 import type { OpenSocket } from '../../src/drivers/sockets/types.ts';
 import { makeMulticastNetns, multicastNetnsHere, runTestFileInNetns } from './multicast-netns.ts';
@@ -56,7 +57,7 @@ async function readInChild(fd: number): Promise<string> {
 const cases: [string, () => Promise<void>][] = [];
 const inner = (name: string, fn: () => Promise<void>): void => void cases.push([name, fn]);
 
-inner('a server socket is an open CLOEXEC socket bound to the group; datagrams wait in it for another process', async () => {
+inner('a server socket is an open, blocking, CLOEXEC socket bound to the group; datagrams wait in it for another process', async () => {
   const driver = new NodeMulticastSockets();
   const server = await driver.openServer({ ip: '239.10.0.1', port: 15000 });
   const tx = await sender();
@@ -66,6 +67,7 @@ inner('a server socket is an open CLOEXEC socket bound to the group; datagrams w
     assert.match(linkOf(server.fd) ?? '', /^socket:\[\d+\]$/);
     const flags = Number.parseInt(/^flags:\s+(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${server.fd}`, 'utf8'))?.[1] ?? '', 8);
     assert.ok((flags & 0o2000000) !== 0, `O_CLOEXEC in flags ${flags.toString(8)}`);
+    assert.equal(flags & 0o4000, 0, `O_NONBLOCK in flags ${flags.toString(8)}`);
     // Bound to the group, not to any address: the same port on another group or on 127.0.0.1 is not its traffic.
     await tx.send('other group', '239.10.0.2', 15000);
     await tx.send('unicast', '127.0.0.1', 15000);
@@ -75,6 +77,24 @@ inner('a server socket is an open CLOEXEC socket bound to the group; datagrams w
   } finally {
     tx.close();
     server.close();
+  }
+});
+
+inner('a reader in another process blocks on a server socket until a datagram comes, as with Dobby\'s sockets', async () => {
+  const driver = new NodeMulticastSockets();
+  const server = await driver.openServer({ ip: '239.10.0.9', port: 15006 });
+  const client = await driver.openClient();
+  const tx = await sender();
+  try {
+    assert.equal(await isNonBlocking(client.fd), false);
+    const read = readInChild(server.fd); // started before anything was sent: must wait, not fail with EAGAIN
+    await sleep(300);
+    await tx.send('late datagram', '239.10.0.9', 15006);
+    assert.equal(await read, 'late datagram');
+  } finally {
+    tx.close();
+    server.close();
+    client.close();
   }
 });
 

@@ -7,12 +7,15 @@
 //  - that handle has an `fd` getter (Unix only) and `recvStop()`.
 // dgram starts reading the moment a socket is bound; the read is stopped in the same tick (before
 // libuv polls), so every datagram stays queued in the kernel for whoever reads the descriptor:
-// the container. The dgram socket stays the owner of the descriptor, so closing goes through it
-// and can never close a number the process has since reused for something else.
+// the container. libuv makes sockets non-blocking; Dobby's are blocking and apps may rely on
+// that, so O_NONBLOCK is cleared before a socket is handed out (blocking-fd.ts). Nothing in this
+// process does I/O on them afterwards. The dgram socket stays the owner of the descriptor, so
+// closing goes through it and can never close a number the process has since reused.
 
 import dgram from 'node:dgram';
 import { fstatSync } from 'node:fs';
 import { DobbyError } from '../../errors.ts';
+import { makeBlocking } from './blocking-fd.ts';
 import type { MulticastGroup, MulticastSocketDriver, OpenSocket } from './types.ts';
 
 /** The parts of libuv's UDP handle wrapper this driver uses. */
@@ -23,7 +26,7 @@ interface UdpHandle {
 
 export interface NodeMulticastSocketsOptions {
   /** Told about errors a socket reports after it was opened (none are expected: nothing here reads or sends). */
-  readonly onSocketError?: (err: Error, socket: OpenSocket) => void;
+  readonly onSocketError?: (err: Error, kind: OpenSocket['kind']) => void;
 }
 
 /** Multicast TTL of every socket: the group's traffic stays on the local network segment, as in Dobby. */
@@ -38,7 +41,7 @@ export class NodeMulticastSockets implements MulticastSocketDriver {
 
   async openServer(group: MulticastGroup): Promise<OpenSocket> {
     const where = `${group.ip}:${group.port}`;
-    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    const socket = this.#create('server', { type: 'udp4', reuseAddr: true });
     try {
       const fd = await bindQuietly(socket, group.ip, group.port, `server socket ${where}`);
       try {
@@ -50,6 +53,7 @@ export class NodeMulticastSockets implements MulticastSocketDriver {
           'the host needs a route for the group (a default route or one for 224.0.0.0/4)');
       }
       socket.setMulticastTTL(MULTICAST_TTL);
+      await makeBlocking(fd, `server socket ${where}`);
       return this.#wrap('server', socket, fd);
     } catch (err) {
       closeQuietly(socket);
@@ -58,17 +62,25 @@ export class NodeMulticastSockets implements MulticastSocketDriver {
   }
 
   async openClient(): Promise<OpenSocket> {
-    const socket = dgram.createSocket({ type: 'udp4' });
+    const socket = this.#create('client', { type: 'udp4' });
     try {
       // libuv makes the kernel socket only on bind; an ephemeral port on any address is what an
       // unbound socket would get on its first send anyway.
       const fd = await bindQuietly(socket, '0.0.0.0', 0, 'client socket');
       socket.setMulticastTTL(MULTICAST_TTL);
+      await makeBlocking(fd, 'client socket');
       return this.#wrap('client', socket, fd);
     } catch (err) {
       closeQuietly(socket);
       throw err;
     }
+  }
+
+  /** A dgram socket that can never take the daemon down with an unhandled 'error' event. */
+  #create(kind: OpenSocket['kind'], options: dgram.SocketOptions): dgram.Socket {
+    const socket = dgram.createSocket(options);
+    socket.on('error', (err) => this.#options.onSocketError?.(err, kind));
+    return socket;
   }
 
   #wrap(kind: OpenSocket['kind'], socket: dgram.Socket, fd: number): OpenSocket {
@@ -85,7 +97,6 @@ export class NodeMulticastSockets implements MulticastSocketDriver {
         closeQuietly(socket); // libuv closes the descriptor synchronously here
       },
     };
-    socket.on('error', (err) => this.#options.onSocketError?.(err, open));
     // An open socket must not keep the daemon's event loop alive on its own.
     socket.unref();
     return open;

@@ -10,7 +10,8 @@ export interface OpenSocket {
   readonly kind: 'server' | 'client';
   /**
    * The descriptor in this process. It has FD_CLOEXEC set; handing it to a child through spawn's
-   * stdio (as conmon's --preserve-fds is fed) dups it without the flag. Valid until close().
+   * stdio (as conmon's --preserve-fds is fed) dups it without the flag. Blocking (no O_NONBLOCK),
+   * as Dobby's sockets are. Valid until close().
    */
   readonly fd: number;
   /** The local address it is bound to: the group and port of a server, an ephemeral port of a client. */
