@@ -25,7 +25,8 @@ function memory(spec: DobbySpec, options: SpecToOciOptions, issues: Issues): Oci
   const out: OciMemory = { limit: spec.memLimit, swap: spec.swapLimit ?? -1 };
   if (r.memoryReservation !== null) out.reservation = r.memoryReservation;
   if (r.kernelMemory !== null) {
-    if (options.kernelMemory ?? v1) out.kernel = r.kernelMemory;
+    // crun refuses kernel memory on cgroup v2 whatever the host facts say.
+    if (v1 && options.kernelMemory !== false) out.kernel = r.kernelMemory;
     else {
       issues.warn(v1
         ? 'resources.kernelMemory: left out; this kernel ignores kernel memory limits (Linux 6.1 and later)'

@@ -3,6 +3,8 @@
 import fc from 'fast-check';
 import { KNOWN_CAPABILITIES } from '../../src/spec/index.ts';
 import type { SpecToOciOptions } from '../../src/spec/index.ts';
+import { CPU_PERIOD_RANGE, CPU_QUOTA_RANGE, MAX_PIDS, MIN_KERNEL_MEMORY } from '../../src/spec/parse-extensions.ts';
+import { RLIMIT_NAMES } from '../../src/spec/rlimits.ts';
 import { HOST } from './helpers.ts';
 
 type Spec = Record<string, unknown>;
@@ -40,6 +42,32 @@ const device = fc.oneof(
   fc.record({ major: fc.constant('hidraw'), minor: fc.integer({ min: 0, max: 99 }), access: fc.constantFrom('r', 'w', 'rw', 'wr', 'RW') }),
   fc.record({ major: fc.constantFrom(13, 'input'), minor: fc.integer({ min: 64, max: 95 }), access: fc.constantFrom('r', 'rw') }),
 );
+
+/** A limit in any of its forms, soft <= hard; sometimes large (above a host's hard limit). */
+const rlimitValue = fc.tuple(fc.integer({ min: 0, max: 1 << 20 }), fc.integer({ min: 0, max: 1 << 20 }))
+  .map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const)
+  .chain(([soft, hard]) => fc.constantFrom<unknown>(soft, `${soft}`, `${soft}:${hard}`, ` ${soft} : ${hard} `, { soft, hard }, { soft }));
+
+/** Docker's names in any spelling; rtprio left out (it conflicts with rtPriority, which is generated apart). */
+const rlimitKey = fc.constantFrom(...Object.keys(RLIMIT_NAMES).filter((n) => n !== 'rtprio'))
+  .chain((n) => fc.constantFrom(n, n.toUpperCase(), `RLIMIT_${n.toUpperCase()}`, `rlimit_${n}`));
+
+const rlimits = fc.uniqueArray(fc.tuple(rlimitKey, rlimitValue), {
+  maxLength: 4, selector: ([k]) => k.toLowerCase().replace(/^rlimit_/, ''),
+}).map((entries) => Object.fromEntries(entries));
+
+const resources = (memLimit: number) => fc.record({
+  cpuQuota: fc.oneof(fc.integer(CPU_QUOTA_RANGE), fc.constant(null)),
+  cpuPeriod: fc.integer(CPU_PERIOD_RANGE),
+  pidsLimit: fc.oneof(fc.constant(-1), fc.integer({ min: 1, max: MAX_PIDS })),
+  blkioWeight: fc.integer({ min: 10, max: 1000 }),
+  memoryReservation: fc.integer({ min: 1, max: memLimit }),
+  kernelMemory: memLimit >= MIN_KERNEL_MEMORY ? fc.integer({ min: MIN_KERNEL_MEMORY, max: memLimit }) : fc.constant(null),
+  swappiness: fc.integer({ min: -1, max: 100 }),
+  oomKillDisable: fc.boolean(),
+  oomScoreAdj: fc.integer({ min: -1000, max: 1000 }),
+  rlimits,
+}, { requiredKeys: [] });
 
 /** Optional fields: each present or not; present ones take any valid value. */
 const optional = (version: '1.0' | '1.1', memLimit: number) => fc.record({
@@ -80,7 +108,20 @@ const optional = (version: '1.0' | '1.1', memLimit: number) => fc.record({
     required: fc.constantFrom(true, false, null), dependsOn: fc.array(pluginName, { maxLength: 2 }), data: fc.oneof(jsonData, fc.constant(null)),
   }, { requiredKeys: [] }), { maxKeys: 3 }),
   unknownKey: text,
+  resources: resources(memLimit),
+  readonlyRootfs: fc.constantFrom(true, false, null),
+  // Filtered against userNs and network below (the host's pid namespace needs userNs false, its network no nat).
+  hostNamespaces: fc.subarray(['network', 'ipc', 'pid', 'uts']),
+  noNewPrivileges: fc.constantFrom(true, false, null),
 }, { requiredKeys: [] });
+
+/** Drops the host namespaces the rest of the spec rules out. */
+function consistentHostNamespaces(spec: Spec): void {
+  const wanted = spec['hostNamespaces'];
+  if (!Array.isArray(wanted)) return;
+  spec['hostNamespaces'] = wanted.filter((ns) => (ns !== 'pid' || spec['userNs'] === false) &&
+    (ns !== 'network' || (spec['network'] !== 'nat' && spec['network'] !== 'private')));
+}
 
 export const validSpec: fc.Arbitrary<Spec> = fc.record({
   version: fc.constantFrom('1.0' as const, '1.1' as const),
@@ -94,6 +135,7 @@ export const validSpec: fc.Arbitrary<Spec> = fc.record({
 })).map(({ rest, ...required }) => {
   const spec: Spec = { ...required };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) spec[k] = v;
+  consistentHostNamespaces(spec);
   return spec;
 });
 
@@ -103,8 +145,43 @@ export const hostOptions: fc.Arbitrary<SpecToOciOptions> = fc.record({
   onlineCpus: fc.integer({ min: 1, max: 16 }),
   pidsLimit: fc.constantFrom(256, 64, null),
   realtimeCpu: fc.boolean(),
+  capSysResource: fc.boolean(),
+  oomScoreAdj: fc.integer({ min: -1000, max: 1000 }),
+  blkioWeight: fc.boolean(),
+  kernelMemory: fc.boolean(),
+  hasDevLog: fc.boolean(),
   nofile: fc.integer({ min: 64, max: 1 << 20 }),
-}).map(({ nofile, ...facts }) => ({ ...HOST, ...facts, hardLimits: { RLIMIT_NOFILE: nofile, RLIMIT_RTPRIO: 0 } }));
+  stack: fc.integer({ min: 0, max: 1 << 20 }),
+}).map(({ nofile, stack, ...facts }) => ({
+  ...HOST, ...facts, hardLimits: { RLIMIT_NOFILE: nofile, RLIMIT_STACK: stack, RLIMIT_RTPRIO: 0 },
+}));
+
+/** The normalised limit name and the hard value of one generated rlimits entry. */
+export function rlimitEntry(key: string, value: unknown): { type: string; soft: number; hard: number } {
+  const type = RLIMIT_NAMES[key.toLowerCase().replace(/^rlimit_/, '')]!;
+  if (typeof value === 'number') return { type, soft: value, hard: value };
+  if (typeof value === 'string') {
+    const [soft, hard] = value.split(':').map((p) => Number(p.trim()));
+    return { type, soft: soft!, hard: hard ?? soft! };
+  }
+  const { soft, hard } = value as { soft: number; hard?: number };
+  return { type, soft, hard: hard ?? soft };
+}
+
+/** Paths of the errors specToOci must give on this host: what only CAP_SYS_RESOURCE could grant. */
+export function expectedHostErrors(spec: Spec, options: SpecToOciOptions): string[] {
+  if (options.capSysResource !== false) return [];
+  const r = (spec['resources'] ?? {}) as { rlimits?: Record<string, unknown>; oomScoreAdj?: number };
+  const out = Object.entries(r.rlimits ?? {})
+    .filter(([k, v]) => {
+      const { type, hard } = rlimitEntry(k, v);
+      const host = options.hardLimits?.[type];
+      return host !== undefined && hard > host;
+    })
+    .map(([k]) => `resources.rlimits.${k}`);
+  if (r.oomScoreAdj !== undefined && r.oomScoreAdj < (options.oomScoreAdj ?? 0)) out.push('resources.oomScoreAdj');
+  return out.sort();
+}
 
 /** A change that makes any valid spec invalid, and the path the error must name. */
 export interface Mutation {
@@ -116,7 +193,7 @@ export interface Mutation {
 const FIELDS = [
   'version', 'args', 'user', 'userNs', 'memLimit', 'swapLimit', 'env', 'cwd', 'console', 'network', 'mounts', 'cpu',
   'rtPriority', 'gpu', 'vpu', 'dbus', 'syslog', 'devices', 'capabilities', 'seccomp', 'etc', 'restartOnCrash',
-  'plugins', 'rdkPlugins',
+  'plugins', 'rdkPlugins', 'resources', 'readonlyRootfs', 'hostNamespaces', 'noNewPrivileges',
 ];
 
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
@@ -140,4 +217,49 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.constant<Mutation>({ describe: 'env without =', path: 'env[0]', apply: (s) => ({ ...s, env: ['NOEQUALS'] }) }),
   fc.integer({ min: -5, max: 0 }).map((n): Mutation => ({ describe: `cpu shares ${n}`, path: 'cpu.shares', apply: (s) => ({ ...s, cpu: { shares: n } }) })),
   fc.integer({ min: 100, max: 1000 }).map((n): Mutation => ({ describe: `rtPriority ${n}`, path: 'rtPriority', apply: (s) => ({ ...s, version: '1.0', rtPriority: n }) })),
+  // The extensions: each bad value names its field inside `resources` (the rest of resources kept).
+  fc.oneof(
+    fc.tuple(fc.constant('cpuQuota'), fc.oneof(fc.integer({ min: -1e6, max: 999 }), fc.constant(2 ** 44))),
+    fc.tuple(fc.constant('cpuPeriod'), fc.oneof(fc.integer({ min: -1e6, max: 999 }), fc.integer({ min: 1_000_001, max: 1e9 }))),
+    fc.tuple(fc.constant('pidsLimit'), fc.oneof(fc.integer({ min: -1e6, max: -2 }), fc.constant(0), fc.constant(MAX_PIDS + 1))),
+    fc.tuple(fc.constant('blkioWeight'), fc.oneof(fc.integer({ min: -5, max: 9 }), fc.integer({ min: 1001, max: 1e6 }))),
+    fc.tuple(fc.constant('swappiness'), fc.oneof(fc.integer({ min: -1e3, max: -2 }), fc.integer({ min: 101, max: 1e3 }))),
+    fc.tuple(fc.constant('oomScoreAdj'), fc.oneof(fc.integer({ min: -1e5, max: -1001 }), fc.integer({ min: 1001, max: 1e5 }), fc.constant(0.5))),
+    fc.tuple(fc.constant('oomKillDisable'), fc.constantFrom<unknown>('true', 1, [])),
+    fc.tuple(fc.constant('kernelMemory'), fc.integer({ min: 0, max: MIN_KERNEL_MEMORY - 1 })),
+  ).map(([field, value]): Mutation => ({
+    describe: `resources.${field} = ${JSON.stringify(value)}`, path: `resources.${field}`,
+    apply: (s) => ({ ...s, resources: { ...(s['resources'] as object | undefined), [field]: value } }),
+  })),
+  fc.constant<Mutation>({
+    describe: 'reservation above memLimit', path: 'resources.memoryReservation',
+    apply: (s) => ({ ...s, resources: { memoryReservation: (s['memLimit'] as number) + 1 } }),
+  }),
+  fc.tuple(fc.constantFrom('as', 'AS', 'rlimit_as', 'files', 'openfiles', 'rtprio2'), rlimitValue).map(([name, value]): Mutation => ({
+    describe: `rlimit ${name}`, path: `resources.rlimits.${name}`,
+    apply: (s) => ({ ...s, resources: { rlimits: { [name]: value } } }),
+  })),
+  fc.tuple(rlimitKey, fc.integer({ min: 1, max: 1 << 20 }), fc.integer({ min: 1, max: 1000 }), fc.boolean()).map(([name, hard, over, asText]): Mutation => ({
+    describe: `rlimit ${name} soft above hard`, path: `resources.rlimits.${name}`,
+    apply: (s) => ({ ...s, resources: { rlimits: { [name]: asText ? `${hard + over}:${hard}` : { soft: hard + over, hard } } } }),
+  })),
+  fc.tuple(rlimitKey, fc.stringMatching(/^[a-z]{1,6}$/)).map(([name, junk]): Mutation => ({
+    describe: `rlimit ${name} hard '${junk}'`, path: `resources.rlimits.${name}`,
+    apply: (s) => ({ ...s, resources: { rlimits: { [name]: `10:${junk}` } } }),
+  })),
+  fc.constant<Mutation>({
+    describe: 'rtprio rlimit with rtPriority', path: 'resources.rlimits.rtprio',
+    apply: (s) => ({ ...s, version: '1.0', rtPriority: 3, resources: { rlimits: { rtprio: 1 } } }),
+  }),
+  fc.constantFrom('user', 'mount', 'cgroup', 'net', 'NETWORK', '').map((ns): Mutation => ({
+    describe: `hostNamespaces ${ns}`, path: 'hostNamespaces[0]', apply: (s) => ({ ...s, hostNamespaces: [ns] }),
+  })),
+  fc.constant<Mutation>({
+    describe: 'host pid namespace in a user namespace', path: 'hostNamespaces[0]',
+    apply: (s) => ({ ...s, userNs: true, hostNamespaces: ['pid'] }),
+  }),
+  fc.constantFrom('nat', 'private').map((network): Mutation => ({
+    describe: `host network with network ${network}`, path: 'hostNamespaces[0]',
+    apply: (s) => ({ ...s, network, hostNamespaces: ['network'] }),
+  })),
 );
