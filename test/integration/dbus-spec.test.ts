@@ -3,8 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { readHostFacts } from '../../src/spec/index.ts';
 import { realManager, specBundlesDir } from '../helpers/manager.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 import { call, serve, testBus, type TestBus } from '../api/harness.ts';
@@ -18,6 +19,32 @@ function spec(args: string[], extra: Record<string, unknown> = {}): string {
 }
 
 const leftBundles = (id: string) => (existsSync(bundlesDir) ? readdirSync(bundlesDir).filter((n) => n.startsWith(`${id}.`)) : []);
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/**
+ * Cgroup dirs named like the container: crun (cgroupfs, no cgroupsPath) makes `<controller root>/<id>` on v1, and
+ * `/sys/fs/cgroup/<id>` on v2. An id with slashes is looked up by its last part, where an escape would land.
+ */
+function cgroupsNamed(id: string): string[] {
+  const name = basename(id);
+  if (name === '' || name === '.' || name === '..') return [];
+  const roots = [CGROUP_ROOT, ...readdirSync(CGROUP_ROOT, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(CGROUP_ROOT, d.name))];
+  return roots.map((root) => join(root, name)).filter((dir) => existsSync(dir));
+}
+
+/** Lines of this (the host's) mount table that mention the container: its bundle, rootfs or id. */
+function mountsNamed(id: string): string[] {
+  const name = basename(id);
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(name) || line.includes(scratch.dir));
+}
+
+/** Bundle dirs for an id wherever joining it to the bundles dir would put them (an escaping id included). */
+function bundlesNamed(id: string): string[] {
+  const where = dirname(resolve(bundlesDir, id));
+  const name = basename(id);
+  return existsSync(where) && name !== '' ? readdirSync(where).filter((n) => n.startsWith(`${name}.`)) : [];
+}
 
 describe('Dobby specs over D-Bus', { concurrency: 3 }, () => {
   let bus: TestBus | undefined;
@@ -70,24 +97,58 @@ describe('Dobby specs over D-Bus', { concurrency: 3 }, () => {
     assert.equal(real.manager.findById(id), undefined);
   });
 
-  test('bad specs are refused with -1 and leave no bundle', async () => {
+  test('bad specs are refused with -1 and leave no bundle, no cgroup and no mount', async () => {
+    // First a good one, so the checks below are seen to find what a container leaves while it runs.
+    const good = scratch.id('good');
+    const reply = await call(address, 'ctrl1', 'StartFromSpec', 'ssah', good, spec(['sleep', '30']), '0');
+    const cd = Number(/^i (\d+)$/.exec(reply)?.[1]);
+    assert.ok(cd > 0, reply);
+    await real.next(good, 'started');
+    assert.equal(leftBundles(good).length, 1);
+    assert.ok(cgroupsNamed(good).length > 0, 'a running container has cgroups named after it');
+    assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'true'), 'b true');
+    await real.next(good, 'deleted');
+    assert.deepEqual(cgroupsNamed(good), [], 'the stopped container left a cgroup');
+    assert.deepEqual(leftBundles(good), []);
+
+    const printable = (n: number) => Array.from({ length: n }, (_, i) => String.fromCharCode(33 + ((i * 7919) % 90))).join('');
     const cases = [
       ['uid0', spec(['true'], { user: { uid: 0, gid: 0 } })],
       ['junk', 'this is not json'],
+      // busctl takes the spec on its command line, where one argument is at most 128 KiB; 1 MiB is in test/spec.
+      ['bigjunk', printable(100 * 1024)],
+      ['missing', JSON.stringify({ version: '1.0', args: ['true'], user: { uid: 1000, gid: 1000 } })],
+      ['types', spec(['true'], { memLimit: '40M', env: 'A=1' })],
       ['swap', spec(['true'], { swapLimit: 1 })],
       ['cap', spec(['true'], { capabilities: ['CAP_NOT_A_THING'] })],
       ['dotdot', spec(['true'], { mounts: [{ source: '/tmp', destination: '/a/../../etc', type: 'bind', options: ['bind'] }] })],
+      ['rlimit', spec(['true'], { resources: { rlimits: { as: 1024, nofile: '10:1' } } })],
+      ['quota', spec(['true'], { resources: { cpuQuota: 0, blkioWeight: 5 } })],
+      ['hostpid', spec(['true'], { hostNamespaces: ['pid'] })],
+      // A refusal only this host's facts decide (specToOci, after parsing): a device driver it lacks.
+      ['nodriver', spec(['true'], { devices: [{ major: 'no-such-driver', minor: 0, access: 'r' }] })],
+      ...(readHostFacts().capSysResource === false ? [['oomadj', spec(['true'], { resources: { oomScoreAdj: -500 } })]] : []),
     ];
     for (const [label, text] of cases) {
       const id = scratch.id(label);
       assert.equal(await call(address, 'ctrl1', 'StartFromSpec', 'ssah', id, text as string, '0'), 'i -1', label);
       assert.deepEqual(leftBundles(id), [], label);
       assert.equal(real.manager.findById(id), undefined);
+      assert.deepEqual(cgroupsNamed(id), [], `${label}: a cgroup was left`);
+      assert.deepEqual(mountsNamed(id), [], `${label}: a mount was left`);
     }
     // A valid spec with an invalid id: refused, and its bundle removed again.
     assert.equal(await call(address, 'ctrl1', 'StartFromSpec', 'ssah', '../escape', spec(['true']), '0'), 'i -1');
     for (const dir of [bundlesDir, join(bundlesDir, '..')]) {
       assert.deepEqual(existsSync(dir) ? readdirSync(dir).filter((n) => n.includes('escape')) : [], [], `left in ${dir}`);
+    }
+    // Ids that are path tricks: relative climbs and absolute paths, each with a unique last part to look for.
+    for (const id of [`../${scratch.id('up')}`, `/${scratch.id('abs')}`, `/tmp/../${scratch.id('abs2')}`, `a/../../${scratch.id('deep')}`]) {
+      assert.equal(await call(address, 'ctrl1', 'StartFromSpec', 'ssah', id, spec(['true']), '0'), 'i -1', id);
+      assert.deepEqual(bundlesNamed(id), [], `${id}: a bundle was left`);
+      assert.deepEqual(cgroupsNamed(id), [], `${id}: a cgroup was left`);
+      assert.deepEqual(mountsNamed(id), [], `${id}: a mount was left`);
+      assert.equal(real.manager.findById(id), undefined);
     }
   });
 });
