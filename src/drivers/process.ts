@@ -3,6 +3,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { sealInheritedFds } from './cloexec.ts';
 
 /** The subset of pino the drivers log through, so tests can pass a plain object. */
 export interface DriverLogger {
@@ -55,6 +56,7 @@ export interface RunResult {
 /** Rejects only when the tool cannot be started at all (the spawn error, e.g. ENOENT). */
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    sealInheritedFds();
     const child = spawn(file, args, {
       env: options.env ?? minimalEnv(),
       stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],

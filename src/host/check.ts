@@ -3,7 +3,7 @@ import { sortProblems, type HostProblem } from './problem.ts';
 import { resolveRuntime, conmonProblem, dbusDaemonProblem, type Lookup } from './binaries.ts';
 import { checkCgroups, type CgroupPaths } from './cgroup-check.ts';
 import { busAddressFor, busProblem } from './dbus-check.ts';
-import { usocketProblem } from './usocket-check.ts';
+import { cloexecProblem, usocketProblem } from './usocket-check.ts';
 
 export type { HostProblem } from './problem.ts';
 export { formatProblems, hasFatal, sortProblems } from './problem.ts';
@@ -55,7 +55,10 @@ export async function checkHost(options: HostCheckOptions = {}): Promise<HostPro
   const privateBus = options.privateBus === true;
   add(dbusDaemonProblem(privateBus, lookup));
   if (!privateBus) add(await busProblem(busAddressFor(options.dbusAddress, env), options.busTimeoutMs));
-  if (options.skipUsocket !== true) add(usocketProblem());
+  if (options.skipUsocket !== true) {
+    add(usocketProblem());
+    add(cloexecProblem());
+  }
 
   return sortProblems(problems);
 }

@@ -89,7 +89,7 @@ test('usocketProblem: fine when it loads, fatal with the rebuild fix when it doe
   const p = usocketProblem(() => {
     throw new Error('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 115.\nmore');
   });
-  assert.equal(p?.fix, 'npm run rebuild-usocket');
+  assert.equal(p?.fix, 'npm run build-native');
   assert.equal(p?.fatal, true);
   assert.match(p?.what ?? '', /NODE_MODULE_VERSION 115\.\)$/);
 });

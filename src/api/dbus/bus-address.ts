@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DobbyError } from '../../errors.ts';
 import { busAddressFor } from '../../host/dbus-check.ts';
+import { sealInheritedFds } from '../../drivers/cloexec.ts';
 
 export interface BusSelection {
   /** --dbus-address, if given. */
@@ -105,6 +106,7 @@ export async function startPrivateBus(dir: string, options: PrivateBusOptions = 
   // and would die of SIGPIPE writing to a pipe nobody reads any more.
   const logPath = join(dir, 'bus.log');
   const logFd = openSync(logPath, 'a', 0o600);
+  sealInheritedFds();
   const child = spawn(binary, [`--config-file=${configPath}`, '--print-address', '--nofork', '--nopidfile'], {
     stdio: ['ignore', 'pipe', logFd],
     detached: true,

@@ -4,6 +4,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { minimalEnv } from '../process.ts';
 import type { ConmonPaths } from './conmon-files.ts';
+import { sealInheritedFds } from '../cloexec.ts';
 
 export interface ConmonLaunch {
   readonly conmon: string;
@@ -65,6 +66,7 @@ export function launchConmon(launch: ConmonLaunch): Promise<ConmonVerdict> {
   // stdio 'pipe' slot is a socketpair, which conmon writes to just as well.
   const syncFd = 3 + launch.fds.length;
   const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', ...launch.fds, 'pipe'];
+  sealInheritedFds();
   const child = spawn(launch.conmon, conmonArgs(launch), {
     cwd: launch.paths.persistDir,
     env: minimalEnv({ _OCI_SYNCPIPE: String(syncFd) }),

@@ -1,0 +1,5 @@
+{
+  "targets": [
+    { "target_name": "cloexec", "sources": ["cloexec.c"] }
+  ]
+}
