@@ -25,6 +25,19 @@ async function fresh(name: string): Promise<string> {
 }
 
 describe('writeRootfs', () => {
+  test('a writable rootfs belongs to the spec\'s user; a read-only one to root', { skip: process.getuid?.() !== 0 ? 'needs root to chown' : false }, async () => {
+    const writable = convert(corpusText('writable-rootfs.json'));
+    const rootfs = join(await fresh('writable'), 'rootfs');
+    await writeRootfs(writable.rootfs, rootfs);
+    for (const p of ['', 'home/private', 'etc', 'etc/passwd', 'proc']) {
+      const st = await lstat(join(rootfs, p));
+      assert.deepEqual([st.uid, st.gid], [1000, 1000], p === '' ? 'the rootfs itself' : p);
+    }
+    const readonly = join(await fresh('readonly'), 'rootfs');
+    await writeRootfs(convert(corpusText('sleepy.json')).rootfs, readonly);
+    for (const p of ['', 'home/private', 'etc/passwd']) assert.equal((await lstat(join(readonly, p))).uid, 0, p);
+  });
+
   test('writes the etc corpus spec: directories, /etc files with contents, mount points', async () => {
     const c = convert(corpusText('etc.json'));
     const bundle = await fresh('etc');
