@@ -1,9 +1,14 @@
 // Dobby spec → OCI bundle contents: the public surface of src/spec/ (parse, convert, validate, write the rootfs).
 
-export type { DobbySpec, NetworkMode, RdkPluginSpec, SpecCapabilities, SpecDevice, SpecLoopMount, SpecMount, SpecSeccomp } from './types.ts';
+export type {
+  DobbySpec, HostNamespace, NetworkMode, RdkPluginSpec, SpecCapabilities, SpecDevice, SpecLoopMount, SpecMount, SpecResources, SpecRlimit,
+  SpecSeccomp,
+} from './types.ts';
 export type { Result, SpecError, SpecErrorCode } from './result.ts';
 export { formatSpecErrors, specErrorsToDobbyError } from './result.ts';
-export { parseSpec, MAX_SPEC_BYTES, MAX_SPEC_DEPTH } from './parse-spec.ts';
+export { parseSpec, MAX_SPEC_BYTES, MAX_SPEC_DEPTH, SPEC_FIELDS, EXTENSION_FIELDS } from './parse-spec.ts';
+export { RESOURCE_FIELDS } from './parse-extensions.ts';
+export { RLIMIT_NAMES } from './rlimits.ts';
 export type { OciConversion } from './to-oci.ts';
 export { specToOci, OCI_VERSION } from './to-oci.ts';
 export type { DevNode, DeviceAllowRange, ExtraMount, HardwareAccess, MountSourceKind, SpecToOciOptions } from './options.ts';
