@@ -124,7 +124,8 @@ describe('launch config', () => {
       const out = derive({ config: withInitMount(), init: hostLacksInit });
       const cfg = out.config as Cfg;
       assert.equal(cfg.mounts.find((m) => m.destination === DOBBY_INIT)?.source, TINI);
-      assert.equal(cfg.process.args[0], DOBBY_INIT);
+      // tini parses options: the command follows a `--` so that e.g. `sh -c` reaches sh.
+      assert.deepEqual(cfg.process.args, [DOBBY_INIT, '--', 'sleep', '10']);
       assert.match(out.notes.join(), /no \/usr\/libexec\/DobbyInit/);
     });
 
@@ -132,10 +133,26 @@ describe('launch config', () => {
       const out = derive({ config: config(), overrides: { command: ['echo', 'x'] }, init: hostLacksInit });
       const cfg = out.config as Cfg;
       const placed = `/dev/${PLACED_INIT_NAME}`;
-      assert.deepEqual(cfg.process.args, [placed, 'echo', 'x']);
+      assert.deepEqual(cfg.process.args, [placed, '--', 'echo', 'x']);
       const mount = cfg.mounts.find((m) => m.destination === placed);
       assert.equal(mount?.source, TINI);
       assert.ok(cfg.mounts.indexOf(mount!) > cfg.mounts.findIndex((m) => m.destination === '/dev'), 'mounted after the tmpfs it lives in');
+    });
+
+    test("a host whose DobbyInit is a copy of dobbyd's init gets the `--` too; Dobby's own DobbyInit does not", () => {
+      const ours = derive({ config: withInitMount(), init: { ...hostHasInit, hostDobbyInitIsOurs: true } });
+      assert.deepEqual((ours.config as Cfg).process.args, [DOBBY_INIT, '--', 'sleep', '10']);
+      assert.equal(derive({ config: withInitMount(), init: { ...hostHasInit, hostDobbyInitIsOurs: false } }).changed, false);
+      const already = withInitMount();
+      (already['process'] as { args: string[] }).args = [DOBBY_INIT, '--', 'sleep', '10'];
+      assert.deepEqual((derive({ config: already, init: hostLacksInit }).config as Cfg).process.args, [DOBBY_INIT, '--', 'sleep', '10']);
+    });
+
+    test('a spec bundle (our init mounted at DobbyInit) with a command override keeps the `--`', () => {
+      const c = withInitMount();
+      (c['mounts'] as { destination: string; source: string }[]).at(-1)!.source = TINI;
+      const out = derive({ config: c, overrides: { command: ['sh', '-c', 'true'] }, init: hostHasInit });
+      assert.deepEqual((out.config as Cfg).process.args, [DOBBY_INIT, '--', 'sh', '-c', 'true']);
     });
 
     test('the rootfs has its own DobbyInit: nothing is mounted', () => {
@@ -177,5 +194,29 @@ describe('launch config', () => {
         },
       ),
     );
+  });
+});
+
+describe('shadow bundle (runtimes without create --config)', () => {
+  test('root.path and relative bind sources are anchored to the caller bundle; the rest is kept', async () => {
+    const { anchorToBundle } = await import('../../src/drivers/monitor/shadow-bundle.ts');
+    const out = anchorToBundle({
+      root: { path: 'rootfs' },
+      mounts: [
+        { destination: '/a', type: 'bind', source: 'data', options: ['bind'] },
+        { destination: '/b', type: 'none', source: 'more', options: ['rbind', 'ro'] },
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/c', type: 'bind', source: '/abs', options: ['bind'] },
+      ],
+    }, '/srv/b');
+    assert.deepEqual(out, {
+      root: { path: '/srv/b/rootfs' },
+      mounts: [
+        { destination: '/a', type: 'bind', source: '/srv/b/data', options: ['bind'] },
+        { destination: '/b', type: 'none', source: '/srv/b/more', options: ['rbind', 'ro'] },
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/c', type: 'bind', source: '/abs', options: ['bind'] },
+      ],
+    });
   });
 });

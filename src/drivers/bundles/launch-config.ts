@@ -48,6 +48,8 @@ export interface InitFacts {
   readonly containerInit: string;
   /** Something exists at /usr/libexec/DobbyInit inside the bundle's rootfs. */
   readonly rootfsHasDobbyInit: boolean;
+  /** The host's DobbyInit is a copy of dobbyd's init (a host set up with tini as DobbyInit). */
+  readonly hostDobbyInitIsOurs?: boolean;
 }
 
 export interface LaunchInput {
@@ -157,6 +159,15 @@ function tmpfsForInit(mounts: readonly unknown[]): string | null {
 }
 
 /**
+ * Dobby's DobbyInit takes the command as its arguments; tini parses options first (`sh -c` would
+ * give it a `-c`), so under dobbyd's init the command follows a `--`.
+ */
+function endInitOptions(args: unknown[], initBinary: string, init: InitFacts): void {
+  const ours = initBinary === init.containerInit || (initBinary === init.hostDobbyInit && init.hostDobbyInit !== null && init.hostDobbyInitIsOurs === true);
+  if (ours && args[1] !== '--') args.splice(1, 0, '--');
+}
+
+/**
  * Bundles made for Dobby start `/usr/libexec/DobbyInit` and usually bind-mount it from the host.
  * Where the host has none, the mount's source becomes dobbyd's init; where nothing provides it at
  * all, the init is bind-mounted into a tmpfs of the container (no write into the caller's rootfs)
@@ -174,8 +185,11 @@ function resolveInit(config: JsonObject, init: InitFacts, notes: string[]): void
       mount['source'] = hostInit;
       notes.push(`this host has no ${DOBBY_INIT}: the bundle's mount of it uses ${hostInit} instead`);
     }
+    const source = mount['source'] === DOBBY_INIT ? init.hostDobbyInit ?? '' : String(mount['source']);
+    endInitOptions(args, source, init);
     return;
   }
+  // The rootfs's own init is whatever the bundle's author put there: its arguments are theirs too.
   if (init.rootfsHasDobbyInit) return;
   const tmpfs = tmpfsForInit(mounts);
   if (tmpfs === null) {
@@ -187,6 +201,7 @@ function resolveInit(config: JsonObject, init: InitFacts, notes: string[]): void
   const destination = posix.join(tmpfs, PLACED_INIT_NAME);
   mounts.push({ destination, type: 'bind', source: hostInit, options: ['bind', 'ro', 'nosuid', 'nodev'] });
   args[0] = destination;
+  endInitOptions(args, hostInit, init);
   notes.push(`the bundle provides no ${DOBBY_INIT}: ${hostInit} runs as the container's init from ${destination}`);
 }
 

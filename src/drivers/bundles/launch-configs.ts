@@ -1,7 +1,7 @@
 // Writes and removes the launch configs dobbyd owns (`<state dir>/configs/<id>.json`): the config one
 // start of a bundle runs with when it differs from the bundle's own config.json.
 
-import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import { readBundleConfig } from './bundle-config.ts';
@@ -67,7 +67,12 @@ export class LaunchConfigs {
       config: read.config,
       overrides,
       ...(additions === undefined ? {} : { additions }),
-      init: { hostDobbyInit, containerInit: this.#containerInit, rootfsHasDobbyInit: await exists(join(read.rootfs, DOBBY_INIT)) },
+      init: {
+        hostDobbyInit,
+        containerInit: this.#containerInit,
+        rootfsHasDobbyInit: await exists(join(read.rootfs, DOBBY_INIT)),
+        hostDobbyInitIsOurs: hostDobbyInit !== null && (await this.#isOurInit(hostDobbyInit)),
+      },
     });
     if (!derived.changed) {
       await rm(path, { force: true });
@@ -84,6 +89,24 @@ export class LaunchConfigs {
       throw new DobbyError('INTERNAL', `could not write the launch config of '${id}' (${path}): ${String(err)}`, { containerId: id, cause: err });
     }
     return { configPath: path, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
+  }
+
+  readonly #sameAsOurs = new Map<string, boolean>();
+
+  /** Compared once per file version (path, size, mtime): a host may install tini as its DobbyInit. */
+  async #isOurInit(path: string): Promise<boolean> {
+    const [theirs, ours] = await Promise.all([stat(path).catch(() => null), stat(this.#containerInit).catch(() => null)]);
+    if (theirs === null || ours === null) return false;
+    if (theirs.dev === ours.dev && theirs.ino === ours.ino) return true;
+    if (theirs.size !== ours.size) return false;
+    const key = `${path}:${theirs.size}:${theirs.mtimeMs}:${ours.mtimeMs}`;
+    let same = this.#sameAsOurs.get(key);
+    if (same === undefined) {
+      const [a, b] = await Promise.all([readFile(path), readFile(this.#containerInit)]);
+      same = a.equals(b);
+      this.#sameAsOurs.set(key, same);
+    }
+    return same;
   }
 
   async remove(id: string): Promise<void> {

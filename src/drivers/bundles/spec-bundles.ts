@@ -59,7 +59,10 @@ export class SpecBundles {
       await chmod(this.#options.dir, 0o755);
       await mkdir(bundle, { mode: 0o755 });
       await writeRootfs(converted.value.rootfs, join(bundle, 'rootfs'));
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(converted.value.config, null, 2));
+      // Dobby writes the spec's rdkPlugins into config.json: the console sink and the plugins read them there, as for bundles.
+      const { rdkPlugins } = converted.value.plugins;
+      const config = Object.keys(rdkPlugins).length === 0 ? converted.value.config : { ...converted.value.config, rdkPlugins };
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
       await rm(bundle, { recursive: true, force: true });
       throw err instanceof DobbyError ? err : new DobbyError('BUNDLE_INVALID', `could not write the bundle of '${id}': ${String(err)}`, { containerId: id, cause: err });

@@ -12,6 +12,7 @@ import {
   bundleOf, conmonPaths, isAlive, readPid, readTextOrNull, removeConmonFiles, waitGone, type ConmonPaths,
 } from './conmon-files.ts';
 import { launchConmon, type ConmonVerdict } from './conmon-spawn.ts';
+import { writeShadowBundle } from './shadow-bundle.ts';
 import { ExitWatcher } from './exit-watcher.ts';
 import type { CreateOptions, CreatedContainer, Monitor, MonitorExit } from './types.ts';
 
@@ -71,11 +72,15 @@ export class ConmonMonitor implements Monitor {
     await Promise.all([rm(paths.exitFile, { force: true }), rm(paths.persistDir, { recursive: true, force: true })]);
     await mkdir(paths.persistDir, { recursive: true });
 
+    // runc has no `create --config`: it gets a bundle dir of ours (in the persist dir) holding the launch config.
+    const shadow = options.configPath !== undefined && this.#options.runtime.flavour === 'runc';
+    let bundle = options.bundle;
     let verdict: ConmonVerdict;
     try {
+      if (shadow) bundle = await writeShadowBundle(join(paths.persistDir, 'bundle'), options.bundle, options.configPath as string);
       verdict = await launchConmon({
-        conmon, id, runtimeBinary, runtimeRoot: this.#options.runtime.root, bundle: options.bundle, logPath: options.logPath,
-        ...(options.configPath === undefined ? {} : { configPath: options.configPath }),
+        conmon, id, runtimeBinary, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
+        ...(options.configPath === undefined || shadow ? {} : { configPath: options.configPath }),
         ...(options.logDriver === undefined ? {} : { logDriver: options.logDriver }),
         ...(options.logSizeMax === undefined ? {} : { logSizeMax: options.logSizeMax }),
         ...(options.logTotalMax === undefined ? {} : { logTotalMax: options.logTotalMax }),
@@ -83,7 +88,7 @@ export class ConmonMonitor implements Monitor {
         fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
       });
     } catch (err) {
-      await this.#cleanUpFailedCreate(id, paths, options.bundle);
+      await this.#cleanUpFailedCreate(id, paths, bundle);
       if (isMissingExecutable(err)) {
         this.#conmon = null;
         throw this.#missing(id, err);
@@ -95,7 +100,7 @@ export class ConmonMonitor implements Monitor {
     }
 
     if (verdict.kind !== 'created') {
-      await this.#cleanUpFailedCreate(id, paths, options.bundle);
+      await this.#cleanUpFailedCreate(id, paths, bundle);
       throw failureOf(id, basename(runtimeBinary), verdict);
     }
     const [monitorPid, cgroup] = await Promise.all([readPid(paths.conmonPidFile), cgroupPathsOfPid(verdict.pid)]);

@@ -12,11 +12,12 @@ export interface ConsoleLogOptions {
 /**
  * Each k8s-file line is `<RFC 3339 time> <stream> <F|P> <text>`: F ends a line of the container's
  * output, P is a piece of a longer line (no newline of its own). Lines of another shape are skipped.
+ * The text may hold a '\r' (a terminal's line ends): hence the `s` flag.
  */
 export function parseK8sLog(text: string, options: ConsoleLogOptions = {}): string {
   let out = '';
   for (const line of text.split('\n')) {
-    const match = /^\S+ (stdout|stderr) ([FP]) ?(.*)$/.exec(line);
+    const match = /^\S+ (stdout|stderr) ([FP]) ?(.*)$/s.exec(line);
     if (match === null) continue;
     const [, stream, tag, content] = match;
     if (options.stream !== undefined && stream !== options.stream) continue;
