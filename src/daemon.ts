@@ -14,6 +14,7 @@ import type { OciRuntime } from './drivers/runtime/types.ts';
 import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
+import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
 import { PluginRegistry } from './plugins/registry.ts';
 import type { DobbyPlugin } from './plugins/types.ts';
@@ -98,6 +99,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       stateDir: options.stateDir,
       stopGraceMs: options.stopGraceMs,
       maxRuntimeProcesses: options.maxRuntimeProcesses,
+      restartPolicy: { ...DEFAULT_RESTART_POLICY, initialDelayMs: options.restartDelayMs, maxDelayMs: options.restartMaxDelayMs },
       plugins,
       hookTimeoutMs: options.hookTimeoutMs,
     });

@@ -44,6 +44,8 @@ export interface StartRequest {
   readonly stopGraceMs?: number;
   /** The daemon made this bundle (from a spec) and removes it with the container. */
   readonly ownedBundle?: boolean;
+  /** A spec's restartOnCrash: start it again (same descriptor, bundle and fds) after an abnormal exit. */
+  readonly restartOnCrash?: boolean;
   // Per-launch settings (StartFromBundle's and StartFromSpec's long arities), applied through a
   // launch config dobbyd writes under its state dir; the bundle's config.json is never changed.
   /** Replaces the command: process.args = ["/usr/libexec/DobbyInit", ...command]. */

@@ -12,6 +12,7 @@ import { EventBus, type LifecycleEvent } from './bus.ts';
 import type { Monitor } from './drivers/monitor/types.ts';
 import type { ContainerRecords } from './drivers/records/container-records.ts';
 import type { SpecBundles } from './drivers/bundles/spec-bundles.ts';
+import { createFdDuplicator, type FdDuplicator } from './drivers/fds/duplicate.ts';
 import { readBundleConfig } from './drivers/bundles/bundle-config.ts';
 import type { LaunchConfigs } from './drivers/bundles/launch-configs.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
@@ -21,6 +22,7 @@ import type { Logger } from './log.ts';
 import { containerMachine, phaseOf } from './machines/container.ts';
 import type { ContainerEmitted, ContainerContext } from './machines/container-types.ts';
 import { childIdOf, supervisorMachine, type ContainerCommand, type SupervisorEmitted } from './machines/supervisor.ts';
+import { restartPolicyProblem, type RestartPolicy } from './machines/restart-policy.ts';
 import {
   WireState,
   type ContainerManager,
@@ -45,12 +47,25 @@ export interface ManagerOptions {
   readonly maxRuntimeProcesses?: number;
   /** Makes bundles from Dobby specs; without it spec starts are refused. */
   readonly specBundles?: SpecBundles;
+  /** Limits and backoff of restartOnCrash (default: Dobby's limits, 0.5 s doubling to 30 s). */
+  readonly restartPolicy?: RestartPolicy;
+  /** Keeps copies of a restartable container's fds for its restarts (default: the real dup). */
+  readonly fdDuplicator?: FdDuplicator;
   /** Where per-launch configs are written and how the init of Dobby bundles is found (default: under stateDir). */
   readonly launchConfigs?: LaunchConfigs;
   /** The installed plugins (default: none); bundles name the ones they use. */
   readonly plugins?: PluginRegistry;
   /** Time limit of each plugin hook, in ms (default 4000). */
   readonly hookTimeoutMs?: number;
+}
+
+/** A container that restarts on crash: its bundle and fd copies live until it is gone for good. */
+interface Restartable {
+  readonly bundle: string;
+  /** Our copies of the caller's fds (the caller's own are closed once the start is answered). */
+  readonly fds: readonly number[];
+  /** Known once the first start succeeded. */
+  descriptor: number | null;
 }
 
 /** A start from a Dobby spec (StartFromSpec): the daemon makes the bundle. */
@@ -96,10 +111,18 @@ export class Manager implements ContainerManager {
   readonly #idle = new Set<() => void>();
   readonly #specs = new Map<number, string>();
   readonly #specBundles: SpecBundles | undefined;
+  readonly #fdDuplicator: FdDuplicator;
+  /** Restartable containers by id (ids are unique among live containers, through restarts too). */
+  readonly #restartable = new Map<string, Restartable>();
+  /** Final clean-ups (bundle, fd copies) of restartable containers in flight, by descriptor. */
+  readonly #cleanups = new Map<number, Promise<void>>();
 
   constructor(options: ManagerOptions) {
     this.#logger = options.logger;
     this.#specBundles = options.specBundles;
+    this.#fdDuplicator = options.fdDuplicator ?? createFdDuplicator();
+    const policyProblem = options.restartPolicy === undefined ? null : restartPolicyProblem(options.restartPolicy);
+    if (policyProblem !== null) throw new DobbyError('INVALID_ARGUMENT', policyProblem);
     this.#bus = new EventBus((err, event) =>
       this.#logger.error({ err, containerId: event.id, event: event.type }, 'an event listener threw; other listeners are unaffected'),
     );
@@ -112,7 +135,7 @@ export class Manager implements ContainerManager {
       logger: options.logger,
       stateDir: options.stateDir,
       ...(options.launchConfigs === undefined ? {} : { launchConfigs: options.launchConfigs }),
-      ...(options.specBundles === undefined ? {} : { removeBundle: (bundle: string) => (options.specBundles as SpecBundles).remove(bundle) }),
+      ...(options.specBundles === undefined ? {} : { removeBundle: (bundle: string) => this.#removeBundleAtTeardown(bundle) }),
     });
     const hookActors = createHookActors({
       registry: options.plugins ?? new PluginRegistry(),
@@ -122,7 +145,11 @@ export class Manager implements ContainerManager {
     });
     const machine = supervisorMachine.provide({ actors: { container: containerMachine.provide({ actors: { ...actors, ...hookActors } }) } });
     this.#supervisor = createActor(machine, {
-      input: { stopGraceMs: options.stopGraceMs ?? 5_000, ...(options.killWaitMs === undefined ? {} : { killWaitMs: options.killWaitMs }) },
+      input: {
+        stopGraceMs: options.stopGraceMs ?? 5_000,
+        ...(options.killWaitMs === undefined ? {} : { killWaitMs: options.killWaitMs }),
+        ...(options.restartPolicy === undefined ? {} : { restartPolicy: options.restartPolicy }),
+      },
     });
     this.#supervisor.on('*', (event) => this.#onSupervisorEmitted(event));
     this.#supervisor.subscribe({
@@ -153,19 +180,32 @@ export class Manager implements ContainerManager {
     const bundles = this.#requireSpecBundles();
     const made = await bundles.create(request.id, request.spec);
     for (const warning of made.warnings) this.#logger.warn({ containerId: request.id }, `spec: ${warning}`);
+    let restartable: Restartable | null = null;
     try {
+      let fds = request.fds;
+      if (restartOnCrashOf(made.spec) && !this.#restartable.has(request.id) && this.findById(request.id) === undefined) {
+        fds = await this.#fdDuplicator.duplicate(request.fds ?? []);
+        restartable = { bundle: made.bundle, fds, descriptor: null };
+        this.#restartable.set(request.id, restartable);
+      }
       const descriptor = await this.start({
         id: request.id,
         bundle: made.bundle,
         ownedBundle: true,
-        ...(request.fds === undefined ? {} : { fds: request.fds }),
+        ...(fds === undefined ? {} : { fds }),
         ...(request.command === undefined ? {} : { command: request.command }),
         ...(request.displaySocket === undefined ? {} : { displaySocket: request.displaySocket }),
         ...(request.env === undefined ? {} : { env: request.env }),
+        ...(restartable === null ? {} : { restartOnCrash: true }),
       });
+      if (restartable !== null) restartable.descriptor = descriptor;
       this.#specs.set(descriptor, made.spec);
       return descriptor;
     } catch (err) {
+      if (restartable !== null && this.#restartable.get(request.id) === restartable) {
+        this.#restartable.delete(request.id);
+        this.#fdDuplicator.close(restartable.fds);
+      }
       // A refused start (bad id, duplicate) never reached teardown: the bundle is still ours to remove.
       if (this.findById(request.id)?.bundle !== made.bundle) await bundles.remove(made.bundle);
       throw err;
@@ -192,6 +232,8 @@ export class Manager implements ContainerManager {
 
   async stop(descriptor: number, force: boolean): Promise<void> {
     await this.#command(descriptor, (requestId) => ({ type: 'STOP', requestId, force }));
+    // A stop during a restart's backoff removes the container at once: answer once it is all gone.
+    await this.#cleanups.get(descriptor);
   }
 
   async pause(descriptor: number): Promise<void> {
@@ -221,7 +263,8 @@ export class Manager implements ContainerManager {
       phase,
       wireState: WIRE_BY_PHASE[phase],
       pid: snapshot?.context.pid ?? null,
-      bundle: snapshot?.context.request?.bundle ?? '',
+      // Between a crash and its restart there is no container actor, only the kept start request.
+      bundle: snapshot?.context.request?.bundle ?? entry.request?.bundle ?? '',
       ...(snapshot?.context.plugins == null ? {} : { plugins: pluginReport(snapshot.context.plugins, snapshot.context.hookRuns) }),
     };
   }
@@ -265,6 +308,7 @@ export class Manager implements ContainerManager {
   async shutdown(options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
     this.#supervisor.send({ type: 'SHUTDOWN', force: options.force === true });
     await this.whenIdle(options.timeoutMs ?? 60_000);
+    await Promise.all(this.#cleanups.values());
   }
 
   /** Resolves once no container is left (or after the timeout, with a warning). */
@@ -330,9 +374,13 @@ export class Manager implements ContainerManager {
       case 'reply':
         this.#settle(event.requestId, event);
         return;
+      case 'acknowledged':
+        this.#settle(event.requestId, { ok: true });
+        return;
       case 'removed':
         this.#annotations.delete(event.descriptor);
         this.#specs.delete(event.descriptor);
+        this.#forgetRestartable(event.id, event.descriptor);
         // Emitted while the supervisor is still in its transition: look at the entries after it.
         queueMicrotask(() => {
           if (this.list().length === 0) for (const done of [...this.#idle]) done();
@@ -344,8 +392,42 @@ export class Manager implements ContainerManager {
       case 'abandoned':
         this.#logger.error({ err: event.error, containerId: event.id, descriptor: event.descriptor }, 'container actor kept crashing; giving it up');
         this.#annotations.delete(event.descriptor);
+        this.#forgetRestartable(event.id, event.descriptor);
+        return;
+      case 'restart-scheduled':
+        this.#logger.warn({ containerId: event.id, descriptor: event.descriptor, attempt: event.attempt, delayMs: event.delayMs },
+          `container crashed; restart attempt ${event.attempt} in ${event.delayMs} ms`);
+        return;
+      case 'restarting':
+        this.#logger.info({ containerId: event.id, descriptor: event.descriptor, attempt: event.attempt }, `restarting the container (attempt ${event.attempt})`);
+        return;
+      case 'restart-exhausted':
+        this.#logger.error({ containerId: event.id, descriptor: event.descriptor, attempts: event.attempts },
+          `container crashed again after ${event.attempts} restarts in a row; not restarting it any more`);
+        return;
+      case 'restart-cancelled':
+        this.#logger.info({ containerId: event.id, descriptor: event.descriptor }, 'pending restart cancelled by a stop');
         return;
     }
+  }
+
+  /** Teardown of a restartable container keeps its bundle: a restart needs it; the final removal takes it. */
+  async #removeBundleAtTeardown(bundle: string): Promise<void> {
+    for (const r of this.#restartable.values()) if (r.bundle === bundle) return;
+    await this.#specBundles?.remove(bundle);
+  }
+
+  /** A restartable container is gone for good: its bundle and fd copies go too. */
+  #forgetRestartable(id: string, descriptor: number): void {
+    const r = this.#restartable.get(id);
+    if (r === undefined || r.descriptor !== descriptor) return;
+    this.#restartable.delete(id);
+    this.#fdDuplicator.close(r.fds);
+    const log = this.#logger.child({ containerId: id, descriptor });
+    const cleanup = (this.#specBundles?.remove(r.bundle) ?? Promise.resolve())
+      .catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'))
+      .finally(() => this.#cleanups.delete(descriptor));
+    this.#cleanups.set(descriptor, cleanup);
   }
 
   // Children emit their replies and lifecycle events; attach before any of them can be emitted
@@ -373,6 +455,8 @@ export class Manager implements ContainerManager {
       case 'exited':
         event = { ...base, type: 'exited', ...emitted.exit };
         log.info({ event: 'exited', ...emitted.exit }, 'container exited');
+        // Before the old actor's teardown ends, so a restart can be decided on the exit status.
+        if (this.#restartable.has(id)) this.#supervisor.send({ type: 'CONTAINER_EXITED', descriptor, status: emitted.exit.status, at: base.at });
         break;
       case 'start-failed':
         event = { ...base, type: 'start-failed', code: emitted.error.code, message: emitted.error.message };
@@ -383,6 +467,15 @@ export class Manager implements ContainerManager {
         log.info({ event: emitted.event }, `container ${emitted.event}`);
     }
     this.#bus.publish(event);
+  }
+}
+
+/** The spec (compact JSON, already validated) asks to be restarted on crash. */
+function restartOnCrashOf(spec: string): boolean {
+  try {
+    return (JSON.parse(spec) as { restartOnCrash?: unknown }).restartOnCrash === true;
+  } catch {
+    return false;
   }
 }
 

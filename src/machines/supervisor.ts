@@ -1,5 +1,6 @@
-// The root actor: validates ids, hands out descriptors, owns one container actor per container, and
-// replaces a container actor that crashed with a fresh one that re-adopts the container from the host.
+// The root actor: validates ids, hands out descriptors, owns one container actor per container,
+// replaces a container actor that crashed with a fresh one that re-adopts the container from the
+// host, and restarts a container that crashed when its start asked for it (restartOnCrash).
 
 import { enqueueActions, setup, type ActorRefFrom } from 'xstate';
 import { idProblem } from '../container-id.ts';
@@ -8,26 +9,41 @@ import type { StartRequest } from '../manager-types.ts';
 import { containerMachine } from './container.ts';
 import type { ContainerEvent } from './container-types.ts';
 import { allocateDescriptor, DESCRIPTOR_SEED } from './descriptors.ts';
+import { decideRestart, DEFAULT_RESTART_POLICY, NO_RESTARTS, type RestartHistory, type RestartPolicy } from './restart-policy.ts';
 
 export interface SupervisorInput {
   readonly stopGraceMs: number;
   readonly killWaitMs?: number;
   /** How often one container's actor may be replaced after crashing before it is given up. */
   readonly maxRestarts?: number;
+  /** Restart-on-crash limits and backoff; Dobby's limits with a 0.5 s → 30 s backoff by default. */
+  readonly restartPolicy?: RestartPolicy;
 }
 
 export interface SupervisedEntry {
   readonly id: string;
+  /** Replacements of a crashed container actor (not restarts of the container). */
   readonly restarts: number;
+  /** Kept only for a start that asked for restartOnCrash: what a restart starts again. */
+  readonly request?: StartRequest;
+  /** Restarts of the container after it crashed. */
+  readonly crashes?: RestartHistory;
+  /** A stop (or the shutdown) asked for: the exit that follows is no crash. */
+  readonly stopRequested?: boolean;
+  /** A restart decided on the exit; it happens once the old actor has torn the container down. */
+  readonly pendingRestart?: { readonly delayMs: number; readonly attempt: number } | null;
+  /** Waiting out the backoff: no container actor exists until the restart. */
+  readonly waiting?: boolean;
 }
 
 export interface SupervisorContext {
   readonly lfsr: number;
-  /** Live containers by descriptor. */
+  /** Live containers by descriptor (a container waiting to be restarted included). */
   readonly entries: Readonly<Record<number, SupervisedEntry>>;
   readonly stopGraceMs: number;
   readonly killWaitMs: number;
   readonly maxRestarts: number;
+  readonly restartPolicy: RestartPolicy;
   readonly shuttingDown: boolean;
 }
 
@@ -39,16 +55,36 @@ export type SupervisorEvent =
   | { readonly type: 'ADOPT'; readonly id: string; readonly descriptor?: number }
   | { readonly type: 'COMMAND'; readonly descriptor: number; readonly command: ContainerCommand }
   | { readonly type: 'SHUTDOWN'; readonly force: boolean }
+  /** A container's process ended with raw wait status `status` at `at` (ms since the epoch). */
+  | { readonly type: 'CONTAINER_EXITED'; readonly descriptor: number; readonly status: number; readonly at: number }
+  /** The backoff of a restart is over (raised by the supervisor itself, delayed). */
+  | { readonly type: 'RESTART_DUE'; readonly descriptor: number }
   | { readonly type: `xstate.done.actor.ctr.${string}`; readonly actorId: string; readonly output: unknown }
   | { readonly type: `xstate.error.actor.ctr.${string}`; readonly actorId: string; readonly error: unknown };
 
 export type SupervisorEmitted =
   | { readonly type: 'reply'; readonly requestId: string; readonly ok: false; readonly error: DobbyError }
+  /** A command the supervisor carried out itself (a stop of a container waiting to be restarted). */
+  | { readonly type: 'acknowledged'; readonly requestId: string }
   | { readonly type: 'restarted'; readonly descriptor: number; readonly id: string; readonly error: unknown }
   | { readonly type: 'abandoned'; readonly descriptor: number; readonly id: string; readonly error: unknown }
-  | { readonly type: 'removed'; readonly descriptor: number; readonly id: string };
+  | { readonly type: 'removed'; readonly descriptor: number; readonly id: string }
+  /** A crash will be followed by a restart after `delayMs`. */
+  | { readonly type: 'restart-scheduled'; readonly descriptor: number; readonly id: string; readonly attempt: number; readonly delayMs: number }
+  /** The backoff is over: the container is being started again. */
+  | { readonly type: 'restarting'; readonly descriptor: number; readonly id: string; readonly attempt: number }
+  /** A crash with no restart left: the container goes for good. */
+  | { readonly type: 'restart-exhausted'; readonly descriptor: number; readonly id: string; readonly attempts: number }
+  /** A pending restart was dropped by a stop or the shutdown. */
+  | { readonly type: 'restart-cancelled'; readonly descriptor: number; readonly id: string };
 
 export const childIdOf = (descriptor: number): string => `ctr.${descriptor}`;
+
+/** The id of the delayed RESTART_DUE event of a container, to cancel it. */
+const restartTimerOf = (descriptor: number): string => `restart.${descriptor}`;
+
+/** Request ids of the supervisor's own restart starts: nobody waits on their replies. */
+export const restartRequestId = (descriptor: number, attempt: number): string => `restart.${descriptor}.${attempt}`;
 
 function descriptorOfChild(actorId: string): number {
   return Number(actorId.slice('ctr.'.length));
@@ -61,6 +97,11 @@ function usedDescriptors(entries: Readonly<Record<number, SupervisedEntry>>): Se
 function findDescriptor(entries: Readonly<Record<number, SupervisedEntry>>, id: string): number | undefined {
   for (const [descriptor, entry] of Object.entries(entries)) if (entry.id === id) return Number(descriptor);
   return undefined;
+}
+
+function without(entries: Readonly<Record<number, SupervisedEntry>>, descriptor: number): Record<number, SupervisedEntry> {
+  const { [descriptor]: _removed, ...rest } = entries;
+  return rest;
 }
 
 /** Why a start cannot be accepted, or null. */
@@ -92,6 +133,7 @@ export const supervisorMachine = setup({
     stopGraceMs: input.stopGraceMs,
     killWaitMs: input.killWaitMs ?? 10_000,
     maxRestarts: input.maxRestarts ?? 3,
+    restartPolicy: input.restartPolicy ?? DEFAULT_RESTART_POLICY,
     shuttingDown: false,
   }),
   initial: 'serving',
@@ -108,10 +150,10 @@ export const supervisorMachine = setup({
               return;
             }
             const { descriptor } = allocation;
-            enqueue.assign({
-              lfsr: allocation.state,
-              entries: { ...context.entries, [descriptor]: { id: event.request.id, restarts: 0 } },
-            });
+            const entry: SupervisedEntry = event.request.restartOnCrash === true
+              ? { id: event.request.id, restarts: 0, request: event.request, crashes: NO_RESTARTS }
+              : { id: event.request.id, restarts: 0 };
+            enqueue.assign({ lfsr: allocation.state, entries: { ...context.entries, [descriptor]: entry } });
             enqueue.spawnChild('container', {
               id: childIdOf(descriptor),
               systemId: event.request.id,
@@ -145,7 +187,8 @@ export const supervisorMachine = setup({
         },
         COMMAND: {
           actions: enqueueActions(({ context, event, enqueue }) => {
-            if (context.entries[event.descriptor] === undefined) {
+            const entry = context.entries[event.descriptor];
+            if (entry === undefined) {
               enqueue.emit({
                 type: 'reply',
                 requestId: event.command.requestId,
@@ -154,19 +197,88 @@ export const supervisorMachine = setup({
               });
               return;
             }
+            if (entry.waiting === true) {
+              // Between a crash and its restart there is no container: a stop just drops the restart.
+              if (event.command.type === 'STOP') {
+                enqueue.cancel(restartTimerOf(event.descriptor));
+                enqueue.assign({ entries: without(context.entries, event.descriptor) });
+                enqueue.emit({ type: 'restart-cancelled', descriptor: event.descriptor, id: entry.id });
+                enqueue.emit({ type: 'acknowledged', requestId: event.command.requestId });
+                enqueue.emit({ type: 'removed', descriptor: event.descriptor, id: entry.id });
+                return;
+              }
+              enqueue.emit({
+                type: 'reply',
+                requestId: event.command.requestId,
+                ok: false,
+                error: new DobbyError('ILLEGAL_STATE', `container '${entry.id}' crashed and is waiting to be restarted; it can only be stopped now`, {
+                  containerId: entry.id,
+                }),
+              });
+              return;
+            }
+            if (event.command.type === 'STOP' && entry.request !== undefined) {
+              if (entry.pendingRestart != null) enqueue.emit({ type: 'restart-cancelled', descriptor: event.descriptor, id: entry.id });
+              enqueue.assign({ entries: { ...context.entries, [event.descriptor]: { ...entry, stopRequested: true, pendingRestart: null } } });
+            }
             enqueue.sendTo(childIdOf(event.descriptor), event.command);
           }),
         },
         SHUTDOWN: {
           actions: enqueueActions(({ context, event, enqueue }) => {
             enqueue.assign({ shuttingDown: true });
-            for (const descriptor of Object.keys(context.entries)) {
-              enqueue.sendTo(childIdOf(Number(descriptor)), {
-                type: 'STOP',
-                requestId: `shutdown.${descriptor}`,
-                force: event.force,
-              });
+            let entries = context.entries;
+            for (const [key, entry] of Object.entries(context.entries)) {
+              const descriptor = Number(key);
+              if (entry.waiting === true) {
+                enqueue.cancel(restartTimerOf(descriptor));
+                entries = without(entries, descriptor);
+                enqueue.emit({ type: 'restart-cancelled', descriptor, id: entry.id });
+                enqueue.emit({ type: 'removed', descriptor, id: entry.id });
+                continue;
+              }
+              if (entry.pendingRestart != null) enqueue.emit({ type: 'restart-cancelled', descriptor, id: entry.id });
+              enqueue.sendTo(childIdOf(descriptor), { type: 'STOP', requestId: `shutdown.${descriptor}`, force: event.force });
             }
+            enqueue.assign({ entries });
+          }),
+        },
+        CONTAINER_EXITED: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const entry = context.entries[event.descriptor];
+            if (entry?.request === undefined || entry.stopRequested === true || context.shuttingDown || entry.waiting === true) return;
+            const decision = decideRestart(context.restartPolicy, entry.crashes ?? NO_RESTARTS, event.status, event.at);
+            if (!decision.restart) {
+              if (decision.reason === 'attempts-exhausted') {
+                enqueue.emit({ type: 'restart-exhausted', descriptor: event.descriptor, id: entry.id, attempts: decision.history.attempts });
+              }
+              return;
+            }
+            const pendingRestart = { delayMs: decision.delayMs, attempt: decision.attempt };
+            enqueue.assign({ entries: { ...context.entries, [event.descriptor]: { ...entry, crashes: decision.history, pendingRestart } } });
+            enqueue.emit({ type: 'restart-scheduled', descriptor: event.descriptor, id: entry.id, ...pendingRestart });
+          }),
+        },
+        RESTART_DUE: {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            const entry = context.entries[event.descriptor];
+            if (entry?.waiting !== true || entry.request === undefined || entry.pendingRestart == null) return;
+            const { attempt } = entry.pendingRestart;
+            enqueue.assign({
+              entries: { ...context.entries, [event.descriptor]: { ...entry, waiting: false, pendingRestart: null, stopRequested: false } },
+            });
+            enqueue.spawnChild('container', {
+              id: childIdOf(event.descriptor),
+              systemId: entry.id,
+              input: {
+                id: entry.id,
+                descriptor: event.descriptor,
+                stopGraceMs: entry.request.stopGraceMs ?? context.stopGraceMs,
+                killWaitMs: context.killWaitMs,
+              },
+            });
+            enqueue.sendTo(childIdOf(event.descriptor), { type: 'START', requestId: restartRequestId(event.descriptor, attempt), request: entry.request });
+            enqueue.emit({ type: 'restarting', descriptor: event.descriptor, id: entry.id, attempt });
           }),
         },
         'xstate.done.actor.ctr.*': {
@@ -175,8 +287,14 @@ export const supervisorMachine = setup({
             const entry = context.entries[descriptor];
             enqueue.stopChild(event.actorId);
             if (entry === undefined) return;
-            const { [descriptor]: _removed, ...rest } = context.entries;
-            enqueue.assign({ entries: rest });
+            const pending = entry.pendingRestart;
+            if (pending != null && entry.stopRequested !== true && !context.shuttingDown) {
+              // The descriptor and the id stay taken through the backoff: the restart keeps both.
+              enqueue.assign({ entries: { ...context.entries, [descriptor]: { ...entry, waiting: true } } });
+              enqueue.raise({ type: 'RESTART_DUE', descriptor }, { id: restartTimerOf(descriptor), delay: pending.delayMs });
+              return;
+            }
+            enqueue.assign({ entries: without(context.entries, descriptor) });
             enqueue.emit({ type: 'removed', descriptor, id: entry.id });
           }),
         },
@@ -188,12 +306,11 @@ export const supervisorMachine = setup({
             enqueue.stopChild(event.actorId);
             if (entry === undefined) return;
             if (entry.restarts >= context.maxRestarts) {
-              const { [descriptor]: _dropped, ...rest } = context.entries;
-              enqueue.assign({ entries: rest });
+              enqueue.assign({ entries: without(context.entries, descriptor) });
               enqueue.emit({ type: 'abandoned', descriptor, id: entry.id, error: event.error });
               return;
             }
-            enqueue.assign({ entries: { ...context.entries, [descriptor]: { id: entry.id, restarts: entry.restarts + 1 } } });
+            enqueue.assign({ entries: { ...context.entries, [descriptor]: { ...entry, restarts: entry.restarts + 1 } } });
             enqueue.spawnChild('container', {
               id: childIdOf(descriptor),
               systemId: entry.id,
@@ -212,4 +329,3 @@ export const supervisorMachine = setup({
 });
 
 export type ContainerActorRef = ActorRefFrom<typeof containerMachine>;
-

@@ -11,6 +11,7 @@ import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { FileContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager, type Manager } from '../../src/manager.ts';
+import type { RestartPolicy } from '../../src/machines/restart-policy.ts';
 import type { Flavour, Scratch } from './scratch.ts';
 
 export interface RealManager {
@@ -25,7 +26,11 @@ export interface RealManager {
   seen(id: string): LifecycleEventType[];
 }
 
-export function realManager(scratch: Scratch, flavour: Flavour, options: { stopGraceMs?: number; binary?: string } = {}): RealManager {
+export function realManager(
+  scratch: Scratch,
+  flavour: Flavour,
+  options: { stopGraceMs?: number; binary?: string; restartPolicy?: RestartPolicy } = {},
+): RealManager {
   const dirs = scratch.dirs(flavour);
   const runtime = new OciCliRuntime({ binary: options.binary ?? flavour, root: dirs.runtimeRoot });
   const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
@@ -39,6 +44,7 @@ export function realManager(scratch: Scratch, flavour: Flavour, options: { stopG
     stateDir: join(scratch.dir, flavour, 'daemon'),
     stopGraceMs: options.stopGraceMs ?? 1_000,
     killWaitMs: 5_000,
+    ...(options.restartPolicy === undefined ? {} : { restartPolicy: options.restartPolicy }),
   });
   const events = new ReplaySubject<LifecycleEvent>();
   const log: LifecycleEvent[] = [];

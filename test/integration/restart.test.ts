@@ -1,0 +1,159 @@
+// restartOnCrash over D-Bus with the real manager, crun and conmon: a crashing spec container is
+// restarted once per crash with the same descriptor, bundle and fds, Dobby's signals in order
+// (Stopped* of the crash before the new Started); a clean exit is not restarted; a stop during
+// the backoff cancels the restart and leaves nothing behind.
+
+import assert from 'node:assert/strict';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import dbus from 'dbus-next';
+import { DbusMonitor, dobbyTrace } from '../api/dbus-monitor.ts';
+import { call, serve, testBus, type TestBus } from '../api/harness.ts';
+import { realManager, specBundlesDir } from '../helpers/manager.ts';
+import { makeScratch } from '../helpers/scratch.ts';
+
+const scratch = makeScratch();
+// Short backoff for the test; a long one for the stop-during-backoff case is set per container by timing.
+const real = realManager(scratch, 'crun', {
+  stopGraceMs: 2_000,
+  restartPolicy: { maxAttempts: 10, resetAfterMs: 300_000, initialDelayMs: 300, maxDelayMs: 1_200 },
+});
+const bundlesDir = specBundlesDir(scratch, 'crun');
+// Shared with the containers' mapped users: under /tmp (the scratch dir is private to root).
+const shared = mkdtempSync('/tmp/dobby-restart-');
+chmodSync(shared, 0o777);
+after(() => rmSync(shared, { recursive: true, force: true }));
+
+const leftBundles = (id: string): string[] => (existsSync(bundlesDir) ? readdirSync(bundlesDir).filter((n) => n.startsWith(`${id}.`)) : []);
+
+function spec(script: string, restartOnCrash: boolean, stateDir: string): string {
+  return JSON.stringify({
+    version: '1.0',
+    args: ['sh', '-c', script],
+    user: { uid: 1000, gid: 1000 },
+    memLimit: 41943040,
+    restartOnCrash,
+    mounts: [{ source: stateDir, destination: '/state', type: 'bind', options: ['bind', 'rw'] }],
+  });
+}
+
+/** StartFromSpec (ssah) with one fd, from dbus-next (busctl and dbus-send cannot pass fds); the fd is closed after the reply. */
+async function startSpecWithFd(address: string, id: string, text: string, fd: number): Promise<number> {
+  // dbus-next's typings lack negotiateUnixFd on sessionBus options; it is read at run time.
+  const bus = dbus.sessionBus({ busAddress: address, negotiateUnixFd: true } as unknown as Parameters<typeof dbus.sessionBus>[0]);
+  try {
+    const reply = await bus.call(new dbus.Message({
+      destination: 'org.rdk.dobby', path: '/org/rdk/dobby', interface: 'org.rdk.dobby.ctrl1', member: 'StartFromSpec',
+      signature: 'ssah', body: [id, text, [fd]],
+    }));
+    return Number(reply?.body[0]);
+  } finally {
+    closeSync(fd);
+    bus.disconnect();
+  }
+}
+
+async function until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(25);
+  }
+}
+
+describe('restartOnCrash over D-Bus on real crun', { concurrency: 3 }, () => {
+  let bus: TestBus | undefined;
+  let address = '';
+  let monitor: DbusMonitor | undefined;
+  before(async () => {
+    bus = await testBus();
+    address = bus.address;
+    await serve({ manager: real.manager, address });
+    monitor = await DbusMonitor.start(address);
+  });
+  after(async () => {
+    monitor?.stop();
+    await bus?.stop();
+  });
+
+  test('two crashes (exit 3): two restarts, same descriptor, bundle kept, the fd still reaches the container, signals in order', async () => {
+    const id = scratch.id('crash');
+    const dir = mkdtempSync(join(shared, 'c-'));
+    chmodSync(dir, 0o777);
+    const log = join(dir, 'fd-log');
+    const fd = openSync(log, 'a', 0o666);
+    chmodSync(log, 0o666);
+    // Runs 1 and 2 crash with exit 3; run 3 stays up. Each run writes one line through the passed fd.
+    const script = 'echo run >> /state/runs; n=$(wc -l < /state/runs); echo "fd-run-$n" >&3; if [ "$n" -le 2 ]; then exit 3; fi; exec sleep 1000';
+    const cd = await startSpecWithFd(address, id, spec(script, true, dir), fd);
+    assert.ok(cd > 0, `StartFromSpec gave ${cd}`);
+    const bundle = real.manager.get(cd)?.bundle ?? '';
+    assert.ok(bundle.startsWith(bundlesDir), bundle);
+
+    const seen = await monitor!.until((s) => dobbyTrace(s, id).filter((t) => t === 'Started').length === 3, 45_000);
+    assert.deepEqual(dobbyTrace(seen, id), [
+      'Started', 'reply:StartFromSpec',
+      'StoppedWithStatus:768', 'Stopped', 'Started',
+      'StoppedWithStatus:768', 'Stopped', 'Started',
+    ]);
+    const ctrl = seen.filter((m) => m.kind === 'signal' && m.interface === 'org.rdk.dobby.ctrl1' && m.args[1] === id);
+    assert.ok(ctrl.every((m) => m.args[0] === cd), 'every signal carries the first descriptor');
+    await until(() => real.manager.get(cd)?.phase === 'running', 'running after the second restart');
+    assert.equal(await call(address, 'ctrl1', 'GetState', 'i', String(cd)), 'i 2');
+    assert.equal(real.manager.get(cd)?.bundle, bundle, 'the same bundle');
+    assert.ok(existsSync(join(bundle, 'config.json')), 'the bundle survived both crashes');
+    assert.equal(readFileSync(join(dir, 'runs'), 'utf8'), 'run\nrun\nrun\n');
+    await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length === 3, 'three lines through fd 3');
+    assert.deepEqual(readFileSync(log, 'utf8').split('\n').filter(Boolean), ['fd-run-1', 'fd-run-2', 'fd-run-3'],
+      'the caller closed its fd after the first reply; every run still got it');
+    const events = real.seen(id).filter((t) => t !== ('hook' as string));
+    assert.deepEqual(events, ['created', 'started', 'exited', 'deleted', 'created', 'started', 'exited', 'deleted', 'created', 'started']);
+
+    assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'false'), 'b true');
+    await monitor!.until((s) => dobbyTrace(s, id).filter((t) => t === 'Stopped').length === 3);
+    await until(() => real.manager.get(cd) === undefined && leftBundles(id).length === 0, 'container and bundle gone after the stop');
+    await sleep(1_500);
+    assert.equal(dobbyTrace(monitor!.messages, id).filter((t) => t === 'Started').length, 3, 'a stopped container is not restarted');
+    assert.equal(await call(address, 'ctrl1', 'GetState', 'i', String(cd)), 'i 0');
+  });
+
+  test('a clean exit (0) is not restarted and its bundle goes', async () => {
+    const id = scratch.id('clean');
+    const dir = mkdtempSync(join(shared, 'e-'));
+    chmodSync(dir, 0o777);
+    const reply = await call(address, 'ctrl1', 'StartFromSpec', 'ssah', id, spec('echo run >> /state/runs; exit 0', true, dir), '0');
+    const cd = Number(/^i (\d+)$/.exec(reply)?.[1]);
+    assert.ok(cd > 0, reply);
+    await monitor!.until((s) => dobbyTrace(s, id).includes('Stopped'));
+    await until(() => real.manager.get(cd) === undefined && leftBundles(id).length === 0, 'gone with its bundle');
+    await sleep(1_500);
+    assert.deepEqual(dobbyTrace(monitor!.messages, id), ['Started', 'reply:StartFromSpec', 'StoppedWithStatus:0', 'Stopped']);
+    assert.equal(readFileSync(join(dir, 'runs'), 'utf8'), 'run\n');
+  });
+
+  test('a stop during the backoff cancels the restart: no new Started, no bundle, no record, no runtime state', async () => {
+    const id = scratch.id('cancel');
+    const dir = mkdtempSync(join(shared, 's-'));
+    chmodSync(dir, 0o777);
+    // Crashes at once, every run: the stop lands in one of the backoffs (0.3 s, then 0.6 s, ...).
+    const reply = await call(address, 'ctrl1', 'StartFromSpec', 'ssah', id, spec('echo run >> /state/runs; exit 7', true, dir), '0');
+    const cd = Number(/^i (\d+)$/.exec(reply)?.[1]);
+    assert.ok(cd > 0, reply);
+    // Wait for a crash to be torn down: the container is then waiting out its backoff.
+    await until(() => real.seen(id).includes('deleted') && real.manager.get(cd)?.pid === null && real.manager.get(cd)?.phase === 'unknown', 'waiting to be restarted', 30_000);
+    const bundle = real.manager.get(cd)?.bundle ?? '';
+    assert.ok(existsSync(bundle), 'the bundle is kept for the restart');
+    const startedBefore = real.seen(id).filter((t) => t === 'started').length;
+    assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'false'), 'b true');
+    assert.equal(real.manager.get(cd), undefined, 'gone as soon as the stop returns');
+    assert.deepEqual(leftBundles(id), []);
+    await sleep(2_000);
+    assert.equal(real.seen(id).filter((t) => t === 'started').length, startedBefore, 'no restart after the stop');
+    assert.equal(await call(address, 'ctrl1', 'GetState', 'i', String(cd)), 'i 0');
+    assert.equal(await real.runtime.state(id), null, 'nothing left in the runtime');
+    const records = join(scratch.dir, 'crun', 'daemon', 'containers');
+    assert.deepEqual(existsSync(records) ? readdirSync(records).filter((n) => n.includes(id)) : [], [], 'no record left');
+  });
+});
