@@ -15,6 +15,7 @@ import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
+import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
 import { PluginRegistry } from './plugins/registry.ts';
 import type { DobbyPlugin } from './plugins/types.ts';
@@ -66,8 +67,8 @@ export interface DaemonExtras {
  * cannot replace one of them (the registry refuses a second plugin of the same name).
  */
 export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger): void {
-  // multicastsockets, networking and logging are wired here by the composition root as they land.
-  void registry;
+  registry.register(createMulticastSocketsPlugin());
+  // networking and logging are wired here by the composition root as they land.
 }
 
 export async function startDaemon(options: DaemonOptions, logger: Logger, extras: DaemonExtras = {}): Promise<Daemon> {
