@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { OCI_SCHEMA_DIR, validateOciConfig } from '../../src/spec/index.ts';
-import { parseProcDevices, parseProcLimits } from '../../src/spec/host-facts.ts';
+import { hasEffectiveCap, kernelHonoursKmemLimit, parseProcDevices, parseProcLimits } from '../../src/spec/host-facts.ts';
 import { convert, corpusText } from './helpers.ts';
 
 describe('validateOciConfig', () => {
@@ -47,6 +47,31 @@ describe('host facts parsers', () => {
       'Max realtime priority     0                    0                    ',
     ].join('\n');
     assert.deepEqual(parseProcLimits(text), { RLIMIT_NPROC: 96365, RLIMIT_NOFILE: 20000, RLIMIT_RTPRIO: 0 });
+  });
+
+  test('/proc/self/limits: every limit, as the rlimits extension checks them', () => {
+    const text = [
+      'Limit                     Soft Limit           Hard Limit           Units     ',
+      'Max stack size            8388608              unlimited            bytes     ',
+      'Max core file size        0                    4096                 bytes     ',
+      'Max locked memory         8388608              8388608              bytes     ',
+      'Max pending signals       96364                96364                signals   ',
+      'Max msgqueue size         819200               819200               bytes     ',
+      'Max nice priority         0                    0                    ',
+    ].join('\n');
+    assert.deepEqual(parseProcLimits(text), {
+      RLIMIT_CORE: 4096, RLIMIT_MEMLOCK: 8388608, RLIMIT_SIGPENDING: 96364, RLIMIT_MSGQUEUE: 819200, RLIMIT_NICE: 0,
+    });
+  });
+
+  test('CAP_SYS_RESOURCE from /proc/self/status, and which kernels honour kernel memory limits', () => {
+    // This VM's root: everything but CAP_SYS_RESOURCE (bit 24).
+    assert.equal(hasEffectiveCap('CapPrm:\t000001fffeffffff\nCapEff:\t000001fffeffffff\n', 24), false);
+    assert.equal(hasEffectiveCap('CapEff:\t000001fffeffffff\n', 21), true);
+    assert.equal(hasEffectiveCap('CapEff:\t000001ffffffffff\n', 24), true);
+    assert.equal(hasEffectiveCap('', 24), false);
+    assert.deepEqual(['5.15.0-91-generic', '6.0.19', '6.1.0-13-amd64', '6.18.44-fc', 'junk'].map(kernelHonoursKmemLimit),
+      [true, true, false, false, false]);
   });
 
   test('/proc/devices: character drivers only', () => {
