@@ -1,7 +1,8 @@
-// Builds GetInfo's document (reference §3.7): id, state, monotonic timestamp, pids, processes, cpu, memory, annotations.
+// Builds GetInfo's document (reference §3.7): id, state, monotonic timestamp, pids, processes, cpu, memory, annotations, plugins.
 
 import type { ContainerStats } from '../../drivers/stats/reader.ts';
 import type { ContainerSummary } from '../../manager-types.ts';
+import type { PluginReport } from '../../plugins/report.ts';
 import { formatJsonLikeJsoncpp, type JsonValue } from '../json-format.ts';
 
 /** GetInfo's `state` strings, by wire state (0 is how Dobby names a leftover it cannot control). */
@@ -27,7 +28,19 @@ export function infoDocument(
     memory: { user: stats.memory === null ? NO_MEMORY : { ...stats.memory.user } },
   };
   if (annotations !== undefined && annotations.size > 0) doc['annotations'] = Object.fromEntries(annotations);
+  // Our extra key (Dobby has none like it): the container's plugins and each hook run's duration.
+  if (summary.plugins !== undefined && summary.plugins.length > 0) doc['plugins'] = pluginsDocument(summary.plugins);
   return doc;
+}
+
+function pluginsDocument(plugins: readonly PluginReport[]): JsonValue {
+  return plugins.map((p) => ({
+    name: p.name,
+    kind: p.kind,
+    required: p.required,
+    ...(p.skipped === undefined ? {} : { skipped: p.skipped }),
+    hooks: p.hooks.map((h) => ({ hook: h.hook, mode: h.mode, ok: h.ok, durationMs: h.durationMs, ...(h.error === undefined ? {} : { error: h.error }) })),
+  }));
 }
 
 export function infoText(

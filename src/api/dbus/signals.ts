@@ -123,7 +123,8 @@ export class DobbySignals {
 
   #sendEvent(event: LifecycleEvent): void {
     const exited = event.type === 'exited' ? event : null;
-    const failed = event.type === 'start-failed' ? event : null;
+    // A hook run travels in the error fields: the plugin as the code, "<hook> ok|failed in N ms[: why]" as the message.
+    const failed = event.type === 'start-failed' ? event : event.type === 'hook' ? { code: event.plugin, message: hookMessage(event) } : null;
     this.#send(EVENTS_IFACE, EVENT_SIGNAL, [
       event.descriptor,
       event.id,
@@ -137,4 +138,9 @@ export class DobbySignals {
       failed?.message ?? '',
     ]);
   }
+}
+
+function hookMessage(event: Extract<LifecycleEvent, { type: 'hook' }>): string {
+  const outcome = `${event.hook} ${event.ok ? 'ok' : 'failed'} in ${event.durationMs} ms`;
+  return event.error === undefined ? outcome : `${outcome}: ${event.error}`;
 }
