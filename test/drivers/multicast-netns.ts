@@ -66,9 +66,12 @@ export interface NetnsRun {
   readonly results: string[];
 }
 
-/** Runs `file`'s tests inside `netns` (TAP reporter) and sums up what they reported. */
-export function runTestFileInNetns(netns: MulticastNetns, file: string, extraEnv: Record<string, string> = {}): Promise<NetnsRun> {
-  const env: Record<string, string | undefined> = { ...process.env, ...extraEnv, [NETNS_ENV]: netns.name };
+/**
+ * Runs `file`'s tests inside `netns` (TAP reporter) and sums up what they reported. A run past
+ * `timeoutMs` gets SIGTERM (its own cleanup may still run), then SIGKILL 10 s later.
+ */
+export function runTestFileInNetns(netns: MulticastNetns, file: string, timeoutMs = 150_000): Promise<NetnsRun> {
+  const env: Record<string, string | undefined> = { ...process.env, [NETNS_ENV]: netns.name };
   delete env['NODE_EXTRA_CA_CERTS']; // makes Node start slowly
   delete env['NODE_TEST_CONTEXT']; // set by an outer `node --test`; the inner run reports on its own
   return new Promise((resolve, reject) => {
@@ -76,10 +79,18 @@ export function runTestFileInNetns(netns: MulticastNetns, file: string, extraEnv
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
+    const term = setTimeout(() => {
+      output += `\n[runTestFileInNetns: no end after ${timeoutMs} ms, sending SIGTERM]\n`;
+      child.kill('SIGTERM');
+      kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    }, timeoutMs);
+    let kill: NodeJS.Timeout | undefined;
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
+      clearTimeout(term);
+      clearTimeout(kill);
       const count = (key: string): number => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(output)?.[1] ?? NaN);
       const results = output.split('\n').filter((l) => /^\s*(not )?ok \d+ - /.test(l)).map((l) => l.trim());
       resolve({ code, output, passed: count('pass'), failed: count('fail'), results });

@@ -182,7 +182,7 @@ if (multicastNetnsHere() === null) {
   test('multicast socket driver, inside a private network namespace', { timeout: 120_000 }, async (t) => {
     const netns = await makeMulticastNetns();
     try {
-      const r = await runTestFileInNetns(netns, fileURLToPath(import.meta.url));
+      const r = await runTestFileInNetns(netns, fileURLToPath(import.meta.url), 100_000);
       for (const line of r.results) t.diagnostic(line);
       assert.equal(r.code, 0, r.output);
       assert.equal(r.failed, 0, r.output);
