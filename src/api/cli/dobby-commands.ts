@@ -3,6 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { CTRL_IFACE } from '../dbus/names.ts';
 import { simple, withContainer, type Command, type CommandContext } from './context.ts';
+import type { DobbyProxy } from './dobby-proxy.ts';
 import { errnoText, EXIT, listTable, stateName } from './output.ts';
 import { parseStartArgs } from './start-args.ts';
 
@@ -21,6 +22,16 @@ async function signalFor(ctx: CommandContext, member: string, id: string): Promi
     if (m === member && body[1] === id) done();
   });
   return { wait: wait.finally(off), cancel: off };
+}
+
+/** Resolves once descriptor `cd` is no longer listed; never, if the bus connection fails meanwhile. */
+async function gone(proxy: DobbyProxy, cd: number, settled: () => boolean): Promise<void> {
+  try {
+    while (!settled() && (await proxy.list()).some((c) => c.descriptor === cd)) await new Promise((r) => setTimeout(r, 200));
+  } catch {
+    // The connection closed (the command is over) or broke: the Stopped signal decides instead.
+    await new Promise<never>(() => {});
+  }
 }
 
 const start: Command = {
@@ -66,7 +77,10 @@ const stop: Command = {
           ctx.out.error('failed to stop the container');
           return EXIT.FAILED;
         }
-        await stopped.wait;
+        // A container waiting to be restarted after a crash sent its Stopped then: it just goes.
+        let settled = false;
+        await Promise.race([stopped.wait, gone(proxy, cd, () => settled)]);
+        settled = true;
       } finally {
         stopped.cancel();
       }

@@ -1,6 +1,6 @@
 // The CLI's view of the daemon: typed wrappers of Dobby's methods and a way to wait for its signals.
 
-import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, DOBBY_OBJECT, DOBBY_SERVICE, EVENT_SIGNAL, EVENTS_IFACE } from '../dbus/names.ts';
+import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, DOBBY_OBJECT, DOBBY_SERVICE, EVENT_SIGNAL, EVENTS_IFACE, STATS_IFACE } from '../dbus/names.ts';
 import type { WireMessage, WireValue } from '../dbus/wire.ts';
 import type { BusClient } from './bus-client.ts';
 
@@ -77,6 +77,8 @@ export class DobbyProxy {
   exec(cd: number, options: string, command: string): Promise<boolean> { return this.#bool(CTRL_IFACE, 'Exec', 'iss', [cd, options, command]); }
   async state(cd: number): Promise<number> { return (await this.#call(CTRL_IFACE, 'GetState', 'i', [cd]))[0] as number; }
   async info(cd: number): Promise<string> { return (await this.#call(CTRL_IFACE, 'GetInfo', 'i', [cd]))[0] as string; }
+  /** dobby-ts's stats1.GetStats: JSON text, "" for an unknown descriptor. */
+  async stats(cd: number): Promise<string> { return (await this.#call(STATS_IFACE, 'GetStats', 'i', [cd]))[0] as string; }
   setLogLevel(level: number): Promise<boolean> { return this.#bool(ADMIN_IFACE, 'SetLogLevel', 'i', [level]); }
   setAIDbusAddress(privateBus: boolean, address: string): Promise<boolean> { return this.#bool(ADMIN_IFACE, 'SetAIDbusAddress', 'bs', [privateBus, address]); }
   async shutdown(): Promise<void> { await this.#call(ADMIN_IFACE, 'Shutdown', '', [], 120_000); }

@@ -1,10 +1,12 @@
-// Commands beyond DobbyTool: `run` (start, wait, exit with the container's status) and `events` (stream lifecycle events).
+// Commands beyond DobbyTool: `run` (start, wait, exit with the container's status), `events`
+// (stream lifecycle events) and `stats` (resource usage).
 
 import { CTRL_IFACE } from '../dbus/names.ts';
-import type { Command } from './context.ts';
+import { withContainer, type Command } from './context.ts';
 import type { EventSignal } from './dobby-proxy.ts';
 import { EXIT } from './output.ts';
 import { parseStartArgs } from './start-args.ts';
+import { statsLines, type StatsDoc } from './stats-format.ts';
 
 /** Shell convention for a raw wait status: the exit code, or 128 + the killing signal. */
 export function exitCodeOfStatus(status: number): number {
@@ -102,4 +104,27 @@ const events: Command = {
   },
 };
 
-export const EXTRA_COMMANDS: readonly Command[] = [run, events];
+const stats: Command = {
+  name: 'stats',
+  usage: 'stats <id>',
+  help: 'Prints the cpu time, memory usage (peak, limit) and number of processes (limit) of a container, from its cgroups',
+  async run(ctx, args) {
+    if (args.length < 1) {
+      ctx.out.error('must provide at least one arg; <id>');
+      return EXIT.USAGE;
+    }
+    return withContainer(ctx, args[0]!, async (cd) => {
+      const text = await (await ctx.proxy()).stats(cd);
+      if (text === '') {
+        ctx.out.error('failed to get container stats');
+        return EXIT.FAILED;
+      }
+      const doc = JSON.parse(text) as StatsDoc;
+      for (const line of statsLines(doc)) ctx.out.line(line);
+      ctx.out.result({ ...doc });
+      return EXIT.OK;
+    });
+  },
+};
+
+export const EXTRA_COMMANDS: readonly Command[] = [run, events, stats];

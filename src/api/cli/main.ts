@@ -35,11 +35,16 @@ function commandHelp(c: Command): string {
   return `${c.usage}\n\n${c.help}\n${c.options === undefined ? '' : `\n${c.options}\n`}`;
 }
 
-/** DobbyTool's matching: an exact name, else a unique prefix; several → ambiguous. */
+/**
+ * DobbyTool's matching: an exact name, else a unique prefix; several → ambiguous. A prefix that
+ * names one of DobbyTool's own commands means what it means to DobbyTool (`st`: start or stop,
+ * never stats); the extra commands are matched by prefix only where DobbyTool has no match.
+ */
 function findCommand(name: string): Command | string {
   const exact = COMMANDS.find((c) => c.name === name);
   if (exact !== undefined) return exact;
-  const matches = COMMANDS.filter((c) => c.name.startsWith(name));
+  const dobbyTool = DOBBY_COMMANDS.filter((c) => c.name.startsWith(name));
+  const matches = dobbyTool.length > 0 ? dobbyTool : EXTRA_COMMANDS.filter((c) => c.name.startsWith(name));
   if (matches.length === 0) return `${name}: No such command.`;
   if (matches.length > 1) return `Ambiguous command '${name}', possible commands: ${matches.map((c) => c.name).join(' ')} `;
   return matches[0]!;

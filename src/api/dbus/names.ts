@@ -7,6 +7,8 @@ export const CTRL_IFACE = 'org.rdk.dobby.ctrl1';
 export const DEBUG_IFACE = 'org.rdk.dobby.debug1';
 /** dobby-ts's own: what Dobby's signals lack (exit code, signal, OOM, start failures), never changing Dobby's. */
 export const EVENTS_IFACE = 'org.rdk.dobby.events1';
+/** dobby-ts's own: resource usage (GetStats) with what GetInfo lacks (cpu user/system, memory peak, pids limit). */
+export const STATS_IFACE = 'org.rdk.dobby.stats1';
 
 /**
  * `Event` on EVENTS_IFACE: descriptor, id, event type (created, started, paused, resumed, exited,

@@ -1,6 +1,6 @@
 // Dobby's methods and signals: every accepted arity, the failure reply for bad arguments, and names for introspection.
 
-import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, EVENT_SIGNAL, EVENT_SIGNATURE, EVENTS_IFACE } from './names.ts';
+import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, EVENT_SIGNAL, EVENT_SIGNATURE, EVENTS_IFACE, STATS_IFACE } from './names.ts';
 
 export interface Arg {
   readonly name: string;
@@ -97,6 +97,10 @@ export const PROTOCOL: Readonly<Record<string, InterfaceSpec>> = {
       GetSpec: method([CD], [a('spec', 's')], FAIL_S),
       GetOCIConfig: method([CD], [a('config', 's')], FAIL_S),
     },
+    signals: {},
+  },
+  [STATS_IFACE]: {
+    methods: { GetStats: method([CD], [a('stats', 's')], FAIL_S) },
     signals: {},
   },
   [EVENTS_IFACE]: {

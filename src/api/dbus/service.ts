@@ -5,6 +5,7 @@ import dbus from 'dbus-next';
 import type { Subscription } from 'rxjs';
 import { createNsMounter, type ContainerMounter } from '../../drivers/mount/ns-mount.ts';
 import { readContainerStats, type ContainerStats } from '../../drivers/stats/reader.ts';
+import { readContainerUsage, type ContainerUsage } from '../../drivers/stats/usage.ts';
 import { DobbyError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { ContainerManager } from '../../manager-types.ts';
@@ -13,7 +14,8 @@ import { ctrlHandlers } from './ctrl-handlers.ts';
 import type { AdminHooks, HandlerDeps, SpecSupport } from './deps.ts';
 import { Dispatcher, type IncomingCall, type Replier } from './dispatcher.ts';
 import { frameUnixFds } from './fd-framing.ts';
-import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, DOBBY_OBJECT, DOBBY_SERVICE } from './names.ts';
+import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, DOBBY_OBJECT, DOBBY_SERVICE, STATS_IFACE } from './names.ts';
+import { statsHandlers } from './stats-handlers.ts';
 import { DobbySignals } from './signals.ts';
 
 export interface DbusServiceOptions extends AdminHooks {
@@ -25,6 +27,8 @@ export interface DbusServiceOptions extends AdminHooks {
   readonly serviceName?: string;
   readonly mounter?: ContainerMounter;
   readonly readStats?: (pid: number | null) => Promise<ContainerStats>;
+  /** GetStats' reader (stats1); default: the container's cgroups on this host. */
+  readonly readUsage?: (pid: number | null) => Promise<ContainerUsage | null>;
   /** Connection attempts before giving up (Dobby: 5, back-off from 200 ms). */
   readonly connectAttempts?: number;
   /** Called once if the bus connection is lost while serving (the bus daemon died); default: logged. */
@@ -154,6 +158,7 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
     [ADMIN_IFACE]: adminHandlers(deps),
     [CTRL_IFACE]: ctrlHandlers(deps),
     [DEBUG_IFACE]: debugHandlers(deps),
+    [STATS_IFACE]: statsHandlers({ manager: options.manager, logger, readUsage: options.readUsage ?? ((pid) => readContainerUsage(pid)) }),
   }, logger);
 
   const onMessage = (raw: dbus.Message): boolean => {

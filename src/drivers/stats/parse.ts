@@ -24,6 +24,23 @@ export function parseSingleValue(text: string | null): CgroupValue {
   return big === U64_MAX ? -1 : toValue(big);
 }
 
+/**
+ * cgroup v1 writes "no limit" as the largest page-aligned 64-bit signed value
+ * (9223372036854771712 with 4 KiB pages; a little lower with bigger pages), not as all-ones.
+ * Anything from 2^63 - 64 KiB up means unlimited.
+ */
+const V1_UNLIMITED_FROM = I64_MAX + 1n - (1n << 16n);
+
+/**
+ * A limit file (`memory.limit_in_bytes`, `memory.max`, `pids.max`): -1 for unlimited in every
+ * spelling ("max", all-ones, v1's page-aligned LONG_MAX), as Dobby's "max/all-ones → -1".
+ */
+export function parseLimit(text: string | null): CgroupValue {
+  const value = parseSingleValue(text);
+  if (typeof value === 'bigint' && value >= V1_UNLIMITED_FROM) return -1;
+  return value;
+}
+
 /** Whitespace-separated integers (`cgroup.procs`, `cpuacct.usage_percpu`); INT64_MAX is read as -1, as Dobby does. */
 export function parseValueList(text: string | null): (number | bigint)[] {
   if (text === null) return [];
@@ -74,4 +91,25 @@ export function parseNsPid(status: string | null, hostPid: number): number {
 export function parseCmdline(raw: Buffer | string | null): string {
   if (raw === null) return '';
   return (typeof raw === 'string' ? raw : raw.toString('utf8')).replaceAll('\0', ' ');
+}
+
+/** Nanoseconds per USER_HZ tick (100 on every Linux ABI), for v1 `cpuacct.stat`. */
+const NS_PER_TICK = 10_000_000n;
+
+/** User and system cpu time in ns: v1 `cpuacct.stat` counts USER_HZ ticks. */
+export function parseCpuacctStat(text: string | null): { user: CgroupValue; system: CgroupValue } {
+  const ticks = (key: string): CgroupValue => {
+    const v = parseFlatKey(text, key);
+    return v === null ? null : toValue(BigInt(v) * NS_PER_TICK);
+  };
+  return { user: ticks('user'), system: ticks('system') };
+}
+
+/** User and system cpu time in ns from v2 `cpu.stat` (microseconds there). */
+export function parseV2CpuSplitNs(cpuStat: string | null): { user: CgroupValue; system: CgroupValue } {
+  const ns = (key: string): CgroupValue => {
+    const v = parseFlatKey(cpuStat, key);
+    return v === null ? null : toValue(BigInt(v) * 1000n);
+  };
+  return { user: ns('user_usec'), system: ns('system_usec') };
 }
