@@ -1,6 +1,6 @@
 // The composition root: the only place that wires the real drivers, the manager and the API together.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupProbe } from './actors/container-actors.ts';
 import type { DaemonOptions } from './daemon-options.ts';
@@ -89,12 +89,14 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     for (const plugin of extras.plugins ?? []) plugins.register(plugin, 'the daemon embedder');
     await loadPluginDir(options.pluginDir, plugins, logger);
     logger.info({ plugins: plugins.list().map((p) => ({ name: p.name, source: p.source })), skipped: plugins.problems() }, 'plugins installed');
+    const specBundles = new SpecBundles({ dir: layout.bundlesDir, initPath: CONTAINER_INIT });
+    const startedAt = Date.now();
     const manager = createContainerManager({
       runtime,
       monitor,
       cgroups: realCgroupProbe,
       records,
-      specBundles: new SpecBundles({ dir: layout.bundlesDir, initPath: CONTAINER_INIT }),
+      specBundles,
       launchConfigs: new LaunchConfigs({ dir: layout.launchConfigsDir, containerInit: CONTAINER_INIT }),
       logger,
       stateDir: options.stateDir,
@@ -109,7 +111,9 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       manager,
       stateDir: options.stateDir,
       plugins,
-      adoptLeftovers: () => adoptLeftovers(manager, runtime, records, logger),
+      adoptLeftovers: () => adoptLeftovers(manager, runtime, records, logger, {
+        dir: layout.bundlesDir, before: startedAt, remove: (bundle) => specBundles.remove(bundle),
+      }),
       async close(closeOptions = {}) {
         if (closed) return;
         closed = true;
@@ -125,16 +129,46 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
   }
 }
 
+/** Where generated bundles live, for sweeping the ones no container owns any more. */
+export interface LeftoverBundles {
+  readonly dir: string;
+  remove(bundle: string): Promise<void>;
+  /** Only bundles older than this (ms since the epoch) are swept: newer ones belong to starts in flight. */
+  readonly before: number;
+}
+
 /**
  * Rebuilds from the host, never from a saved snapshot: every container the runtime still has in our
- * root, and every one we had a record of, gets an actor that finds out what is true of it now.
+ * root, and every one we had a record of, gets an actor that finds out what is true of it now. A
+ * stop the last daemon had begun is finished; generated bundles no record owns are removed.
  */
-export async function adoptLeftovers(manager: Manager, runtime: OciRuntime, records: ContainerRecords, logger: Logger): Promise<void> {
+export async function adoptLeftovers(
+  manager: Manager, runtime: OciRuntime, records: ContainerRecords, logger: Logger, bundles?: LeftoverBundles,
+): Promise<void> {
   const [known, present] = await Promise.all([records.list(), runtime.list().catch(() => [])]);
-  const descriptors = new Map(known.map((r) => [r.id, r.descriptor]));
+  const byId = new Map(known.map((r) => [r.id, r]));
   const ids = new Set([...known.map((r) => r.id), ...present.map((s) => s.id)]);
   for (const id of [...ids].sort()) {
-    logger.info({ containerId: id, descriptor: descriptors.get(id) }, 'adopting a container left by an earlier daemon');
-    manager.adopt(id, descriptors.get(id));
+    const record = byId.get(id);
+    logger.info({ containerId: id, descriptor: record?.descriptor }, 'adopting a container left by an earlier daemon');
+    manager.adopt(id, record?.descriptor);
+    const descriptor = manager.findById(id)?.descriptor;
+    if (record?.stop !== undefined && descriptor !== undefined) {
+      logger.info({ containerId: id, force: record.stop.force }, 'finishing the stop an earlier daemon began');
+      void manager.stop(descriptor, record.stop.force).catch((err: unknown) => logger.warn({ err, containerId: id }, 'could not finish the stop'));
+    }
+  }
+  if (bundles !== undefined) await sweepBundles(bundles, new Set(known.map((r) => r.bundle)), logger);
+}
+
+async function sweepBundles(bundles: LeftoverBundles, owned: ReadonlySet<string>, logger: Logger): Promise<void> {
+  const names = await readdir(bundles.dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const path = join(bundles.dir, name);
+    if (owned.has(path)) continue;
+    const info = await stat(path).catch(() => null);
+    if (info === null || !info.isDirectory() || info.mtimeMs >= bundles.before) continue;
+    logger.info({ bundle: path }, 'removing a generated bundle no container owns');
+    await bundles.remove(path).catch((err: unknown) => logger.warn({ err, bundle: path }, 'could not remove a leftover bundle'));
   }
 }

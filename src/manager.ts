@@ -10,7 +10,7 @@ import { pluginReport } from './plugins/report.ts';
 import { PluginRegistry } from './plugins/registry.ts';
 import { EventBus, type LifecycleEvent } from './bus.ts';
 import type { Monitor } from './drivers/monitor/types.ts';
-import type { ContainerRecords } from './drivers/records/container-records.ts';
+import { recordStop, type ContainerRecords } from './drivers/records/container-records.ts';
 import type { SpecBundles } from './drivers/bundles/spec-bundles.ts';
 import { createFdDuplicator, type FdDuplicator } from './drivers/fds/duplicate.ts';
 import { readBundleConfig } from './drivers/bundles/bundle-config.ts';
@@ -105,6 +105,7 @@ export class Manager implements ContainerManager {
   readonly #supervisor: SupervisorActor;
   readonly #bus: EventBus;
   readonly #logger: Logger;
+  readonly #records: ContainerRecords;
   readonly #pending = new Map<string, Pending>();
   readonly #attached = new WeakSet<AnyActorRef>();
   readonly #annotations = new Map<number, Map<string, string>>();
@@ -119,6 +120,7 @@ export class Manager implements ContainerManager {
 
   constructor(options: ManagerOptions) {
     this.#logger = options.logger;
+    this.#records = options.records;
     this.#specBundles = options.specBundles;
     this.#fdDuplicator = options.fdDuplicator ?? createFdDuplicator();
     const policyProblem = options.restartPolicy === undefined ? null : restartPolicyProblem(options.restartPolicy);
@@ -231,6 +233,9 @@ export class Manager implements ContainerManager {
   }
 
   async stop(descriptor: number, force: boolean): Promise<void> {
+    const id = this.get(descriptor)?.id;
+    // Noted first, so that a daemon that dies during the stop leaves the next one to finish it.
+    if (id !== undefined) await recordStop(this.#records, id, force).catch((err: unknown) => this.#logger.warn({ err, containerId: id }, 'could not note the stop in the record'));
     await this.#command(descriptor, (requestId) => ({ type: 'STOP', requestId, force }));
     // A stop during a restart's backoff removes the container at once: answer once it is all gone.
     await this.#cleanups.get(descriptor);

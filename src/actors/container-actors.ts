@@ -105,7 +105,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
         for (const note of consolePlan.notes) log.warn({ note }, note);
         if (consolePlan.follow !== null) await consoleSinks.open(id, consolePlan.follow);
         // Written first, so a daemon that dies during the create still finds (and cleans) the container.
-        await records.write({ id, descriptor: input.descriptor, bundle: request.bundle });
+        await records.write({ id, descriptor: input.descriptor, bundle: request.bundle, ...(request.ownedBundle === true ? { ownedBundle: true } : {}) });
         const fds = [...(request.fds ?? []), ...(additions?.fds ?? [])];
         const processConfig = launch.config['process'] as { terminal?: unknown } | undefined;
         const created = await limited(() =>
@@ -239,8 +239,11 @@ export function createContainerActors(deps: ContainerActorDeps) {
       await consoleSinks.close(input.id).catch((err: unknown) => log.warn({ err }, 'could not finish the console log'));
       await launchConfigs.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the launch config'));
       await rm(join(stateDir, 'logs', `${input.id}.exec.log`), { force: true });
-      if (input.ownedBundle !== null && deps.removeBundle !== undefined) {
-        await deps.removeBundle(input.ownedBundle).catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'));
+      // An adopted container's machine never saw its start request: its record says whose bundle it is.
+      const record = input.ownedBundle === null ? await records.get(input.id).catch(() => null) : null;
+      const ownedBundle = input.ownedBundle ?? (record?.ownedBundle === true ? record.bundle : null);
+      if (ownedBundle !== null && deps.removeBundle !== undefined) {
+        await deps.removeBundle(ownedBundle).catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'));
       }
       await records.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the container record'));
     }),

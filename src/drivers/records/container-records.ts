@@ -8,12 +8,24 @@ export interface ContainerRecord {
   readonly id: string;
   readonly descriptor: number;
   readonly bundle: string;
+  /** The daemon generated the bundle (from a spec): it goes with the container. */
+  readonly ownedBundle?: boolean;
+  /** A stop was asked for: a daemon that died during it leaves the next one to finish it. */
+  readonly stop?: { readonly force: boolean };
 }
 
 export interface ContainerRecords {
   write(record: ContainerRecord): Promise<void>;
   remove(id: string): Promise<void>;
   list(): Promise<ContainerRecord[]>;
+  get(id: string): Promise<ContainerRecord | null>;
+}
+
+/** Notes a stop in the container's record, if it has one (a forced stop is never weakened). */
+export async function recordStop(records: ContainerRecords, id: string, force: boolean): Promise<void> {
+  const record = await records.get(id);
+  if (record === null) return;
+  await records.write({ ...record, stop: { force: force || record.stop?.force === true } });
 }
 
 function isRecord(value: unknown): value is ContainerRecord {
@@ -49,14 +61,24 @@ export class FileContainerRecords implements ContainerRecords {
     const names = await readdir(this.#dir).catch(() => [] as string[]);
     const records: ContainerRecord[] = [];
     for (const name of names.filter((n) => n.endsWith('.json'))) {
-      try {
-        const parsed: unknown = JSON.parse(await readFile(join(this.#dir, name), 'utf8'));
-        if (isRecord(parsed) && `${parsed.id}.json` === name) records.push(parsed);
-      } catch {
-        // unreadable or half-written: ignored
-      }
+      const record = await this.#read(name);
+      if (record !== null) records.push(record);
     }
     return records;
+  }
+
+  async get(id: string): Promise<ContainerRecord | null> {
+    return this.#read(`${id}.json`);
+  }
+
+  async #read(name: string): Promise<ContainerRecord | null> {
+    try {
+      const parsed: unknown = JSON.parse(await readFile(join(this.#dir, name), 'utf8'));
+      return isRecord(parsed) && `${parsed.id}.json` === name ? parsed : null;
+    } catch {
+      // missing, unreadable or half-written
+      return null;
+    }
   }
 }
 
@@ -74,5 +96,9 @@ export class MemoryContainerRecords implements ContainerRecords {
 
   async list(): Promise<ContainerRecord[]> {
     return [...this.#records.values()];
+  }
+
+  async get(id: string): Promise<ContainerRecord | null> {
+    return this.#records.get(id) ?? null;
   }
 }
