@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { CgroupProbe } from './actors/container-actors.ts';
 import type { DaemonOptions } from './daemon-options.ts';
 import { ConmonMonitor } from './drivers/monitor/conmon-monitor.ts';
+import { ConsoleSinks } from './drivers/monitor/console-follower.ts';
 import { OciCliRuntime } from './drivers/runtime/oci-cli-runtime.ts';
 import { cgroupPathsOfPid, oomKillCount } from './drivers/cgroup/index.ts';
 import { SpecBundles } from './drivers/bundles/spec-bundles.ts';
@@ -84,6 +85,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const runtime = new OciCliRuntime({ binary: options.runtime, root: layout.runtimeRoot, logger: logger.child({ driver: 'runtime' }) });
     const monitor = new ConmonMonitor({ runtime, stateDir: layout.monitorDir, logger: logger.child({ driver: 'monitor' }) });
     const records = new FileContainerRecords(layout.recordsDir);
+    const consoleSinks = new ConsoleSinks({ dir: layout.launchConfigsDir, logger: logger.child({ driver: 'console' }) });
     const plugins = new PluginRegistry();
     registerBuiltinPlugins(plugins, logger);
     for (const plugin of extras.plugins ?? []) plugins.register(plugin, 'the daemon embedder');
@@ -98,6 +100,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       records,
       specBundles,
       launchConfigs: new LaunchConfigs({ dir: layout.launchConfigsDir, containerInit: CONTAINER_INIT }),
+      consoleSinks,
       logger,
       stateDir: options.stateDir,
       stopGraceMs: options.stopGraceMs,
@@ -120,6 +123,8 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
         if (closeOptions.keepContainers !== true) await manager.shutdown();
         manager.close();
         monitor.close();
+        // Containers left running keep their sink plans: the next daemon follows them again.
+        await consoleSinks.detachAll();
         await lock.release();
       },
     };

@@ -15,6 +15,7 @@ import type { SpecBundles } from './drivers/bundles/spec-bundles.ts';
 import { createFdDuplicator, type FdDuplicator } from './drivers/fds/duplicate.ts';
 import { readBundleConfig } from './drivers/bundles/bundle-config.ts';
 import type { LaunchConfigs } from './drivers/bundles/launch-configs.ts';
+import type { ConsoleSinks } from './drivers/monitor/console-follower.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
 import { idProblem } from './container-id.ts';
 import { DobbyError, toDobbyError } from './errors.ts';
@@ -53,6 +54,8 @@ export interface ManagerOptions {
   readonly fdDuplicator?: FdDuplicator;
   /** Where per-launch configs are written and how the init of Dobby bundles is found (default: under stateDir). */
   readonly launchConfigs?: LaunchConfigs;
+  /** Console followers (file, journald, syslog sinks); default: a set keeping its plans under stateDir. */
+  readonly consoleSinks?: ConsoleSinks;
   /** The installed plugins (default: none); bundles name the ones they use. */
   readonly plugins?: PluginRegistry;
   /** Time limit of each plugin hook, in ms (default 4000). */
@@ -137,6 +140,7 @@ export class Manager implements ContainerManager {
       logger: options.logger,
       stateDir: options.stateDir,
       ...(options.launchConfigs === undefined ? {} : { launchConfigs: options.launchConfigs }),
+      ...(options.consoleSinks === undefined ? {} : { consoleSinks: options.consoleSinks }),
       ...(options.specBundles === undefined ? {} : { removeBundle: (bundle: string) => this.#removeBundleAtTeardown(bundle) }),
     });
     const hookActors = createHookActors({

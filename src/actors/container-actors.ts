@@ -84,7 +84,7 @@ function isNoSuchContainer(err: unknown): boolean {
 export function createContainerActors(deps: ContainerActorDeps) {
   const { runtime, monitor, cgroups, records, limiter, logger, stateDir } = deps;
   const launchConfigs = deps.launchConfigs ?? new LaunchConfigs({ dir: join(stateDir, 'configs') });
-  const consoleSinks = deps.consoleSinks ?? new ConsoleSinks();
+  const consoleSinks = deps.consoleSinks ?? new ConsoleSinks({ dir: join(stateDir, 'configs') });
   const limited = <T>(task: () => Promise<T>): Promise<T> => limiter.run(task);
 
   return {
@@ -103,7 +103,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
           ...(request.logSizeMax === undefined ? {} : { logSizeMax: request.logSizeMax }),
         });
         for (const note of consolePlan.notes) log.warn({ note }, note);
-        if (consolePlan.follow !== null) await consoleSinks.open(id, consolePlan.follow);
+        if (consolePlan.follow !== null) await consoleSinks.open(id, consolePlan.follow, consolePlan.monitor.path);
         // Written first, so a daemon that dies during the create still finds (and cleans) the container.
         await records.write({ id, descriptor: input.descriptor, bundle: request.bundle, ...(request.ownedBundle === true ? { ownedBundle: true } : {}) });
         const fds = [...(request.fds ?? []), ...(additions?.fds ?? [])];
@@ -121,7 +121,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
             ...(fds.length === 0 ? {} : { fds }),
           }),
         );
-        consoleSinks.follow(id, consolePlan.monitor.path);
+        consoleSinks.follow(id);
         // The monitor may have read them already; /proc/<pid>/cgroup is on the start's critical path.
         const cgroup = created.cgroup !== undefined ? created.cgroup : await cgroups.pathsOf(created.pid).catch(() => null);
         return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
@@ -212,6 +212,8 @@ export function createContainerActors(deps: ContainerActorDeps) {
       }
       if (state.status === 'running' || state.status === 'paused') {
         const cgroup = await cgroups.pathsOf(state.pid).catch(() => null);
+        // The console sink an earlier daemon fed (file, journald): follow it again.
+        await consoleSinks.resume(input.id).catch((err: unknown) => logger.warn({ err, containerId: input.id }, 'could not resume the console sink'));
         return { status: state.status, pid: state.pid, monitorPid: await monitor.monitorPid(input.id), cgroup };
       }
       if (state.status === 'created' || state.status === 'creating') return { status: 'created', pid: state.pid };

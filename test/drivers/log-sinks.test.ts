@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { DobbyError } from '../../src/errors.ts';
 import { decodeK8sLines, parseK8sLog } from '../../src/drivers/monitor/console-log.ts';
-import { ConsoleFollower } from '../../src/drivers/monitor/console-follower.ts';
+import { ConsoleFollower, ConsoleSinks } from '../../src/drivers/monitor/console-follower.ts';
 import { loggingPluginOf, monitorCapFor, planConsole, type HostLogFacts } from '../../src/drivers/monitor/log-sinks.ts';
 
 const none: HostLogFacts = { journald: false, syslog: false };
@@ -151,6 +151,52 @@ describe('console follower on real files', () => {
     appendFileSync(source, k8s(Buffer.from('defghijklmnop\n')));
     await follower.close();
     assert.equal(readFileSync(sink, 'utf8'), 'abc\ndefghi');
+  });
+
+  test('a process sink gets the raw text on its stdin', async () => {
+    const source = join(dir, 'p.k8s');
+    const out = join(dir, 'p.out');
+    writeFileSync(source, k8s(Buffer.from('to a process\n')));
+    const follower = await ConsoleFollower.open({ kind: 'process', command: '/bin/sh', args: ['-c', `cat > ${out}`] });
+    follower.follow(source);
+    await follower.close();
+    await waitFor(() => existsSync(out) && readFileSync(out, 'utf8') !== '');
+    assert.equal(readFileSync(out, 'utf8'), 'to a process\n');
+    await assert.rejects(ConsoleFollower.open({ kind: 'process', command: '/no/such/systemd-cat', args: [] }), /could not start \/no\/such\/systemd-cat/);
+  });
+
+  test('a restarted daemon resumes a file sink from the plan on disk; closing removes the plan', async () => {
+    const plans = join(dir, 'plans');
+    const source = join(dir, 'r.k8s');
+    const sink = join(dir, 'r.log');
+    writeFileSync(source, k8s(Buffer.from('before the restart\n')));
+    const first = new ConsoleSinks({ dir: plans });
+    await first.open('c1', { kind: 'file', path: sink, limit: 100 }, source);
+    first.follow('c1');
+    await waitFor(() => readFileSync(sink, 'utf8') !== '');
+    // The daemon dies here: its followers are gone, the plan is not.
+    assert.ok(existsSync(join(plans, 'c1.console.json')));
+    appendFileSync(source, k8s(Buffer.from('while it was down\n')));
+    const second = new ConsoleSinks({ dir: plans });
+    assert.equal(await second.resume('c1'), true);
+    appendFileSync(source, k8s(Buffer.from('after it came back\n')));
+    await waitFor(() => readFileSync(sink, 'utf8').includes('came back'));
+    await second.close('c1');
+    assert.equal(readFileSync(sink, 'utf8'), 'before the restart\nwhile it was down\nafter it came back\n');
+    assert.equal(existsSync(join(plans, 'c1.console.json')), false);
+    assert.equal(await second.resume('c1'), false, 'nothing to resume once closed');
+  });
+
+  test('a container that ended while no daemon ran: closing copies its output from the plan', async () => {
+    const plans = join(dir, 'plans2');
+    const source = join(dir, 'e.k8s');
+    const sink = join(dir, 'e.log');
+    writeFileSync(source, '');
+    const first = new ConsoleSinks({ dir: plans });
+    await first.open('c2', { kind: 'file', path: sink, limit: null }, source);
+    appendFileSync(source, k8s(Buffer.from('all of it\n')));
+    await new ConsoleSinks({ dir: plans }).close('c2');
+    assert.equal(readFileSync(sink, 'utf8'), 'all of it\n');
   });
 
   test('a symlink or a missing directory as the sink is refused', async () => {

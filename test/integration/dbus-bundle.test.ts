@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,14 +18,16 @@ import { LaunchConfigs } from '../../src/drivers/bundles/launch-configs.ts';
 import { SpecBundles } from '../../src/drivers/bundles/spec-bundles.ts';
 import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
 import { readConsoleLog } from '../../src/drivers/monitor/console-log.ts';
+import { ConsoleSinks } from '../../src/drivers/monitor/console-follower.ts';
 import { FileContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager } from '../../src/manager.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
+import { HookHint } from '../../src/plugins/types.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
 import { makeScratch } from '../helpers/scratch.ts';
-import { call, serve, testBus, type TestBus } from '../api/harness.ts';
+import { call, serve, startWithFd, testBus, type TestBus } from '../api/harness.ts';
 
 const scratch = makeScratch();
 const dirs = scratch.dirs('crun');
@@ -45,13 +47,36 @@ const manager = createContainerManager({
   logger: silentLogger(),
   stateDir: daemonDir,
   // The console sinks do the logging plugin's work; a required `logging` entry must find it installed.
-  plugins: loggingPluginStandIn(),
+  plugins: testPlugins(),
   stopGraceMs: 2_000,
   killWaitMs: 5_000,
 });
-function loggingPluginStandIn(): PluginRegistry {
+/** Host side of the additions plugin: a file whose fd it passes in, a dir it mounts. */
+const pluginFile = join(scratch.dir, 'plugin-fd.txt');
+const pluginDir = join(scratch.dir, 'plugin-dir');
+const pluginFds = new Map<string, number>();
+
+function testPlugins(): PluginRegistry {
   const registry = new PluginRegistry();
   registry.register({ name: 'logging', hookHints: 0 }, 'dbus-bundle.test');
+  // Adds what Dobby's postConstruction hooks may add: env, an fd (after the caller's), a mount.
+  registry.register({
+    name: 'h2additions',
+    hookHints: HookHint.PostConstructionSync | HookHint.PreDestructionSync,
+    postConstruction: (ctx, state) => {
+      const fd = openSync(pluginFile, 'r');
+      pluginFds.set(ctx.id, fd);
+      const inside = state.addFileDescriptor('h2additions', fd);
+      state.addEnvironmentVariable(`PLUGIN_FD=${inside}`);
+      state.addEnvironmentVariable('FROM_PLUGIN=yes');
+      state.addMount({ destination: '/tmp/plugin', type: 'bind', source: pluginDir, options: ['bind', 'ro'] });
+    },
+    preDestruction: (ctx) => {
+      const fd = pluginFds.get(ctx.id);
+      if (fd !== undefined) closeSync(fd);
+      pluginFds.delete(ctx.id);
+    },
+  }, 'dbus-bundle.test');
   return registry;
 }
 
@@ -201,6 +226,22 @@ describe('StartFromBundle with real crun', { concurrency: 4 }, () => {
     } finally {
       server.close();
     }
+  });
+
+  test("a plugin's postConstruction additions reach the container: env, a mount, and an fd after the caller's", async () => {
+    const id = scratch.id('plug');
+    writeFileSync(pluginFile, 'from the plugin fd');
+    mkdirSync(pluginDir, { recursive: true });
+    writeFileSync(join(pluginDir, 'hello.txt'), 'from the plugin mount');
+    const callerFile = join(scratch.dir, `${id}.caller.txt`);
+    writeFileSync(callerFile, 'from the caller fd');
+    const script = 'cat <&3; echo; eval "cat <&$PLUGIN_FD"; echo; cat /tmp/plugin/hello.txt; echo; echo "fd $PLUGIN_FD env $FROM_PLUGIN"';
+    const path = await bundle(id, { args: [SH, '-c', script] }, (config) => {
+      config['rdkPlugins'] = { h2additions: { required: true, data: {} } };
+    });
+    const cd = await startWithFd(address, id, path, callerFile);
+    assert.equal(await outputOf(id, cd), 'from the caller fd\nfrom the plugin fd\nfrom the plugin mount\nfd 4 env yes\n');
+    assert.equal(pluginFds.has(id), false, 'the plugin closed its fd');
   });
 
   test('a Dobby bundle mounting /usr/libexec/DobbyInit runs on a host without one; TERM ends it as signal 15', async () => {
@@ -391,6 +432,53 @@ describe('StartFromBundle with real crun', { concurrency: 4 }, () => {
         await sleep(50);
         await assertNothingLeft(id);
       });
+    }
+  });
+});
+
+describe('console sinks across a daemon restart', () => {
+  test('a daemon that comes back follows the file sink again; the sink ends as if it had never gone', async () => {
+    const stateDir = join(scratch.dir, 'crun', 'daemon-restart');
+    const make = () => {
+      const m = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+      const sinks = new ConsoleSinks({ dir: join(stateDir, 'configs') });
+      const mgr = createContainerManager({
+        runtime, monitor: m, cgroups: realCgroupProbe, records: new FileContainerRecords(join(stateDir, 'containers')),
+        launchConfigs: new LaunchConfigs({ dir: join(stateDir, 'configs'), hostDobbyInit: null }),
+        consoleSinks: sinks, logger: silentLogger(), stateDir, stopGraceMs: 1_000, killWaitMs: 5_000,
+      });
+      return { manager: mgr, monitor: m, sinks };
+    };
+    const id = scratch.id('restart');
+    const sink = join(scratch.dir, `${id}.console.log`);
+    const path = await bundle(id, { args: [SH, '-c', 'i=0; while [ $i -lt 40 ]; do echo "tick $i"; i=$((i+1)); sleep 0.05; done; sleep 100'] }, (config) => {
+      config['rdkPlugins'] = { logging: { data: { sink: 'file', fileOptions: { path: sink, limit: 4096 } } } };
+    });
+    const first = make();
+    const descriptor = await first.manager.start({ id, bundle: path });
+    for (let i = 0; i < 200 && !readFileSync(sink, 'utf8').includes('tick 3\n'); i++) await sleep(20);
+    // The daemon goes away; the container and conmon stay.
+    first.manager.close();
+    first.monitor.close();
+    await first.sinks.detachAll();
+    const atRestart = readFileSync(sink, 'utf8');
+    assert.doesNotMatch(atRestart, /tick 39/);
+    await sleep(2_500);
+    assert.equal(readFileSync(sink, 'utf8'), atRestart, 'nobody fed the sink while no daemon ran');
+    const second = make();
+    try {
+      second.manager.adopt(id, descriptor);
+      const expected = Array.from({ length: 40 }, (_, i) => `tick ${i}\n`).join('');
+      for (let i = 0; i < 250 && readFileSync(sink, 'utf8') !== expected; i++) await sleep(20);
+      assert.equal(readFileSync(sink, 'utf8'), expected);
+      const gone = firstValueFrom(second.manager.events$.pipe(filter((e) => e.id === id && e.type === 'deleted'), timeout(15_000)));
+      await second.manager.stop(descriptor, true);
+      await gone;
+      assert.deepEqual(readdirSync(join(stateDir, 'configs')).filter((n) => n.startsWith(id)), [], 'launch config and sink plan are gone');
+    } finally {
+      await second.manager.shutdown({ force: true, timeoutMs: 10_000 });
+      second.manager.close();
+      second.monitor.close();
     }
   });
 });

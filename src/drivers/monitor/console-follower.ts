@@ -3,7 +3,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, statSync, watch, type FSWatcher } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import { minimalEnv, resolveExecutable, type DriverLogger } from '../process.ts';
 import { decodeK8sLines } from './console-log.ts';
@@ -74,10 +75,11 @@ export class ConsoleFollower {
     return new ConsoleFollower({ kind: 'process', child }, null, logger);
   }
 
-  /** Starts following `source` (conmon's k8s-file log) from its beginning. */
-  follow(source: string): void {
+  /** Starts following `source` (conmon's k8s-file log) from byte `from` (a line start; default its beginning). */
+  follow(source: string, from = 0): void {
     if (this.#closed || this.#sourcePath !== null) return;
     this.#sourcePath = source;
+    this.#offset = from;
     try {
       // inotify on the file: conmon appends, never replaces it (no --log-size-max with a follower).
       this.#watcher = watch(source, { persistent: false }, () => this.#kick());
@@ -163,14 +165,30 @@ export class ConsoleFollower {
   }
 }
 
-/** The followers of every container that has one, by container id. */
+/** What a follower needs to be made again by a later daemon. */
+interface SinkPlan {
+  readonly target: FollowTarget;
+  /** The monitor's k8s-file log it reads. */
+  readonly source: string;
+}
+
+export interface ConsoleSinksOptions {
+  /** Where each container's sink plan is kept (`<id>.console.json`), so a restarted daemon resumes it. */
+  readonly dir?: string;
+  readonly logger?: DriverLogger;
+  /** What the host offers (default: looked at each time); tests pass their own. */
+  readonly facts?: () => HostLogFacts;
+}
+
+/** The followers of every container that has one, by container id; plans on disk outlive the daemon. */
 export class ConsoleSinks {
-  readonly #followers = new Map<string, ConsoleFollower>();
+  readonly #followers = new Map<string, { readonly follower: ConsoleFollower; readonly source: string }>();
+  readonly #dir: string | undefined;
   readonly #logger: DriverLogger | undefined;
   readonly #facts: () => HostLogFacts;
 
-  /** `facts` tells what the host offers (default: looked at each time); tests pass their own. */
-  constructor(options: { logger?: DriverLogger; facts?: () => HostLogFacts } = {}) {
+  constructor(options: ConsoleSinksOptions = {}) {
+    this.#dir = options.dir;
     this.#logger = options.logger;
     this.#facts = options.facts ?? hostLogFacts;
   }
@@ -179,29 +197,78 @@ export class ConsoleSinks {
     return this.#facts();
   }
 
-  /** Opens the sink for a container about to be created; `follow` starts copying into it. */
-  async open(id: string, target: FollowTarget): Promise<void> {
-    await this.close(id);
-    this.#followers.set(id, await ConsoleFollower.open(target, this.#logger));
+  #planPath(id: string): string | null {
+    return this.#dir === undefined || id.includes('/') ? null : join(this.#dir, `${id}.console.json`);
   }
 
-  follow(id: string, source: string): void {
-    this.#followers.get(id)?.follow(source);
+  /** Opens the sink for a container about to be created (a file sink is truncated); `follow` starts the copying. */
+  async open(id: string, target: FollowTarget, source: string): Promise<void> {
+    await this.#forget(id);
+    this.#followers.set(id, { follower: await ConsoleFollower.open(target, this.#logger), source });
+    const plan = this.#planPath(id);
+    if (plan !== null) {
+      await mkdir(dirname(plan), { recursive: true, mode: 0o700 });
+      await writeFile(plan, JSON.stringify({ target, source } satisfies SinkPlan), { mode: 0o600 });
+    }
   }
 
-  /** Copies the rest of the container's output and closes its sink. */
+  follow(id: string): void {
+    const entry = this.#followers.get(id);
+    entry?.follower.follow(entry.source);
+  }
+
+  /**
+   * After a daemon restart: follows again from the plan an earlier daemon left. A file sink is
+   * rewritten from the start of the monitor's log (the same bytes, up to its limit); a process
+   * sink only gets what comes from now on, so nothing is sent twice.
+   */
+  async resume(id: string): Promise<boolean> {
+    if (this.#followers.has(id)) return true;
+    const plan = await this.#readPlan(id);
+    if (plan === null) return false;
+    const follower = await ConsoleFollower.open(plan.target, this.#logger);
+    this.#followers.set(id, { follower, source: plan.source });
+    const from = plan.target.kind === 'process' ? await stat(plan.source).then((s) => s.size, () => 0) : 0;
+    follower.follow(plan.source, from);
+    return true;
+  }
+
+  /** Copies the rest of the container's output and closes its sink (made again from its plan if need be). */
   async close(id: string): Promise<void> {
-    const follower = this.#followers.get(id);
-    if (follower === undefined) return;
+    if (!this.#followers.has(id)) await this.resume(id).catch((err: unknown) => this.#logger?.warn({ err, containerId: id }, 'could not resume the console sink'));
+    const entry = this.#followers.get(id);
     this.#followers.delete(id);
-    await follower.close();
+    await entry?.follower.close();
+    const plan = this.#planPath(id);
+    if (plan !== null) await rm(plan, { force: true });
   }
 
   has(id: string): boolean {
     return this.#followers.has(id);
   }
 
-  async closeAll(): Promise<void> {
-    await Promise.all([...this.#followers.keys()].map((id) => this.close(id)));
+  /**
+   * Stops following, keeping the plans: for a daemon that leaves its containers running (the next
+   * one resumes the sinks).
+   */
+  async detachAll(): Promise<void> {
+    await Promise.all([...this.#followers.keys()].map((id) => this.#forget(id)));
+  }
+
+  async #forget(id: string): Promise<void> {
+    const entry = this.#followers.get(id);
+    this.#followers.delete(id);
+    await entry?.follower.close();
+  }
+
+  async #readPlan(id: string): Promise<SinkPlan | null> {
+    const path = this.#planPath(id);
+    if (path === null) return null;
+    try {
+      const plan = JSON.parse(await readFile(path, 'utf8')) as SinkPlan;
+      return typeof plan.source === 'string' && typeof plan.target === 'object' && plan.target !== null ? plan : null;
+    } catch {
+      return null;
+    }
   }
 }
