@@ -59,9 +59,14 @@ export class SpecBundles {
       await chmod(this.#options.dir, 0o755);
       await mkdir(bundle, { mode: 0o755 });
       await writeRootfs(converted.value.rootfs, join(bundle, 'rootfs'));
-      // Dobby writes the spec's rdkPlugins into config.json: the console sink and the plugins read them there, as for bundles.
-      const { rdkPlugins } = converted.value.plugins;
-      const config = Object.keys(rdkPlugins).length === 0 ? converted.value.config : { ...converted.value.config, rdkPlugins };
+      // Dobby writes the spec's plugins into config.json (rdkPlugins, and `plugins` as legacyPlugins): the
+      // console sink and the plugin hooks read them there, as for bundles.
+      const { rdkPlugins, legacyPlugins } = converted.value.plugins;
+      const config = {
+        ...converted.value.config,
+        ...(Object.keys(rdkPlugins).length === 0 ? {} : { rdkPlugins }),
+        ...(Object.keys(legacyPlugins).length === 0 ? {} : { legacyPlugins }),
+      };
       await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
       await rm(bundle, { recursive: true, force: true });
