@@ -148,6 +148,7 @@ export class Manager implements ContainerManager {
       logger: options.logger,
       ...(options.hookTimeoutMs === undefined ? {} : { hookTimeoutMs: options.hookTimeoutMs }),
       onHookRun: ({ id, descriptor }, run) => this.#bus.publish({ id, descriptor, at: Date.now(), type: 'hook', ...run }),
+      bundleOf: async (id) => (await options.records.list()).find((r) => r.id === id)?.bundle ?? null,
     });
     const machine = supervisorMachine.provide({ actors: { container: containerMachine.provide({ actors: { ...actors, ...hookActors } }) } });
     this.#supervisor = createActor(machine, {

@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import type { ConstructInput, ConstructOutput, HookInput, HookOutput } from '../machines/container-types.ts';
 import { DEFAULT_HOOK_TIMEOUT_MS, runHookPoint } from '../plugins/hook-runner.ts';
 import type { PluginRegistry } from '../plugins/registry.ts';
-import { readPluginSelection } from '../plugins/selection.ts';
+import { readPluginSelection, type PluginSelection } from '../plugins/selection.ts';
 import { createStartState } from '../plugins/start-state.ts';
 import type { HookRun } from '../plugins/types.ts';
 
@@ -17,6 +17,8 @@ export interface HookActorDeps {
   readonly hookTimeoutMs?: number;
   /** Told about each hook run as it ends (the manager puts them on the bus). */
   readonly onHookRun?: (container: { readonly id: string; readonly descriptor: number }, run: HookRun) => void;
+  /** The bundle an earlier daemon recorded for a container, for the teardown hooks of adopted ones. */
+  readonly bundleOf?: (id: string) => Promise<string | null>;
 }
 
 export function createHookActors(deps: HookActorDeps) {
@@ -27,6 +29,25 @@ export function createHookActors(deps: HookActorDeps) {
     logger: deps.logger.child({ containerId: id }),
     onRun: (run: HookRun) => deps.onHookRun?.({ id, descriptor }, run),
   });
+
+  /**
+   * An adopted container's postConstruction ran in an earlier daemon: its teardown hooks still
+   * run, with the plugins its bundle names now (plugins not installed are skipped, never fatal).
+   */
+  const adoptedSelection = async (input: HookInput): Promise<PluginSelection | null> => {
+    if (input.point !== 'postStop' && input.point !== 'preDestruction') return null;
+    const log = deps.logger.child({ containerId: input.id });
+    const bundle = await deps.bundleOf?.(input.id).catch(() => null);
+    if (bundle === undefined || bundle === null) return null;
+    return readPluginSelection(bundle, {
+      isInstalled: (name) => deps.registry.has(name),
+      skipMissingRequired: true,
+      warn: (skipped) => log.warn({ plugin: skipped.name }, `plugin '${skipped.name}' skipped at ${input.point}: ${skipped.reason}`),
+    }).catch((err: unknown) => {
+      log.warn({ err }, `the plugins of adopted container '${input.id}' cannot be selected; no ${input.point} hooks`);
+      return null;
+    });
+  };
 
   return {
     // A selection error (required plugin missing, dependsOn cycle) rejects: no postConstruction
@@ -47,9 +68,10 @@ export function createHookActors(deps: HookActorDeps) {
     }),
 
     runHooks: fromPromise<HookOutput, HookInput>(async ({ input }) => {
-      if (input.selection === null || input.selection.plugins.length === 0) return { runs: [], failure: null };
+      const selection = input.selection ?? (input.adopted ? await adoptedSelection(input) : null);
+      if (selection === null || selection.plugins.length === 0) return { runs: [], failure: null };
       return runHookPoint(
-        { id: input.id, point: input.point, selection: input.selection, pid: input.pid, exit: input.exit },
+        { id: input.id, point: input.point, selection, pid: input.pid, exit: input.exit },
         optionsFor(input.id, input.descriptor),
       );
     }),

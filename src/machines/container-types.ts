@@ -64,6 +64,8 @@ export interface HookInput {
   readonly selection: PluginSelection | null;
   readonly pid: number | null;
   readonly exit: ExitStatus | null;
+  /** Adopted from an earlier daemon: without a selection, the teardown hooks select from the bundle again. */
+  readonly adopted: boolean;
 }
 
 export interface HookOutput {
@@ -184,4 +186,6 @@ export interface ContainerContext {
   readonly additions: StartAdditions | null;
   /** Every hook run of this start, in the order they ended (GetInfo shows them). */
   readonly hookRuns: readonly HookRun[];
+  /** Rebuilt from the host after a daemon restart (its plugins' postConstruction ran in an earlier daemon). */
+  readonly adopted: boolean;
 }

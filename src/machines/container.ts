@@ -203,6 +203,7 @@ export const containerMachine = setup({
     plugins: null,
     additions: null,
     hookRuns: [],
+    adopted: false,
   }),
   initial: 'unknown',
   // Commands that reach the root were not accepted by the current state: refuse them, never drop.
@@ -236,7 +237,7 @@ export const containerMachine = setup({
           target: 'live',
           actions: assign(({ event }) => ({ request: event.request, startRequestId: event.requestId })),
         },
-        ADOPT: { target: 'adopting' },
+        ADOPT: { target: 'adopting', actions: assign({ adopted: true }) },
       },
     },
 
@@ -748,6 +749,7 @@ function hookInput(context: ContainerContext, point: LaterHookPoint): HookInput 
     selection: context.plugins,
     pid: context.pid,
     exit: context.exitStatus,
+    adopted: context.adopted,
   };
 }
 

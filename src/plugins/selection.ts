@@ -151,6 +151,8 @@ export interface SelectOptions {
   readonly isInstalled: (name: string) => boolean;
   /** Told about every plugin that is skipped. */
   readonly warn?: (skipped: SkippedPlugin) => void;
+  /** Skip (with a warning) a required plugin that is not installed instead of failing: for teardown hooks. */
+  readonly skipMissingRequired?: boolean;
 }
 
 /**
@@ -170,7 +172,7 @@ export function selectPlugins(config: unknown, bundle: string, options: SelectOp
       plugins.push(entry);
       continue;
     }
-    if (entry.kind === 'rdk' && entry.required) {
+    if (entry.kind === 'rdk' && entry.required && options.skipMissingRequired !== true) {
       throw new DobbyError(
         'BUNDLE_INVALID',
         `config.json rdkPlugins.${entry.name} is required, but no plugin named '${entry.name}' is installed; install it or set "required": false`,

@@ -15,6 +15,8 @@ import { createFakes, type Fakes } from '../../src/drivers/monitor/fake-monitor.
 import { MemoryContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager, type Manager } from '../../src/manager.ts';
+import { PluginRegistry } from '../../src/plugins/registry.ts';
+import { HOOK_POINTS, syncHint, type DobbyPlugin, type HookPoint } from '../../src/plugins/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dobby-adopt-'));
 // The fakes run nothing, but the create step reads the bundle's config.json and rootfs.
@@ -23,10 +25,11 @@ writeFileSync(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', ro
 after(() => rmSync(dir, { recursive: true, force: true }));
 const noCgroups: CgroupProbe = { pathsOf: async () => null, oomKillCount: async () => 0 };
 
-function daemon(fakes: Fakes, records: MemoryContainerRecords): { manager: Manager; events: LifecycleEvent[] } {
+function daemon(fakes: Fakes, records: MemoryContainerRecords, plugins?: PluginRegistry): { manager: Manager; events: LifecycleEvent[] } {
   const manager = createContainerManager({
     runtime: fakes.runtime, monitor: fakes.monitor, cgroups: noCgroups, records,
     logger: silentLogger(), stateDir: dir, stopGraceMs: 20, killWaitMs: 50,
+    ...(plugins === undefined ? {} : { plugins }),
   });
   const events: LifecycleEvent[] = [];
   manager.events$.subscribe((e) => events.push(e));
@@ -74,5 +77,51 @@ test('after a daemon crash, a new daemon re-adopts running, paused and exited co
   await until(() => second.manager.list().length === 0);
   fakes.host.assertClean();
   assert.deepEqual(await records.list(), []);
+  second.manager.close();
+});
+
+/** A plugin recording `<id> <hook> <exit code>` for every hook. */
+function tracer(seen: string[]): DobbyPlugin {
+  const plugin: Record<string, unknown> = { name: 'tracer', hookHints: HOOK_POINTS.reduce((b, p) => b | syncHint(p), 0) };
+  for (const hook of HOOK_POINTS) {
+    plugin[hook] = (ctx: { id: string; exit?: { exitCode: number | null } | null }) =>
+      void seen.push(`${ctx.id} ${hook}${ctx.exit === undefined ? '' : ` ${ctx.exit?.exitCode ?? 'null'}`}`);
+  }
+  return plugin as unknown as DobbyPlugin;
+}
+
+test("an adopted container's teardown hooks still run: its plugins are selected again from its bundle", async () => {
+  const pluginBundle = join(dir, 'with-plugins');
+  mkdirSync(join(pluginBundle, 'rootfs'), { recursive: true });
+  writeFileSync(join(pluginBundle, 'config.json'), JSON.stringify({
+    ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/bin/true'], cwd: '/' },
+    rdkPlugins: { tracer: { required: true }, 'not-installed-any-more': { required: true } },
+  }));
+  const fakes = createFakes();
+  const records = new MemoryContainerRecords();
+  const seenFirst: string[] = [];
+  const firstPlugins = new PluginRegistry();
+  firstPlugins.register(tracer(seenFirst));
+  firstPlugins.register({ name: 'not-installed-any-more', hookHints: 0 });
+  const first = daemon(fakes, records, firstPlugins);
+  await first.manager.start({ id: 'outlives', bundle: pluginBundle });
+  await first.manager.start({ id: 'ends-meanwhile', bundle: pluginBundle });
+  const setup: HookPoint[] = ['postConstruction', 'preStart', 'postStart'];
+  assert.deepEqual(seenFirst, [...setup.map((h) => `outlives ${h}`), ...setup.map((h) => `ends-meanwhile ${h}`)]);
+  first.manager.close();
+  fakes.host.exit('ends-meanwhile', 5);
+
+  // The new daemon has the tracer but no longer the other plugin: teardown skips it, never fails.
+  const seen: string[] = [];
+  const plugins = new PluginRegistry();
+  plugins.register(tracer(seen));
+  const second = daemon(fakes, records, plugins);
+  await adoptLeftovers(second.manager, fakes.runtime, records, silentLogger());
+  await until(() => second.manager.findById('outlives')?.phase === 'running' && second.manager.findById('ends-meanwhile') === undefined);
+  assert.deepEqual(seen, ['ends-meanwhile postStop 5', 'ends-meanwhile preDestruction 5']);
+  fakes.host.exit('outlives', 0);
+  await until(() => second.manager.list().length === 0);
+  assert.deepEqual(seen.slice(2), ['outlives postStop 0', 'outlives preDestruction 0']);
+  fakes.host.assertClean();
   second.manager.close();
 });
