@@ -137,6 +137,14 @@ describe('Dobby specs over D-Bus', { concurrency: 3 }, () => {
       assert.deepEqual(cgroupsNamed(id), [], `${label}: a cgroup was left`);
       assert.deepEqual(mountsNamed(id), [], `${label}: a mount was left`);
     }
+    // Accepted (with a warning) but failing in crun: the bind source does not exist on the host.
+    const late = scratch.id('nosource');
+    const lateSpec = spec(['true'], { mounts: [{ source: `/nonexistent-${late}`, destination: '/data', type: 'bind', options: ['bind'] }] });
+    assert.equal(await call(address, 'ctrl1', 'StartFromSpec', 'ssah', late, lateSpec, '0'), 'i -1');
+    assert.deepEqual(leftBundles(late), []);
+    assert.deepEqual(cgroupsNamed(late), [], 'a start that failed in crun left a cgroup');
+    assert.deepEqual(mountsNamed(late), []);
+    assert.equal(real.manager.findById(late), undefined);
     // A valid spec with an invalid id: refused, and its bundle removed again.
     assert.equal(await call(address, 'ctrl1', 'StartFromSpec', 'ssah', '../escape', spec(['true']), '0'), 'i -1');
     for (const dir of [bundlesDir, join(bundlesDir, '..')]) {
