@@ -70,6 +70,13 @@ const spec = (restartOnCrash: boolean | null): string =>
 async function nothingLeft(r: Rig, id: string, bundle: string): Promise<void> {
   await until(() => r.manager.findById(id) === undefined, `${id} gone`);
   await until(() => !existsSync(bundle), `${bundle} removed`);
+  assert.deepEqual((await r.records.list()).filter((x) => x.id === id), [], `${id}: record left`);
+  assert.ok(!r.fakes.host.allocations().containers.includes(id), `${id}: still in the runtime`);
+}
+
+/** Nothing at all is held on the fake host (every container of the rig gone). */
+async function hostEmpty(r: Rig): Promise<void> {
+  await until(() => r.manager.list().length === 0, 'every container gone');
   assert.deepEqual(await r.records.list(), []);
   const held = r.fakes.host.allocations();
   assert.deepEqual([held.containers, held.fds], [[], []]);
@@ -108,6 +115,7 @@ test('a crash restarts the container once, with the same descriptor, bundle and 
 
   await r.manager.stop(cd, false);
   await nothingLeft(r, 'crashy', bundle);
+  await hostEmpty(r);
   assert.throws(() => fstatSync(copy), /EBADF/, 'the fd copy is closed once the container is gone');
   assert.deepEqual(r.types('crashy').slice(-4), run, 'a stopped container is not restarted');
 });
@@ -122,6 +130,7 @@ test('a clean exit (0), a container without restartOnCrash, and a stop are never
   r.fakes.host.exit('plain', 1);
   await r.manager.stop(stopped, false);
   for (const [i, id] of ['clean', 'plain', 'stopped'].entries()) await nothingLeft(r, id, bundles[i]!);
+  await hostEmpty(r);
   await sleep(100);
   for (const id of ['clean', 'plain', 'stopped']) assert.deepEqual(r.types(id), ['created', 'started', 'exited', 'deleted'], id);
 });
@@ -142,6 +151,7 @@ test('a stop during the backoff cancels the restart; the container is gone when 
   assert.equal(r.manager.get(cd), undefined);
   assert.equal(existsSync(bundle), false, 'bundle removed before the stop returned');
   await nothingLeft(r, 'waiting', bundle);
+  await hostEmpty(r);
   assert.deepEqual(r.types('waiting'), ['created', 'started', 'exited', 'deleted']);
 });
 
@@ -151,6 +161,7 @@ test('attempts run out: the container goes for good with its bundle', async () =
   const cd = await r.manager.startFromSpec({ id: 'doomed', spec: spec(true) });
   const bundle = r.manager.get(cd)?.bundle ?? '';
   await nothingLeft(r, 'doomed', bundle);
+  await hostEmpty(r);
   assert.equal(r.types('doomed').filter((t) => t === 'started').length, 3, 'first start + 2 restarts');
 });
 
@@ -164,6 +175,7 @@ test('the shutdown cancels a pending restart and leaves nothing', async () => {
   await r.manager.shutdown({ timeoutMs: 5_000 });
   assert.equal(existsSync(bundle), false);
   await nothingLeft(r, 'shut', bundle);
+  await hostEmpty(r);
 });
 
 test('a failed restart (the runtime refuses the create) gives up cleanly', async () => {
@@ -173,5 +185,6 @@ test('a failed restart (the runtime refuses the create) gives up cleanly', async
   r.fakes.host.failNext('create', new Error('simulated create failure'), { id: 'refused' });
   r.fakes.host.exit('refused', 5);
   await nothingLeft(r, 'refused', bundle);
+  await hostEmpty(r);
   assert.deepEqual(r.types('refused'), ['created', 'started', 'exited', 'deleted', 'start-failed', 'deleted']);
 });
