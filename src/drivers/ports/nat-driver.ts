@@ -199,6 +199,7 @@ export class NatPortDriver implements PortDriver {
 
   async add(port: ActivePort, target: PortTarget): Promise<void> {
     const { spec } = port;
+    if (this.#ports.has(port.id)) throw new PortError('driver-failed', `port id ${port.id} is already forwarded by this nat driver (one driver per port manager)`);
     const undo: Undo[] = [];
     const step = async (name: string, run: () => Promise<Undo | void>): Promise<void> => {
       await this.#beforeStep?.(name, port);

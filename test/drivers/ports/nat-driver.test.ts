@@ -43,13 +43,15 @@ describe('nat port driver', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
-    await manager?.close();
-    for (const s of servers) await s.stop();
-    if (topo !== undefined) {
-      const left = await snapshot(topo.host);
-      await topo.destroy();
-      assert.equal(left, clean, 'the host namespace is as it was');
+    let left: string | undefined;
+    try {
+      await manager?.close();
+      for (const s of servers) await s.stop();
+      if (topo !== undefined) left = await snapshot(topo.host);
+    } finally {
+      await topo?.destroy();
     }
+    assert.equal(left, clean, 'the host namespace is as it was');
   });
 
   it('forwards TCP and UDP, two ports at once, IPv4 and IPv6, and keeps the client address', async () => {
