@@ -49,10 +49,20 @@ export function createHookActors(deps: HookActorDeps) {
     });
   };
 
+  /** The hook points after postConstruction: one logic, an actor name per point. */
+  const laterHooks = fromPromise<HookOutput, HookInput>(async ({ input }) => {
+    const selection = input.selection ?? (input.adopted ? await adoptedSelection(input) : null);
+    if (selection === null || selection.plugins.length === 0) return { runs: [], failure: null };
+    return runHookPoint(
+      { id: input.id, point: input.point, selection, pid: input.pid, exit: input.exit },
+      optionsFor(input.id, input.descriptor),
+    );
+  });
+
   return {
     // A selection error (required plugin missing, dependsOn cycle) rejects: no postConstruction
     // ran, so no teardown hook is due either.
-    constructPlugins: fromPromise<ConstructOutput, ConstructInput>(async ({ input }) => {
+    postConstructionHooks: fromPromise<ConstructOutput, ConstructInput>(async ({ input }) => {
       const log = deps.logger.child({ containerId: input.id });
       const selection = await readPluginSelection(input.request.bundle, {
         isInstalled: (name) => deps.registry.has(name),
@@ -67,14 +77,10 @@ export function createHookActors(deps: HookActorDeps) {
       return { selection, additions: startState.additions, runs: result.runs, failure: result.failure };
     }),
 
-    runHooks: fromPromise<HookOutput, HookInput>(async ({ input }) => {
-      const selection = input.selection ?? (input.adopted ? await adoptedSelection(input) : null);
-      if (selection === null || selection.plugins.length === 0) return { runs: [], failure: null };
-      return runHookPoint(
-        { id: input.id, point: input.point, selection, pid: input.pid, exit: input.exit },
-        optionsFor(input.id, input.descriptor),
-      );
-    }),
+    preStartHooks: laterHooks,
+    postStartHooks: laterHooks,
+    postStopHooks: laterHooks,
+    preDestructionHooks: laterHooks,
   };
 }
 

@@ -59,8 +59,12 @@ export const containerMachine = setup({
   },
   actors: {
     adoptContainer: fromPromise<AdoptOutput, IdInput>(notProvided('adoptContainer')),
-    constructPlugins: fromPromise<ConstructOutput, ConstructInput>(notProvided('constructPlugins')),
-    runHooks: fromPromise<HookOutput, HookInput>(notProvided('runHooks')),
+    // One actor per hook point, so each hook state names its point (they share one implementation).
+    postConstructionHooks: fromPromise<ConstructOutput, ConstructInput>(notProvided('postConstructionHooks')),
+    preStartHooks: fromPromise<HookOutput, HookInput>(notProvided('preStartHooks')),
+    postStartHooks: fromPromise<HookOutput, HookInput>(notProvided('postStartHooks')),
+    postStopHooks: fromPromise<HookOutput, HookInput>(notProvided('postStopHooks')),
+    preDestructionHooks: fromPromise<HookOutput, HookInput>(notProvided('preDestructionHooks')),
     createContainer: fromPromise<CreateOutput, CreateInput>(notProvided('createContainer')),
     startContainer: fromPromise<void, IdInput>(notProvided('startContainer')),
     signalContainer: fromPromise<void, SignalInput>(notProvided('signalContainer')),
@@ -304,7 +308,7 @@ export const containerMachine = setup({
         // postConstruction: the bundle's plugins are selected and may add env, fds and mounts.
         constructing: {
           invoke: {
-            src: 'constructPlugins',
+            src: 'postConstructionHooks',
             input: ({ context }) => {
               if (context.request === null) throw new DobbyError('INTERNAL', 'constructing without a start request');
               return { id: context.id, descriptor: context.descriptor, request: context.request };
@@ -395,7 +399,7 @@ export const containerMachine = setup({
         // preStart: the container exists (pid known, namespaces made) but runs nothing yet.
         preStarting: {
           invoke: {
-            src: 'runHooks',
+            src: 'preStartHooks',
             input: ({ context }) => hookInput(context, 'preStart'),
             onDone: [
               {
@@ -460,7 +464,7 @@ export const containerMachine = setup({
         // A failed postStart hook is logged and reported; it does not undo the start.
         postStarting: {
           invoke: {
-            src: 'runHooks',
+            src: 'postStartHooks',
             input: ({ context }) => hookInput(context, 'postStart'),
             onDone: {
               target: 'running',
@@ -653,7 +657,7 @@ export const containerMachine = setup({
         // Teardown hooks: their failures are logged and teardown goes on.
         postStopping: {
           invoke: {
-            src: 'runHooks',
+            src: 'postStopHooks',
             input: ({ context }) => hookInput(context, 'postStop'),
             onDone: { target: 'preDestructing', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
             onError: { target: 'preDestructing' },
@@ -661,7 +665,7 @@ export const containerMachine = setup({
         },
         preDestructing: {
           invoke: {
-            src: 'runHooks',
+            src: 'preDestructionHooks',
             input: ({ context }) => hookInput(context, 'preDestruction'),
             onDone: { target: 'tearingDown', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
             onError: { target: 'tearingDown' },
@@ -698,7 +702,7 @@ export const containerMachine = setup({
         },
         postStopping: {
           invoke: {
-            src: 'runHooks',
+            src: 'postStopHooks',
             input: ({ context }) => hookInput(context, 'postStop'),
             onDone: { target: 'preDestructing', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
             onError: { target: 'preDestructing' },
@@ -706,7 +710,7 @@ export const containerMachine = setup({
         },
         preDestructing: {
           invoke: {
-            src: 'runHooks',
+            src: 'preDestructionHooks',
             input: ({ context }) => hookInput(context, 'preDestruction'),
             onDone: { target: 'tearingDown', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
             onError: { target: 'tearingDown' },

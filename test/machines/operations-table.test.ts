@@ -31,18 +31,22 @@ function machineHolding(hold: Step | null) {
   // The input type is whatever each actor declares; these actors never look at it.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const settle = <T>(step: Step, value: T) => fromPromise<T, any>(() => (step === hold ? new Promise<T>(() => {}) : Promise.resolve(value)));
+  const holdingHooks = fromPromise<HookOutput, HookInput>(({ input }) =>
+    input.point === hold ? new Promise<HookOutput>(() => {}) : Promise.resolve({ runs: [], failure: null }),
+  );
   return containerMachine.provide({
     actors: {
       adoptContainer: settle<AdoptOutput>('adopt', { status: 'running', pid: 1, monitorPid: 2, cgroup: null }),
-      constructPlugins: settle<ConstructOutput>('postConstruction', {
+      postConstructionHooks: settle<ConstructOutput>('postConstruction', {
         selection: { plugins: [], skipped: [], rootfs: '/b/rootfs' },
         additions: { env: [], fds: [], mounts: [] },
         runs: [],
         failure: null,
       }),
-      runHooks: fromPromise<HookOutput, HookInput>(({ input }) =>
-        input.point === hold ? new Promise<HookOutput>(() => {}) : Promise.resolve({ runs: [], failure: null }),
-      ),
+      preStartHooks: holdingHooks,
+      postStartHooks: holdingHooks,
+      postStopHooks: holdingHooks,
+      preDestructionHooks: holdingHooks,
       createContainer: settle<CreateOutput>('create', { pid: 10, monitorPid: 9, cgroup: null }),
       startContainer: settle<void>('start', undefined),
       pauseContainer: settle<void>('pause', undefined),
