@@ -24,9 +24,9 @@ interface Daemon {
 }
 
 /** dobbyd on the test's own bus (which outlives it), serving once it owns the name. */
-async function startDaemon(address: string, graceSeconds: number): Promise<Daemon> {
+async function startDaemon(address: string, graceSeconds: number, extra: readonly string[] = []): Promise<Daemon> {
   const child = spawn(join(ROOT, 'bin', 'dobbyd'), [
-    '--dbus-address', address, '--state-dir', stateDir, '--stop-grace', String(graceSeconds), '--log-level', 'info',
+    '--dbus-address', address, '--state-dir', stateDir, '--stop-grace', String(graceSeconds), '--log-level', 'info', ...extra,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -215,5 +215,55 @@ describe('dobbyd survives kill -9', { concurrency: false }, () => {
   test('the daemon kept serving through all of it', async () => {
     assert.equal((await call(address, 'admin1', 'Ping')), '');
     assert.doesNotMatch(daemon!.output(), /uncaught exception/);
+  });
+
+  /** Starts one container that SIGTERM ends and one that ignores it (only the grace period's SIGKILL ends it). */
+  async function twoContainers(label: string): Promise<string[]> {
+    const polite = scratch.id(`${label}-polite`);
+    const stubborn = scratch.id(`${label}-stubborn`);
+    descriptorOf(await startCall(address, polite, await bundle(polite, { args: ['/bin/sleep', '1000'] })));
+    descriptorOf(await startCall(address, stubborn, await bundle(stubborn, { args: ['/bin/sh', '-c', 'while true; do sleep 1; done'], init: false })));
+    return [polite, stubborn];
+  }
+
+  async function exitOf(d: Daemon): Promise<number | null> {
+    if (d.child.exitCode !== null) return d.child.exitCode;
+    return new Promise((resolve) => d.child.once('exit', (code) => resolve(code)));
+  }
+
+  async function assertAllTornDown(ids: readonly string[]): Promise<void> {
+    for (const id of ids) assert.equal(await crunStatus(id), null, `${id} left in crun`);
+    const left = readdirSync(join(stateDir, 'containers')).filter((n) => ids.some((id) => n.startsWith(id)));
+    assert.deepEqual(left, [], 'records left behind');
+  }
+
+  test('SIGTERM stops every container (grace period, then SIGKILL), runs their teardown and exits 0', async () => {
+    await terminate(daemon);
+    daemon = await startDaemon(address, 1);
+    const ids = await twoContainers('term');
+    daemon.child.kill('SIGTERM');
+    assert.equal(await exitOf(daemon), 0);
+    await assertAllTornDown(ids);
+  });
+
+  test('Shutdown over D-Bus does the same', async () => {
+    daemon = await startDaemon(address, 1);
+    const ids = await twoContainers('shutdown');
+    assert.equal(await call(address, 'admin1', 'Shutdown'), '');
+    assert.equal(await exitOf(daemon), 0);
+    await assertAllTornDown(ids);
+  });
+
+  test('--keep-containers-on-exit leaves them running for the next daemon, which adopts them', async () => {
+    daemon = await startDaemon(address, 1, ['--keep-containers-on-exit']);
+    const id = scratch.id('kept');
+    const cd = descriptorOf(await startCall(address, id, await bundle(id, { args: ['/bin/sleep', '1000'] })));
+    daemon.child.kill('SIGTERM');
+    assert.equal(await exitOf(daemon), 0);
+    assert.equal(await crunStatus(id), 'running');
+    daemon = await startDaemon(address, 1);
+    await waitFor('adoption', async () => ((await list(address)).get(id) === cd ? true : undefined));
+    assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'true'), 'b true');
+    await waitFor('the stop', async () => ((await crunStatus(id)) === null ? true : undefined));
   });
 });
