@@ -2,7 +2,7 @@
 // CreateBundle, and bad specs refused with -1 and nothing left behind.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readHostFacts } from '../../src/spec/index.ts';
@@ -85,6 +85,61 @@ describe('Dobby specs over D-Bus', { concurrency: 3 }, () => {
     assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'false'), 'b true');
     await real.next(id, 'deleted');
     assert.deepEqual(leftBundles(id), []);
+  });
+
+  test('the spec extensions reach the running container through dobbyd: limits, oom_score_adj, host namespaces', async () => {
+    const id = scratch.id('ext');
+    const text = spec(['sleep', '60'], {
+      memLimit: 50331648,
+      resources: { pidsLimit: 20, oomScoreAdj: 300, memoryReservation: 16777216, rlimits: { nofile: '256:512', core: 0 } },
+      hostNamespaces: ['ipc'],
+    });
+    const reply = await call(address, 'ctrl1', 'StartFromSpec', 'ssah', id, text, '0');
+    const cd = Number(/^i (\d+)$/.exec(reply)?.[1]);
+    assert.ok(cd > 0, reply);
+    try {
+      const pid = real.manager.get(cd)?.pid;
+      assert.ok(typeof pid === 'number');
+      assert.equal(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8').trim(), '300');
+      assert.match(readFileSync(`/proc/${pid}/limits`, 'utf8'), /^Max open files\s+256\s+512\s/m);
+      assert.match(readFileSync(`/proc/${pid}/limits`, 'utf8'), /^Max core file size\s+0\s+0\s/m);
+      assert.equal(readlinkSync(`/proc/${pid}/ns/ipc`), readlinkSync(`/proc/self/ns/ipc`));
+      for (const ns of ['pid', 'net', 'uts', 'user']) assert.notEqual(readlinkSync(`/proc/${pid}/ns/${ns}`), readlinkSync(`/proc/self/ns/${ns}`), ns);
+      // The container's cgroups, found from the host through /proc/<pid>/cgroup (v1 controllers, or the v2 line).
+      const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':'));
+      const dir = (controller: string) => {
+        const v1 = lines.find(([, c]) => c!.split(',').includes(controller));
+        return v1 !== undefined ? join(CGROUP_ROOT, controller, v1[2]!) : join(CGROUP_ROOT, lines.find(([h]) => h === '0')![2]!);
+      };
+      assert.equal(readFileSync(join(dir('pids'), 'pids.max'), 'utf8').trim(), '20');
+      const memory = dir('memory');
+      const limit = existsSync(join(memory, 'memory.limit_in_bytes')) ? 'memory.limit_in_bytes' : 'memory.max';
+      const low = existsSync(join(memory, 'memory.soft_limit_in_bytes')) ? 'memory.soft_limit_in_bytes' : 'memory.low';
+      assert.equal(readFileSync(join(memory, limit), 'utf8').trim(), '50331648');
+      assert.equal(readFileSync(join(memory, low), 'utf8').trim(), '16777216');
+    } finally {
+      assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'true'), 'b true');
+      await real.next(id, 'deleted');
+    }
+    assert.deepEqual(leftBundles(id), []);
+    assert.deepEqual(cgroupsNamed(id), []);
+  });
+
+  // The spec conversion leaves the hostname out for the host's UTS namespace (crun refuses one there), but the
+  // launch config (src/drivers/bundles/launch-config.ts) sets hostname = id on every 1.0.2 config again.
+  test('a spec in the host\'s UTS namespace starts and keeps the host\'s name', { todo: 'launch-config.ts sets a hostname crun refuses without a UTS namespace' }, async () => {
+    const id = scratch.id('uts');
+    const reply = await call(address, 'ctrl1', 'StartFromSpec', 'ssah', id, spec(['sleep', '60'], { hostNamespaces: ['uts'] }), '0');
+    const cd = Number(/^i (\d+)$/.exec(reply)?.[1]);
+    assert.ok(cd > 0, reply);
+    try {
+      const pid = real.manager.get(cd)?.pid;
+      assert.ok(typeof pid === 'number');
+      assert.equal(readlinkSync(`/proc/${pid}/ns/uts`), readlinkSync('/proc/self/ns/uts'));
+    } finally {
+      await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'true');
+      await real.next(id, 'deleted');
+    }
   });
 
   test('CreateBundle writes a bundle without running it', async () => {
