@@ -165,7 +165,8 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       const c = await bundle({ args: ['/bin/true'] });
       await writeConfig(c.bundle, { args: ['/bin/true'] }, (config) => {
         (config['process'] as Record<string, unknown>)['cwd'] = 'relative-cwd-is-invalid';
-        (config['root'] as Record<string, unknown>)['path'] = '/nonexistent-rootfs-for-dobby-test';
+        // (A missing rootfs no longer gets this far: the manager refuses it before the runtime runs.)
+        (config['linux'] as { namespaces: unknown[] }).namespaces.push({ type: 'bogus' });
       });
       await assert.rejects(manager.start(c), (err: DobbyError) => {
         assert.ok(['RUNTIME_FAILED', 'MONITOR_FAILED'].includes(err.code), err.code);
