@@ -1,0 +1,151 @@
+// The `networking` plugin: Dobby's nat / open / none network modes over the plugin hooks.
+//
+// postConstruction checks the data (so bad data fails before the container exists); preStart (the
+// container created, its namespace there, not started yet) wires the network; postStop undoes it,
+// and preDestruction again for a start that failed before postStop could run. Undoing is idempotent.
+//
+// For the port manager: `addressOf(id)` gives a running container's addresses and namespace path,
+// and `events$` tells when a container's network comes and goes.
+
+import { join } from 'node:path';
+import { Subject, type Observable } from 'rxjs';
+import { AddressAllocator, checkIpv6Prefix, parseIpv4Range } from '../../drivers/network/address-allocator.ts';
+import { Iptables, type Firewall } from '../../drivers/network/firewall.ts';
+import { IpCommands, assertLinkName, type IpDriver } from '../../drivers/network/ip.ts';
+import { HOST, SpawnNetExec, netnsPath, pidTarget, type NetExec } from '../../drivers/network/net-exec.ts';
+import { SysctlCommand, type Sysctl } from '../../drivers/network/sysctl.ts';
+import { DobbyError } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
+import { parseNetworkingData, type NetworkingData } from './data.ts';
+import { NatNetwork, type ContainerNetwork } from './nat-network.ts';
+
+export type { ContainerNetwork } from './nat-network.ts';
+
+export const NETWORKING_PLUGIN = 'networking';
+
+export interface NetworkingPluginOptions {
+  /** Where the address leases live (a directory of the daemon's state dir). */
+  readonly stateDir: string;
+  /** Default `dobby0`. */
+  readonly bridgeName?: string;
+  /** The containers' IPv4 range, default `100.64.11.0/24` (bridge .1, containers .2-.252). */
+  readonly addressRange?: string;
+  /** The first 96 bits of the IPv6 addresses, default Dobby's `2080:d0bb:1e::`. */
+  readonly ipv6Prefix?: string;
+  /** Interfaces nat traffic may leave through (masqueraded), as Dobby's settings `network.externalInterfaces`. */
+  readonly externalInterfaces?: readonly string[];
+  /** Prefix of our iptables chains, default `DOBBY-NET`. */
+  readonly chainPrefix?: string;
+  /** A named namespace standing in for the host (tests). */
+  readonly hostNetns?: string | null;
+  /** The iptables binary: `iptables` (the host's alternative), `iptables-nft` or `iptables-legacy`. */
+  readonly iptables?: string;
+  readonly logger?: Logger;
+  /** Drivers to use instead of the real ones (fakes, fault injection). */
+  readonly drivers?: { readonly ip?: IpDriver; readonly firewall?: Firewall; readonly sysctl?: Sysctl; readonly exec?: NetExec };
+}
+
+export type NetworkEvent =
+  | { readonly type: 'attached'; readonly network: ContainerNetwork }
+  | { readonly type: 'detached'; readonly id: string };
+
+export interface NetworkingPlugin extends DobbyPlugin {
+  /** The network of a container whose preStart ran and whose postStop has not; null otherwise. */
+  addressOf(containerId: string): ContainerNetwork | null;
+  readonly events$: Observable<NetworkEvent>;
+  /** The nat machinery (tests look at its chain names). */
+  readonly nat: NatNetwork;
+  readonly bridgeName: string;
+}
+
+export const DEFAULT_BRIDGE = 'dobby0';
+export const DEFAULT_RANGE = '100.64.11.0/24';
+export const DEFAULT_IPV6_PREFIX = '2080:d0bb:1e::';
+export const DEFAULT_EXTERNAL_INTERFACES: readonly string[] = ['eth0', 'wlan0'];
+export const DEFAULT_CHAIN_PREFIX = 'DOBBY-NET';
+
+export function createNetworkingPlugin(options: NetworkingPluginOptions): NetworkingPlugin {
+  const bridgeName = options.bridgeName ?? DEFAULT_BRIDGE;
+  assertLinkName(bridgeName, 'networking bridgeName');
+  const externalInterfaces = options.externalInterfaces ?? DEFAULT_EXTERNAL_INTERFACES;
+  for (const e of externalInterfaces) assertLinkName(e, 'networking externalInterfaces entry');
+  const chainPrefix = options.chainPrefix ?? DEFAULT_CHAIN_PREFIX;
+  if (!/^DOBBY[A-Z0-9-]{0,12}$/.test(chainPrefix)) {
+    throw new DobbyError('INVALID_ARGUMENT', `networking chainPrefix '${chainPrefix}' must start with DOBBY and hold at most 17 of A-Z 0-9 -`);
+  }
+  const range = parseIpv4Range(options.addressRange ?? DEFAULT_RANGE, 'networking addressRange');
+  const ipv6Prefix = checkIpv6Prefix(options.ipv6Prefix ?? DEFAULT_IPV6_PREFIX, 'networking ipv6Prefix');
+  const hostNetns = options.hostNetns ?? null;
+  const logger = options.logger ?? silentLogger();
+  const exec = options.drivers?.exec ?? new SpawnNetExec({ hostNetns, logger: logger.child({ driver: 'network' }) });
+  const ip = options.drivers?.ip ?? new IpCommands(exec);
+  const firewall = options.drivers?.firewall ?? new Iptables(exec, options.iptables === undefined ? {} : { binary: options.iptables });
+  const sysctl = options.drivers?.sysctl ?? new SysctlCommand(exec);
+  const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
+  const nat = new NatNetwork({ bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, sysctl, hostNetns, logger });
+  const others = new Map<string, ContainerNetwork>();
+  const events = new Subject<NetworkEvent>();
+
+  const parse = (ctx: HookContext): NetworkingData => {
+    try {
+      const parsed = parseNetworkingData(ctx.data);
+      for (const w of parsed.warnings) ctx.logger.warn(w);
+      return parsed.data;
+    } catch (err) {
+      if (err instanceof DobbyError) throw new DobbyError(err.code, `container '${ctx.id}': ${err.message}`, { containerId: ctx.id });
+      throw err;
+    }
+  };
+
+  const plain = (id: string, pid: number, type: 'none' | 'open'): ContainerNetwork => ({
+    id, type, pid, netnsPath: type === 'open' ? netnsPath(HOST, hostNetns) : netnsPath(pidTarget(pid), null),
+    ipv4: null, ipv6: null, bridge: null, bridgeIpv4: null, bridgeIpv6: null, hostVeth: null, containerInterface: null,
+  });
+
+  const undo = async (ctx: HookContext): Promise<void> => {
+    const had = nat.get(ctx.id) !== null || others.has(ctx.id);
+    others.delete(ctx.id);
+    await nat.detach(ctx.id, ctx.logger);
+    if (had) events.next({ type: 'detached', id: ctx.id });
+  };
+
+  return {
+    name: NETWORKING_PLUGIN,
+    hookHints: HookHint.PostConstructionSync | HookHint.PreStartSync | HookHint.PostStopSync | HookHint.PreDestructionSync,
+    bridgeName,
+    nat,
+    events$: events.asObservable(),
+    addressOf: (id) => nat.get(id) ?? others.get(id) ?? null,
+
+    postConstruction(ctx) {
+      parse(ctx);
+    },
+
+    async preStart(ctx) {
+      const data = parse(ctx);
+      let network: ContainerNetwork;
+      if (data.type === 'nat') {
+        network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger);
+      } else if (data.type === 'none') {
+        await nat.assertOwnNetns(ctx.id, ctx.pid, 'none');
+        // crun (and runc) bring lo up in a new namespace already; this makes sure of it for any runtime.
+        await ip.apply(pidTarget(ctx.pid), [{ op: 'up', link: 'lo' }], ctx.id);
+        network = plain(ctx.id, ctx.pid, 'none');
+        others.set(ctx.id, network);
+      } else {
+        network = plain(ctx.id, ctx.pid, 'open');
+        others.set(ctx.id, network);
+      }
+      events.next({ type: 'attached', network });
+    },
+
+    async postStop(ctx) {
+      await undo(ctx);
+    },
+
+    async preDestruction(ctx) {
+      await undo(ctx);
+    },
+  };
+}

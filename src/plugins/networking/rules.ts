@@ -1,0 +1,129 @@
+// The firewall rules of nat networking, built by pure functions: the bridge's own (forwarding and
+// masquerade through the external interfaces) and each container's inter-container rules.
+//
+// Everything lives in chains of our own (`<prefix>-FORWARD` in filter, `<prefix>-PREROUTING` and
+// `<prefix>-POSTROUTING` in nat), reached by one jump rule from each built-in chain, and every rule
+// carries a comment: `dobby-net bridge` for the bridge's, `dobby-net:<container id>` for a container's
+// (ids have no spaces, so the two never collide). Teardown and crash recovery find rules by it.
+
+import type { Family, FirewallChange, FirewallRule, Table } from '../../drivers/network/firewall.ts';
+import type { InterContainerEntry } from './data.ts';
+
+export const BRIDGE_TAG = 'dobby-net bridge';
+
+export function containerTag(id: string): string {
+  return `dobby-net:${id}`;
+}
+
+export interface ChainNames {
+  readonly forward: string;
+  readonly prerouting: string;
+  readonly postrouting: string;
+}
+
+export function chainNames(prefix: string): ChainNames {
+  return { forward: `${prefix}-FORWARD`, prerouting: `${prefix}-PREROUTING`, postrouting: `${prefix}-POSTROUTING` };
+}
+
+/** Our chains and the built-in chain each is jumped to from. */
+export function ourChains(names: ChainNames): readonly { readonly table: Table; readonly chain: string; readonly from: string }[] {
+  return [
+    { table: 'filter', chain: names.forward, from: 'FORWARD' },
+    { table: 'nat', chain: names.prerouting, from: 'PREROUTING' },
+    { table: 'nat', chain: names.postrouting, from: 'POSTROUTING' },
+  ];
+}
+
+export function jumpRule(chain: string): string[] {
+  return ['-m', 'comment', '--comment', BRIDGE_TAG, '-j', chain];
+}
+
+/** The comment a rule carries, if any. */
+export function ruleTag(rule: readonly string[]): string | null {
+  const i = rule.indexOf('--comment');
+  return i >= 0 ? (rule[i + 1] ?? null) : null;
+}
+
+export function isJumpTo(rule: readonly string[], chain: string): boolean {
+  const i = rule.indexOf('-j');
+  return i >= 0 && rule[i + 1] === chain;
+}
+
+export interface BridgeRuleInput {
+  readonly family: Family;
+  readonly bridge: string;
+  /** The containers' subnet: `100.64.11.0/24`, or the IPv6 one. */
+  readonly subnet: string;
+  readonly externalInterfaces: readonly string[];
+  readonly names: ChainNames;
+}
+
+/** The bridge's rules, in order; each is appended to its chain. */
+export function bridgeRules(input: BridgeRuleInput): FirewallRule[] {
+  const { bridge, subnet, names } = input;
+  const tag = ['-m', 'comment', '--comment', BRIDGE_TAG];
+  const fwd = (rule: string[]): FirewallRule => ({ table: 'filter', chain: names.forward, rule: withTag(rule, tag) });
+  const out: FirewallRule[] = [];
+  for (const ext of input.externalInterfaces) {
+    out.push(fwd(['-d', subnet, '-i', ext, '-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']));
+  }
+  for (const ext of input.externalInterfaces) {
+    out.push(fwd(['-s', subnet, '-i', bridge, '-o', ext, '-j', 'ACCEPT']));
+  }
+  // Port forwards (the port manager's DNAT) from anywhere but the bridge itself reach the containers.
+  out.push(fwd(['!', '-i', bridge, '-o', bridge, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT']));
+  // Anything else into or out of the bridge (container to container included) is refused.
+  out.push(fwd(['-o', bridge, '-j', 'REJECT']));
+  out.push(fwd(['-i', bridge, '-j', 'REJECT']));
+  for (const ext of input.externalInterfaces) {
+    out.push({ table: 'nat', chain: names.postrouting, rule: withTag(['-s', subnet, '!', '-d', subnet, '-o', ext, '-j', 'MASQUERADE'], tag) });
+  }
+  return out;
+}
+
+/** The comment goes before the target, where iptables-save prints it. */
+function withTag(rule: readonly string[], tag: readonly string[]): string[] {
+  const j = rule.indexOf('-j');
+  return j < 0 ? [...rule, ...tag] : [...rule.slice(0, j), ...tag, ...rule.slice(j)];
+}
+
+export interface ContainerRuleInput {
+  readonly id: string;
+  readonly family: Family;
+  readonly bridge: string;
+  readonly subnet: string;
+  /** The bridge's own address (what other containers dial for an `in` port). */
+  readonly bridgeAddress: string;
+  readonly address: string;
+  readonly interContainer: readonly InterContainerEntry[];
+  readonly names: ChainNames;
+}
+
+/**
+ * A container's inter-container rules. `in` port P: other containers dial the bridge address on P
+ * and are DNATed to this container, whose replies (source port P) may cross the bridge. `out` port
+ * P: this container may send to port P of any container (whose `in` rule lets it in).
+ */
+export function containerRules(input: ContainerRuleInput): FirewallRule[] {
+  const { bridge, subnet, names } = input;
+  const host = input.family === 4 ? `${input.address}/32` : `${input.address}/128`;
+  const bridgeHost = input.family === 4 ? `${input.bridgeAddress}/32` : `${input.bridgeAddress}/128`;
+  const tag = ['-m', 'comment', '--comment', containerTag(input.id)];
+  const out: FirewallRule[] = [];
+  for (const e of input.interContainer) {
+    const proto = ['-p', e.protocol, '-m', e.protocol];
+    if (e.direction === 'in') {
+      out.push({ table: 'filter', chain: names.forward, rule: withTag(['-s', host, '-d', subnet, '-i', bridge, '-o', bridge, ...proto, '--sport', String(e.port), '-j', 'ACCEPT'], tag) });
+      const to = input.family === 4 ? `${input.address}:${e.port}` : `[${input.address}]:${e.port}`;
+      out.push({ table: 'nat', chain: names.prerouting, rule: withTag(['-s', subnet, '-d', bridgeHost, '-i', bridge, ...proto, '--dport', String(e.port), '-j', 'DNAT', '--to-destination', to], tag) });
+    } else {
+      out.push({ table: 'filter', chain: names.forward, rule: withTag(['-s', host, '-d', subnet, '-i', bridge, '-o', bridge, ...proto, '--dport', String(e.port), '-j', 'ACCEPT'], tag) });
+    }
+  }
+  return out;
+}
+
+/** Container rules go to the top of their chains, ahead of the bridge's REJECTs. */
+export function insertChanges(rules: readonly FirewallRule[]): FirewallChange[] {
+  return [...rules].reverse().map((r) => ({ op: 'insert', table: r.table, chain: r.chain, rule: r.rule }));
+}

@@ -1,0 +1,139 @@
+// Network namespaces a test makes itself: a "host" (where the bridge goes) and an "external" host
+// joined to it by a veth pair, TEST-NET addresses only, plus TCP probes run in any namespace.
+// Everything is removed at the end (node:test `after`), also when a test fails.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { run } from '../../src/drivers/process.ts';
+
+export const HOST_EXT_IFACE = 'ext0';
+export const HOST_ADDR4 = '192.0.2.1';
+export const EXT_ADDR4 = '192.0.2.2';
+export const HOST_ADDR6 = '2001:db8:6::1';
+export const EXT_ADDR6 = '2001:db8:6::2';
+
+/** Prints the peer's address to each client, then closes: the external side's view of the source. */
+const PEER_SERVER = `
+const net = require('node:net');
+const [host, port] = process.argv.slice(2);
+const server = net.createServer((s) => { s.end(s.remoteAddress.replace(/^::ffff:/, '') + '\\n'); });
+server.listen(Number(port), host, () => process.stdout.write('listening\\n'));
+`;
+
+/** Connects, prints what the server said or ERR <code>. */
+const CLIENT = `
+const net = require('node:net');
+const [host, port] = process.argv.slice(2);
+const s = net.connect({ host, port: Number(port), timeout: 1500 });
+let got = '';
+s.on('data', (d) => { got += d; });
+s.on('end', () => { process.stdout.write('OK ' + got.trim() + '\\n'); });
+s.on('timeout', () => { process.stdout.write('ERR ETIMEDOUT\\n'); s.destroy(); });
+s.on('error', (e) => { process.stdout.write('ERR ' + (e.code || e.message) + '\\n'); });
+`;
+
+export interface TestNetwork {
+  readonly tag: string;
+  readonly hostNs: string;
+  readonly extNs: string;
+  /** Runs a command in the host namespace and returns stdout (throws on failure). */
+  inHost(argv: readonly string[]): Promise<string>;
+  /** Starts a peer-printing TCP server in a namespace (netns name or pid); stopped at cleanup. */
+  serve(where: string | number, host: string, port: number): Promise<void>;
+  /** Connects from a namespace (netns name or pid): `OK <address the server saw>` or `ERR <code>`. */
+  connect(where: string | number, host: string, port: number): Promise<string>;
+  /** iptables-save (v4 and v6) of the host ns, links, routes: for before/after comparison. */
+  snapshot(): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+async function must(argv: readonly string[]): Promise<string> {
+  const [file, ...args] = argv as [string, ...string[]];
+  const r = await run(file, args);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+function enter(where: string | number): string[] {
+  return typeof where === 'number' ? ['nsenter', `--net=/proc/${where}/ns/net`, '--'] : ['ip', 'netns', 'exec', where];
+}
+
+/** Strips what changes on its own (dates, counters) from iptables-save output. */
+function normaliseSave(text: string): string {
+  return text.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '')).join('\n');
+}
+
+export async function makeTestNetwork(options: { register?: boolean } = {}): Promise<TestNetwork> {
+  const tag = randomBytes(3).toString('hex');
+  const hostNs = `dt-h6h-${tag}`;
+  const extNs = `dt-h6e-${tag}`;
+  const scripts = mkdtempSync('/tmp/dobby-h6-net-');
+  writeFileSync(join(scripts, 'server.cjs'), PEER_SERVER);
+  writeFileSync(join(scripts, 'client.cjs'), CLIENT);
+  const servers: ChildProcess[] = [];
+  let cleaned: Promise<void> | null = null;
+  const cleanup = (): Promise<void> => (cleaned ??= (async () => {
+    for (const s of servers) if (s.exitCode === null && s.pid !== undefined) s.kill('SIGKILL');
+    await run('ip', ['netns', 'del', extNs]);
+    await run('ip', ['netns', 'del', hostNs]);
+    rmSync(scripts, { recursive: true, force: true });
+  })());
+  if (options.register !== false) after(() => cleanup());
+
+  await must(['ip', 'netns', 'add', hostNs]);
+  await must(['ip', 'netns', 'add', extNs]);
+  const batch = [
+    `link set lo up`,
+    `link add ${HOST_EXT_IFACE} type veth peer name up0 netns ${extNs}`,
+    `addr add ${HOST_ADDR4}/24 dev ${HOST_EXT_IFACE}`,
+    `addr add ${HOST_ADDR6}/64 dev ${HOST_EXT_IFACE} nodad`,
+    `link set ${HOST_EXT_IFACE} up`,
+  ].join('\n');
+  const r = await run('sh', ['-c', `printf '%s\\n' "$1" | ip -n ${hostNs} -batch -`, 'sh', batch]);
+  if (r.code !== 0) throw new Error(`setting up ${hostNs}: ${r.stderr}`);
+  for (const cmd of [
+    ['link', 'set', 'lo', 'up'], ['addr', 'add', `${EXT_ADDR4}/24`, 'dev', 'up0'], ['-6', 'addr', 'add', `${EXT_ADDR6}/64`, 'dev', 'up0', 'nodad'], ['link', 'set', 'up0', 'up'],
+  ]) await must(['ip', '-n', extNs, ...cmd]);
+
+  // A host has its tables, and rules of others that ours must leave where they are.
+  for (const tool of ['iptables', 'ip6tables']) {
+    const other = tool === 'iptables' ? '198.51.100.7' : '2001:db8:99::7';
+    await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'filter', '-A', 'FORWARD', '-s', other, '-m', 'comment', '--comment', 'someone else', '-j', 'DROP']);
+    await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'nat', '-A', 'POSTROUTING', '-d', other, '-m', 'comment', '--comment', 'someone else', '-j', 'RETURN']);
+  }
+
+  const node = process.execPath;
+  return {
+    tag, hostNs, extNs,
+    inHost: (argv) => must(['ip', 'netns', 'exec', hostNs, ...argv]),
+    async serve(where, host, port) {
+      const argv = [...enter(where), node, join(scripts, 'server.cjs'), host, String(port)];
+      const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+      servers.push(child);
+      await new Promise<void>((resolve, reject) => {
+        let err = '';
+        child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+        child.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(); });
+        child.once('exit', (code) => reject(new Error(`server in ${where} exited ${code}: ${err}`)));
+      });
+    },
+    async connect(where, host, port) {
+      return (await must([...enter(where), node, join(scripts, 'client.cjs'), host, String(port)])).trim();
+    },
+    async snapshot() {
+      const parts = await Promise.all([
+        must(['ip', 'netns', 'exec', hostNs, 'iptables-save']).then(normaliseSave),
+        must(['ip', 'netns', 'exec', hostNs, 'ip6tables-save']).then(normaliseSave),
+        must(['ip', '-n', hostNs, '-o', 'link', 'show']).then((t) => t.split('\n').map((l) => l.replace(/^\d+: /, '').replace(/link\/ether \S+/, '').split(' ')[0]).sort().join('\n')),
+        // Link-local addresses come and go with the kernel's own timing; they are not ours to leak.
+        must(['ip', '-n', hostNs, '-o', 'addr', 'show']).then((t) => t.split('\n').map((l) => l.split(/\s+/).slice(1, 4).join(' ')).filter((l) => !/ inet6 fe80:/.test(l)).sort().join('\n')),
+        must(['ip', 'netns', 'exec', hostNs, 'sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding']),
+      ]);
+      return parts.join('\n----\n');
+    },
+    cleanup,
+  };
+}
