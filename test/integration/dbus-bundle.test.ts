@@ -8,7 +8,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { filter, firstValueFrom, ReplaySubject, timeout } from 'rxjs';
 import type { LifecycleEvent, LifecycleEventType } from '../../src/bus.ts';
 import { consoleLogPath } from '../../src/actors/container-actors.ts';
@@ -36,6 +38,16 @@ const configsDir = join(daemonDir, 'configs');
 const recordsDir = join(daemonDir, 'containers');
 const runtime = new OciCliRuntime({ binary: 'crun', root: dirs.runtimeRoot });
 const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+/** The daemon's warnings, to see what it says it did instead. */
+const warnings: { containerId?: string; msg?: string }[] = [];
+const warningLogger = pino({ level: 'warn' }, new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString().split('\n')) if (line !== '') warnings.push(JSON.parse(line) as { containerId?: string; msg?: string });
+    done();
+  },
+}));
+const warned = (id: string, message: RegExp): boolean => warnings.some((w) => w.containerId === id && message.test(w.msg ?? ''));
+
 // As on a host without DobbyInit: this machine has one, and tests must not touch the host.
 const manager = createContainerManager({
   runtime,
@@ -44,12 +56,12 @@ const manager = createContainerManager({
   records: new FileContainerRecords(recordsDir),
   specBundles: new SpecBundles({ dir: join(scratch.dir, 'crun', 'spec-bundles'), initPath: CONTAINER_INIT }),
   launchConfigs: new LaunchConfigs({ dir: configsDir, containerInit: CONTAINER_INIT, hostDobbyInit: null }),
-  logger: silentLogger(),
   stateDir: daemonDir,
   // The console sinks do the logging plugin's work; a required `logging` entry must find it installed.
   plugins: testPlugins(),
   stopGraceMs: 2_000,
   killWaitMs: 5_000,
+  logger: warningLogger,
 });
 /** Host side of the additions plugin: a file whose fd it passes in, a dir it mounts. */
 const pluginFile = join(scratch.dir, 'plugin-fd.txt');
@@ -258,6 +270,7 @@ describe('StartFromBundle with real crun', { concurrency: 4 }, () => {
     const launch = JSON.parse(readFileSync(join(configsDir, `${id}.json`), 'utf8')) as { mounts: { destination: string; source: string }[]; process: { args: string[] } };
     assert.equal(launch.mounts.find((m) => m.destination === DOBBY_INIT)?.source, CONTAINER_INIT);
     assert.equal(launch.process.args[0], DOBBY_INIT);
+    assert.ok(warned(id, /this host has no \/usr\/libexec\/DobbyInit: the bundle's mount of it uses \/usr\/bin\/tini-static instead/));
     const pid = manager.get(cd)!.pid!;
     assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0], DOBBY_INIT);
     assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'false'), 'b true');
@@ -343,6 +356,9 @@ describe('StartFromBundle with real crun', { concurrency: 4 }, () => {
       config['rdkPlugins'] = { logging: { required: false, data: { sink: 'journald' } } };
     });
     assert.equal(await outputOf(id, await startBundle(address, 'ssah', id, path, '0')), 'to the journal\n');
+    if (!existsSync('/run/systemd/journal/socket')) {
+      assert.ok(warned(id, /journald is not running on this host .*kept in .* instead/), JSON.stringify(warnings.filter((w) => w.containerId === id)));
+    }
     const required = scratch.id('jrnl');
     const requiredPath = await bundle(required, { args: [SH, '-c', 'echo x'] }, (config) => {
       config['rdkPlugins'] = { logging: { required: true, data: { sink: 'journald' } } };
