@@ -21,6 +21,11 @@ const PLUGIN_FILES: Record<string, string> = {
     postConstruction: () => true, preStart: () => true, postStart: () => true, postStop: () => true, preDestruction: () => true };`,
   'hanger.mjs': `export const plugin = { name: 'hanger', hookHints: ${HookHint.PostConstructionAsync}, postConstruction: () => new Promise(() => {}) };`,
   'syntax.mjs': `export default {{ name: 'syntax' };`,
+  // TypeScript, loaded by the bundled daemon through Node's type stripping.
+  'typed.ts': `interface Ctx { readonly pid: number }
+    export function createPlugin(host: { HookHint: Record<string, number> }): object {
+      return { name: 'typed', hookHints: host.HookHint['PreStartSync'], preStart: (ctx: Ctx): boolean => ctx.pid > 0 };
+    }`,
   'rejects-later.mjs': `export default { name: 'latebomb', hookHints: ${HookHint.PostStartSync},
     postStart() { setTimeout(() => Promise.reject(new Error('a rejection nobody handles')), 10); return true; } };`,
 };
@@ -90,7 +95,7 @@ describe('plugins through a real dobbyd and the dobby CLI', { concurrency: 1 }, 
     events.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     await sleep(1_500); // the CLI has subscribed by then (it acknowledges its match rule before printing)
     try {
-      const path = await bundle(id, { args: ['/bin/sleep', '1000'] }, { probe: { required: true }, hanger: { required: false }, latebomb: {}, absent: {} });
+      const path = await bundle(id, { args: ['/bin/sleep', '1000'] }, { probe: { required: true }, typed: { required: true }, hanger: { required: false }, latebomb: {}, absent: {} });
       const started = await dobby(address, ['start', id, path]);
       assert.equal(started.code, 0, started.stderr);
       await sleep(100); // the late rejection of `latebomb` fires meanwhile
@@ -104,6 +109,7 @@ describe('plugins through a real dobbyd and the dobby CLI', { concurrency: 1 }, 
       assert.deepEqual(byName['probe']!.hooks.map((h) => `${h.hook}:${h.ok}`), ['postConstruction:true', 'preStart:true', 'postStart:true']);
       assert.ok(byName['probe']!.hooks.every((h) => typeof h.durationMs === 'number'));
       assert.deepEqual(byName['hanger']!.hooks.map((h) => [h.hook, h.ok, h.error]), [['postConstruction', false, 'timed out after 500 ms']]);
+      assert.deepEqual(byName['typed']!.hooks.map((h) => `${h.hook}:${h.ok}`), ['preStart:true']);
       assert.equal(byName['absent']!.skipped, "no plugin named 'absent' is installed");
       assert.equal((await dobby(address, ['stop', id])).code, 0);
       for (let i = 0; i < 200 && !out.includes('"deleted"'); i++) await sleep(50);
