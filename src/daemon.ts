@@ -17,6 +17,7 @@ import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
+import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
 import { PluginRegistry } from './plugins/registry.ts';
 import type { DobbyPlugin } from './plugins/types.ts';
@@ -88,6 +89,8 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const consoleSinks = new ConsoleSinks({ dir: layout.launchConfigsDir, logger: logger.child({ driver: 'console' }) });
     const plugins = new PluginRegistry();
     registerBuiltinPlugins(plugins, logger);
+    // Built in unless the embedder brings its own (tests give one whose "host" is a namespace of theirs).
+    if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) plugins.register(createNetworkingPlugin({ stateDir: join(options.stateDir, 'network'), logger: logger.child({ plugin: NETWORKING_PLUGIN }) }));
     for (const plugin of extras.plugins ?? []) plugins.register(plugin, 'the daemon embedder');
     await loadPluginDir(options.pluginDir, plugins, logger);
     logger.info({ plugins: plugins.list().map((p) => ({ name: p.name, source: p.source })), skipped: plugins.problems() }, 'plugins installed');

@@ -47,7 +47,8 @@ export interface NetworkingPluginOptions {
 }
 
 export type NetworkEvent =
-  | { readonly type: 'attached'; readonly network: ContainerNetwork }
+  /** `portForwarding` is the container's data, checked, for the port manager to turn into ports. */
+  | { readonly type: 'attached'; readonly network: ContainerNetwork; readonly portForwarding: NetworkingData['portForwarding'] }
   | { readonly type: 'detached'; readonly id: string };
 
 export interface NetworkingPlugin extends DobbyPlugin {
@@ -137,7 +138,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
         network = plain(ctx.id, ctx.pid, 'open');
         others.set(ctx.id, network);
       }
-      events.next({ type: 'attached', network });
+      events.next({ type: 'attached', network, portForwarding: data.portForwarding });
     },
 
     async postStop(ctx) {
