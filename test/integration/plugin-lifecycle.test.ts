@@ -71,6 +71,8 @@ function recorder(name: string, hints: number, work: (hook: HookPoint, ctx: Reco
   return plugin as unknown as DobbyPlugin;
 }
 
+let gate = { promise: Promise.resolve(), open: () => {} };
+
 /** The fd our `fdpass` plugin hands to each container, kept open until its preDestruction. */
 const passedFds = new Map<string, number>();
 
@@ -98,6 +100,8 @@ const inProcess: DobbyPlugin[] = [
   recorder('failsprestart', HookHint.PreStartSync | HookHint.PreDestructionSync, (hook) => {
     if (hook === 'preStart') throw new Error('preStart refuses');
   }),
+  // Holds its preStart until the test opens the gate.
+  recorder('gate', HookHint.PreStartSync, () => gate.promise),
 ];
 
 /** Plugin files: recorders, a throwing one, a hanging one, and three that cannot be loaded. */
@@ -325,6 +329,23 @@ describe('plugin hooks over real crun through the daemon', { concurrency: 1 }, (
     });
     assert.deepEqual(hooksOf('memrec', id), ['postConstruction', 'preStart', 'postStop', 'preDestruction']);
     assert.deepEqual(hooksOf('failsprestart', id), ['preStart', 'preDestruction']);
+    await assertNothingLeft(id);
+  });
+
+  test('a stop during preStart cancels the start once the hook is done: the created container is deleted, teardown hooks run', async () => {
+    let open!: () => void;
+    gate = { promise: new Promise<void>((resolve) => (open = resolve)), open: () => open() };
+    const id = scratch.id('stopinprestart');
+    const bundle = await bundleWith(id, { args: ['/bin/sleep', '1000'] }, { memrec: {}, gate: { required: true } });
+    const starting = daemon.manager.start({ id, bundle });
+    await eventually(() => hooksOf('gate', id).length === 1, 'gate preStart running');
+    const summary = daemon.manager.findById(id);
+    assert.equal(summary?.phase, 'created');
+    assert.ok((readdirSyncSafe(stateLayout(stateDir).runtimeRoot)).includes(id), 'crun has the created container');
+    await daemon.manager.stop(summary!.descriptor, false);
+    gate.open();
+    await assert.rejects(starting, (err: unknown) => err instanceof DobbyError && err.code === 'ABORTED' && /cancelled by a stop/.test(err.message));
+    assert.deepEqual(hooksOf('memrec', id), ['postConstruction', 'preStart', 'postStop', 'preDestruction']);
     await assertNothingLeft(id);
   });
 
