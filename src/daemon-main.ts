@@ -66,6 +66,7 @@ async function main(): Promise<number> {
   try {
     api = await startApi({
       manager: daemon.manager,
+      ports: daemon.ports,
       logger,
       stateDir: options.stateDir,
       dbusAddress: options.dbusAddress,

@@ -22,12 +22,16 @@ import { loadPluginDir } from './plugins/plugin-dir.ts';
 import { PluginRegistry } from './plugins/registry.ts';
 import type { DobbyPlugin } from './plugins/types.ts';
 import { lockStateDir, type StateLock } from './state-lock.ts';
+import { asNetworkLookup, containerTargets, createPortActor, type PortActor } from './actors/port-actor.ts';
+import { createPorts } from './drivers/ports/index.ts';
 
 export interface Daemon {
   readonly manager: Manager;
   readonly stateDir: string;
   /** The installed plugins (built-in and from the plugin dir) and the plugin files that were skipped. */
   readonly plugins: PluginRegistry;
+  /** The port manager (org.rdk.dobby.ports1, portForwarding): ports go with their containers. */
+  readonly ports: PortActor;
   /**
    * Rebuilds an actor for every container an earlier daemon left. Called once the API serves, so
    * the signals for containers that ended meanwhile reach the bus.
@@ -112,11 +116,19 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       plugins,
       hookTimeoutMs: options.hookTimeoutMs,
     });
+    const network = asNetworkLookup(plugins.get('networking'));
+    const ports = createPortActor({
+      ports: createPorts({ resolveTarget: containerTargets(manager, network), logger: logger.child({ driver: 'ports' }) }),
+      containerEvents$: manager.events$,
+      ...(network?.events$ === undefined ? {} : { networkEvents$: network.events$ }),
+      logger: logger.child({ component: 'ports' }),
+    });
     let closed = false;
     return {
       manager,
       stateDir: options.stateDir,
       plugins,
+      ports,
       adoptLeftovers: () => adoptLeftovers(manager, runtime, records, logger, {
         dir: layout.bundlesDir, before: startedAt, remove: (bundle) => specBundles.remove(bundle),
       }),
@@ -124,6 +136,8 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
         if (closed) return;
         closed = true;
         if (closeOptions.keepContainers !== true) await manager.shutdown();
+        // Ports live in this process (proxies) and in rules a new daemon would purge: they go now.
+        await ports.close();
         manager.close();
         monitor.close();
         // Containers left running keep their sink plans: the next daemon follows them again.

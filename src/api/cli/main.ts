@@ -7,9 +7,10 @@ import type { Command, CommandContext } from './context.ts';
 import { DOBBY_COMMANDS } from './dobby-commands.ts';
 import { DobbyProxy } from './dobby-proxy.ts';
 import { EXTRA_COMMANDS } from './extra-commands.ts';
+import { PORT_COMMANDS } from './port-commands.ts';
 import { createOut, EXIT } from './output.ts';
 
-const COMMANDS: readonly Command[] = [...DOBBY_COMMANDS, ...EXTRA_COMMANDS];
+const COMMANDS: readonly Command[] = [...DOBBY_COMMANDS, ...EXTRA_COMMANDS, ...PORT_COMMANDS];
 
 const USAGE = `Usage: dobby <option(s)> <cmd> [args...]
   Command-line client of the Dobby container daemon (org.rdk.dobby), DobbyTool-compatible.

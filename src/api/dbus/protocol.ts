@@ -1,6 +1,7 @@
 // Dobby's methods and signals: every accepted arity, the failure reply for bad arguments, and names for introspection.
 
 import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, EVENT_SIGNAL, EVENT_SIGNATURE, EVENTS_IFACE, STATS_IFACE } from './names.ts';
+import { PORTS_IFACE, PORTS_PROTOCOL } from './ports-protocol.ts';
 
 export interface Arg {
   readonly name: string;
@@ -103,6 +104,7 @@ export const PROTOCOL: Readonly<Record<string, InterfaceSpec>> = {
     methods: { GetStats: method([CD], [a('stats', 's')], FAIL_S) },
     signals: {},
   },
+  [PORTS_IFACE]: PORTS_PROTOCOL,
   [EVENTS_IFACE]: {
     methods: {},
     signals: {

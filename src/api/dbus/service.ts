@@ -16,6 +16,8 @@ import { Dispatcher, type IncomingCall, type Replier } from './dispatcher.ts';
 import { frameUnixFds } from './fd-framing.ts';
 import { ADMIN_IFACE, CTRL_IFACE, DEBUG_IFACE, DOBBY_OBJECT, DOBBY_SERVICE, STATS_IFACE } from './names.ts';
 import { statsHandlers } from './stats-handlers.ts';
+import { portsHandlers, type PortService } from './ports-handlers.ts';
+import { PORTS_IFACE } from './ports-protocol.ts';
 import { DobbySignals } from './signals.ts';
 
 export interface DbusServiceOptions extends AdminHooks {
@@ -29,6 +31,8 @@ export interface DbusServiceOptions extends AdminHooks {
   readonly readStats?: (pid: number | null) => Promise<ContainerStats>;
   /** GetStats' reader (stats1); default: the container's cgroups on this host. */
   readonly readUsage?: (pid: number | null) => Promise<ContainerUsage | null>;
+  /** The port manager behind org.rdk.dobby.ports1; without it AddPort/RemovePort fail and ListPorts is empty. */
+  readonly ports?: PortService;
   /** Connection attempts before giving up (Dobby: 5, back-off from 200 ms). */
   readonly connectAttempts?: number;
   /** Called once if the bus connection is lost while serving (the bus daemon died); default: logged. */
@@ -159,6 +163,7 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
     [CTRL_IFACE]: ctrlHandlers(deps),
     [DEBUG_IFACE]: debugHandlers(deps),
     [STATS_IFACE]: statsHandlers({ manager: options.manager, logger, readUsage: options.readUsage ?? ((pid) => readContainerUsage(pid)) }),
+    [PORTS_IFACE]: portsHandlers({ manager: options.manager, ports: options.ports, logger }),
   }, logger);
 
   const onMessage = (raw: dbus.Message): boolean => {

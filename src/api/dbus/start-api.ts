@@ -5,10 +5,13 @@ import type { ContainerManager } from '../../manager-types.ts';
 import { resolveBus } from './bus-address.ts';
 import type { AdminHooks, SpecSupport } from './deps.ts';
 import { startDbusService } from './service.ts';
+import type { PortService } from './ports-handlers.ts';
 
 export interface ApiOptions extends Partial<AdminHooks> {
   readonly manager: ContainerManager & Partial<SpecSupport>;
   readonly logger: Logger;
+  /** org.rdk.dobby.ports1's port manager. */
+  readonly ports?: PortService;
   /** Where a private bus keeps its config, socket and pid file (`<stateDir>/dbus`). */
   readonly stateDir: string;
   /** --dbus-address; else $DBUS_SYSTEM_BUS_ADDRESS, else the system bus. */
