@@ -7,7 +7,7 @@ import type { DaemonOptions } from './daemon-options.ts';
 import { ConmonMonitor } from './drivers/monitor/conmon-monitor.ts';
 import { ConsoleSinks } from './drivers/monitor/console-follower.ts';
 import { OciCliRuntime } from './drivers/runtime/oci-cli-runtime.ts';
-import { cgroupPathsOfPid, oomKillCount } from './drivers/cgroup/index.ts';
+import { cgroupPathsOfPid, oomKillCount, removeEmptyCgroups } from './drivers/cgroup/index.ts';
 import { SpecBundles } from './drivers/bundles/spec-bundles.ts';
 import { DEFAULT_CONTAINER_INIT, LaunchConfigs } from './drivers/bundles/launch-configs.ts';
 import { FileContainerRecords, type ContainerRecords } from './drivers/records/container-records.ts';
@@ -60,6 +60,8 @@ export const CONTAINER_INIT = DEFAULT_CONTAINER_INIT;
 export const realCgroupProbe: CgroupProbe = {
   pathsOf: (pid) => cgroupPathsOfPid(pid),
   oomKillCount: (paths) => oomKillCount(paths),
+  // crun's default cgroup of a container is /<id> in each hierarchy.
+  removeLeftovers: async (id) => void (await removeEmptyCgroups(`/${id}`)),
 };
 
 /** What the composition root is given beyond the command line (tests add their own plugins here). */

@@ -40,6 +40,8 @@ export interface CgroupProbe {
   pathsOf(pid: number): Promise<CgroupPaths | null>;
   /** How many OOM kills the kernel recorded in those cgroups. */
   oomKillCount(paths: CgroupPaths): Promise<number>;
+  /** Removes the empty cgroups the runtime made for this container id and left behind (a failed create). */
+  removeLeftovers?(id: string): Promise<void>;
 }
 
 export interface ContainerActorDeps {
@@ -236,6 +238,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
           if (!isNoSuchContainer(again)) log.error({ err: again }, 'could not delete the container from the runtime');
         });
       });
+      await cgroups.removeLeftovers?.(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove leftover cgroups'));
       await monitor.release(input.id).catch((err: unknown) => log.warn({ err }, 'could not release the monitor files'));
       // After the monitor is gone: it has written all the container's output by then.
       await consoleSinks.close(input.id).catch((err: unknown) => log.warn({ err }, 'could not finish the console log'));

@@ -6,4 +6,6 @@ export {
   parseProcCgroups, v1MountFor,
   type CgroupLayoutKind, type CgroupMount, type CgroupMounts, type CgroupPaths, type CgroupV1Mount, type ControllerListOptions,
 } from './parse.ts';
-export { cgroupPathsOfPid, detectCgroupLayout, oomKillCount, readCgroupMounts, readOomKillCount, type CgroupLayout } from './reader.ts';
+export {
+  cgroupPathsOfPid, detectCgroupLayout, oomKillCount, readCgroupMounts, readOomKillCount, removeEmptyCgroups, type CgroupLayout,
+} from './reader.ts';

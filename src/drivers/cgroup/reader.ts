@@ -1,6 +1,6 @@
 // Reads a container's cgroup placement and OOM-kill counters from /proc and the cgroup mounts.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, rmdir } from 'node:fs/promises';
 import {
   cgroupDir, layoutKind, parseCgroupMounts, parseControllerList, parseOomKill, parseProcCgroup, v1MountFor,
   type CgroupLayoutKind, type CgroupMounts, type CgroupPaths,
@@ -74,4 +74,19 @@ export async function detectCgroupLayout(mountinfoPath = '/proc/self/mountinfo')
   const v1Controllers: Record<string, string> = {};
   for (const mount of mounts.v1) for (const c of mount.controllers) v1Controllers[c] ??= mount.mountPoint;
   return { layout: layoutKind(mounts), v2MountPoint: mounts.v2?.mountPoint ?? null, v2Controllers, v1Controllers };
+}
+
+/**
+ * Removes the cgroup directories at `path` in every hierarchy, where they are empty. crun leaves them
+ * behind when a create fails after it made them; rmdir refuses a cgroup that still has processes or
+ * children, so a live cgroup is never touched. Returns the directories removed.
+ */
+export async function removeEmptyCgroups(path: string, mounts?: CgroupMounts): Promise<string[]> {
+  const all = mounts ?? (await readCgroupMounts());
+  const dirs = [...all.v1, ...(all.v2 === null ? [] : [all.v2])].map((m) => cgroupDir(m, path)).filter((d): d is string => d !== null);
+  const removed: string[] = [];
+  for (const dir of new Set(dirs)) {
+    if (await rmdir(dir).then(() => true, () => false)) removed.push(dir);
+  }
+  return removed;
 }
