@@ -307,6 +307,18 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       await finish(c.id);
     });
 
+    test("two containers from one bundle released at once: conmon's FIFOs still go", async () => {
+      const bundle = await makeBundle(join(scratch.bundlesDir, scratch.id(`${flavour}-shared`)), { args: ['/bin/true'] });
+      const ids = [scratch.id(flavour), scratch.id(flavour)];
+      const exits = ids.map((id) => exitOf(id));
+      for (const id of ids) await monitor.create({ id, bundle, logPath: join(scratch.logsDir, `${id}.log`) });
+      await Promise.all(ids.map((id) => runtime.start(id)));
+      await Promise.all(exits);
+      await Promise.all(ids.map((id) => runtime.delete(id, { force: true })));
+      await Promise.all(ids.map((id) => monitor.release(id)));
+      assert.deepEqual((await readdir(bundle)).sort(), ['config.json', 'rootfs']);
+    });
+
     test('two containers from one bundle: the second release clears conmon\'s FIFOs, the first keeps them', async () => {
       const bundle = await makeBundle(join(scratch.bundlesDir, scratch.id(`${flavour}-shared`)), { args: ['/bin/sleep', '1000'], init: true });
       const ids = [scratch.id(flavour), scratch.id(flavour)];

@@ -169,9 +169,10 @@ describe('console follower on real files', () => {
     const plans = join(dir, 'plans');
     const source = join(dir, 'r.k8s');
     const sink = join(dir, 'r.log');
-    writeFileSync(source, k8s(Buffer.from('before the restart\n')));
+    writeFileSync(source, '');
     const first = new ConsoleSinks({ dir: plans });
     await first.open('c1', { kind: 'file', path: sink, limit: 100 }, source);
+    appendFileSync(source, k8s(Buffer.from('before the restart\n')));
     first.follow('c1');
     await waitFor(() => readFileSync(sink, 'utf8') !== '');
     // The daemon dies here: its followers are gone, the plan is not.
@@ -185,6 +186,18 @@ describe('console follower on real files', () => {
     assert.equal(readFileSync(sink, 'utf8'), 'before the restart\nwhile it was down\nafter it came back\n');
     assert.equal(existsSync(join(plans, 'c1.console.json')), false);
     assert.equal(await second.resume('c1'), false, 'nothing to resume once closed');
+  });
+
+  test("an earlier container's output in the same monitor log stays out of the sink", async () => {
+    const source = join(dir, 'o.k8s');
+    const sink = join(dir, 'o.log');
+    writeFileSync(source, k8s(Buffer.from('the earlier container\n')));
+    const sinks = new ConsoleSinks({ dir: join(dir, 'plans3') });
+    await sinks.open('c3', { kind: 'file', path: sink, limit: null }, source);
+    appendFileSync(source, k8s(Buffer.from('this one\n')));
+    sinks.follow('c3');
+    await sinks.close('c3');
+    assert.equal(readFileSync(sink, 'utf8'), 'this one\n');
   });
 
   test('a container that ended while no daemon ran: closing copies its output from the plan', async () => {

@@ -98,8 +98,11 @@ async function bundleSharedWithOthers(paths: ConmonPaths, bundle: string): Promi
  * FIFOs/socket, and keeps them while another container made from it still uses them.
  */
 export async function removeConmonFiles(paths: ConmonPaths, bundle: string | null): Promise<void> {
+  // Own link first, then look at the others: of two containers released at once, the later check
+  // sees neither link, so the FIFOs go (checking first, both would see the other and keep them).
+  await rm(paths.socketLink, { force: true });
   const shared = bundle !== null && (await bundleSharedWithOthers(paths, bundle));
-  const removals = [paths.exitFile, paths.pidFile, paths.conmonPidFile, paths.socketLink].map((p) => rm(p, { force: true }));
+  const removals = [paths.exitFile, paths.pidFile, paths.conmonPidFile].map((p) => rm(p, { force: true }));
   removals.push(rm(paths.persistDir, { recursive: true, force: true }));
   if (bundle !== null && !shared) {
     for (const name of BUNDLE_ARTIFACTS) removals.push(removeIfSpecial(join(bundle, name)));

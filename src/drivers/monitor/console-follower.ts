@@ -170,6 +170,8 @@ interface SinkPlan {
   readonly target: FollowTarget;
   /** The monitor's k8s-file log it reads. */
   readonly source: string;
+  /** Where this container's output starts in it: conmon appends to the log of an earlier container of the same id. */
+  readonly from: number;
 }
 
 export interface ConsoleSinksOptions {
@@ -182,7 +184,7 @@ export interface ConsoleSinksOptions {
 
 /** The followers of every container that has one, by container id; plans on disk outlive the daemon. */
 export class ConsoleSinks {
-  readonly #followers = new Map<string, { readonly follower: ConsoleFollower; readonly source: string }>();
+  readonly #followers = new Map<string, { readonly follower: ConsoleFollower; readonly source: string; readonly from: number }>();
   readonly #dir: string | undefined;
   readonly #logger: DriverLogger | undefined;
   readonly #facts: () => HostLogFacts;
@@ -204,31 +206,32 @@ export class ConsoleSinks {
   /** Opens the sink for a container about to be created (a file sink is truncated); `follow` starts the copying. */
   async open(id: string, target: FollowTarget, source: string): Promise<void> {
     await this.#forget(id);
-    this.#followers.set(id, { follower: await ConsoleFollower.open(target, this.#logger), source });
+    const from = await stat(source).then((s) => s.size, () => 0);
+    this.#followers.set(id, { follower: await ConsoleFollower.open(target, this.#logger), source, from });
     const plan = this.#planPath(id);
     if (plan !== null) {
       await mkdir(dirname(plan), { recursive: true, mode: 0o700 });
-      await writeFile(plan, JSON.stringify({ target, source } satisfies SinkPlan), { mode: 0o600 });
+      await writeFile(plan, JSON.stringify({ target, source, from } satisfies SinkPlan), { mode: 0o600 });
     }
   }
 
   follow(id: string): void {
     const entry = this.#followers.get(id);
-    entry?.follower.follow(entry.source);
+    entry?.follower.follow(entry.source, entry.from);
   }
 
   /**
    * After a daemon restart: follows again from the plan an earlier daemon left. A file sink is
-   * rewritten from the start of the monitor's log (the same bytes, up to its limit); a process
-   * sink only gets what comes from now on, so nothing is sent twice.
+   * rewritten from where the container's output starts in the monitor's log (the same bytes, up
+   * to its limit); a process sink only gets what comes from now on, so nothing is sent twice.
    */
   async resume(id: string): Promise<boolean> {
     if (this.#followers.has(id)) return true;
     const plan = await this.#readPlan(id);
     if (plan === null) return false;
     const follower = await ConsoleFollower.open(plan.target, this.#logger);
-    this.#followers.set(id, { follower, source: plan.source });
-    const from = plan.target.kind === 'process' ? await stat(plan.source).then((s) => s.size, () => 0) : 0;
+    const from = plan.target.kind === 'process' ? await stat(plan.source).then((s) => s.size, () => plan.from) : plan.from;
+    this.#followers.set(id, { follower, source: plan.source, from });
     follower.follow(plan.source, from);
     return true;
   }
@@ -266,7 +269,8 @@ export class ConsoleSinks {
     if (path === null) return null;
     try {
       const plan = JSON.parse(await readFile(path, 'utf8')) as SinkPlan;
-      return typeof plan.source === 'string' && typeof plan.target === 'object' && plan.target !== null ? plan : null;
+      const valid = typeof plan.source === 'string' && typeof plan.target === 'object' && plan.target !== null && Number.isSafeInteger(plan.from);
+      return valid ? plan : null;
     } catch {
       return null;
     }
