@@ -30,6 +30,6 @@ export function pluginReport(selection: PluginSelection, runs: readonly HookRun[
       .filter((r) => r.plugin.toLowerCase() === p.name.toLowerCase())
       .map((r) => ({ hook: r.hook, mode: r.mode, ok: r.ok, durationMs: r.durationMs, ...(r.error === undefined ? {} : { error: r.error }) })),
   }));
-  const skipped: PluginReport[] = selection.skipped.map((p) => ({ name: p.name, kind: p.kind, required: false, skipped: p.reason, hooks: [] }));
+  const skipped: PluginReport[] = selection.skipped.map((p) => ({ name: p.name, kind: p.kind, required: p.required, skipped: p.reason, hooks: [] }));
   return [...ran, ...skipped];
 }

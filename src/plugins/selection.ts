@@ -22,6 +22,7 @@ export interface PluginEntry {
 export interface SkippedPlugin {
   readonly name: string;
   readonly kind: PluginKind;
+  readonly required: boolean;
   readonly reason: string;
 }
 
@@ -178,7 +179,7 @@ export function selectPlugins(config: unknown, bundle: string, options: SelectOp
         `config.json rdkPlugins.${entry.name} is required, but no plugin named '${entry.name}' is installed; install it or set "required": false`,
       );
     }
-    const skip: SkippedPlugin = { name: entry.name, kind: entry.kind, reason: `no plugin named '${entry.name}' is installed` };
+    const skip: SkippedPlugin = { name: entry.name, kind: entry.kind, required: entry.required, reason: `no plugin named '${entry.name}' is installed` };
     skipped.push(skip);
     options.warn?.(skip);
   }
