@@ -14,6 +14,7 @@ import { silentLogger } from '../src/log.ts';
 import { createContainerManager, type Manager } from '../src/manager.ts';
 import { makeBundle } from '../test/helpers/bundle.ts';
 import { benchDaemon } from './daemon-bench.ts';
+import { benchPorts } from './ports-bench.ts';
 import { rawDelete, rawStart, rawStartMany } from './raw-crun.ts';
 import { alternate, fmtMs, fmtRatio, pairRatios, summarise } from './stats.ts';
 
@@ -127,6 +128,9 @@ async function main(): Promise<void> {
 
     // 3. The real daemon over D-Bus: start latency, GetState, idle memory.
     await benchDaemon({ dir, crun, rawRoot, rawBundles, ourBundles, rounds: ROUNDS, warmup: WARMUP });
+
+    // 4. TCP throughput through each port driver against a direct connection, in test namespaces.
+    await benchPorts({ rounds: Math.max(5, Math.round(ROUNDS / 3)), warmup: 1, mib: Number(process.env['BENCH_PORT_MB'] ?? 128), budgetMs: 90_000 });
   } finally {
     await manager.shutdown({ force: true, timeoutMs: 20_000 });
     manager.close();
