@@ -50,6 +50,13 @@ export interface NatNetworkOptions {
   readonly sysctl: Sysctl;
   readonly hostNetns: string | null;
   readonly logger: Logger;
+  /** Tells namespaces apart (default: the nsfs inode); fakes give their own. */
+  readonly netnsIdentity?: (path: string) => Promise<string>;
+}
+
+async function inodeOf(path: string): Promise<string> {
+  const s = await stat(path);
+  return `${s.dev}:${s.ino}`;
 }
 
 const FORWARD_SYSCTLS: Readonly<Record<Family, string>> = { 4: 'net.ipv4.ip_forward', 6: 'net.ipv6.conf.all.forwarding' };
@@ -118,10 +125,11 @@ export class NatNetwork {
 
   /** Refuses a container that shares the host's namespace: nat must never rewire the host itself. */
   async assertOwnNetns(id: string, pid: number, mode = 'nat'): Promise<void> {
-    const [mine, host] = await Promise.all([stat(netnsPath(pidTarget(pid), null)), stat(netnsPath(HOST, this.#o.hostNetns))]).catch((err: unknown) => {
+    const identity = this.#o.netnsIdentity ?? inodeOf;
+    const [mine, host] = await Promise.all([identity(netnsPath(pidTarget(pid), null)), identity(netnsPath(HOST, this.#o.hostNetns))]).catch((err: unknown) => {
       throw new DobbyError('INTERNAL', `cannot read the network namespace of container '${id}' (pid ${pid}): ${errorText(err)}`, { containerId: id, cause: err });
     });
-    if (mine.ino === host.ino && mine.dev === host.dev) {
+    if (mine === host) {
       throw new DobbyError('INVALID_ARGUMENT', `container '${id}' shares the host's network namespace, so ${mode} networking cannot be set up: give it its own (linux.namespaces needs {"type": "network"}; the spec's network "nat" adds it)`, { containerId: id });
     }
   }

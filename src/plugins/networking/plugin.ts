@@ -43,7 +43,10 @@ export interface NetworkingPluginOptions {
   readonly iptables?: string;
   readonly logger?: Logger;
   /** Drivers to use instead of the real ones (fakes, fault injection). */
-  readonly drivers?: { readonly ip?: IpDriver; readonly firewall?: Firewall; readonly sysctl?: Sysctl; readonly exec?: NetExec };
+  readonly drivers?: {
+    readonly ip?: IpDriver; readonly firewall?: Firewall; readonly sysctl?: Sysctl; readonly exec?: NetExec;
+    readonly netnsIdentity?: (path: string) => Promise<string>;
+  };
 }
 
 export type NetworkEvent =
@@ -84,7 +87,10 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   const firewall = options.drivers?.firewall ?? new Iptables(exec, options.iptables === undefined ? {} : { binary: options.iptables });
   const sysctl = options.drivers?.sysctl ?? new SysctlCommand(exec);
   const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
-  const nat = new NatNetwork({ bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, sysctl, hostNetns, logger });
+  const nat = new NatNetwork({
+    bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, sysctl, hostNetns, logger,
+    ...(options.drivers?.netnsIdentity === undefined ? {} : { netnsIdentity: options.drivers.netnsIdentity }),
+  });
   const others = new Map<string, ContainerNetwork>();
   const events = new Subject<NetworkEvent>();
 

@@ -1,0 +1,69 @@
+// The networking data check: defaults as Dobby's, and every bad field named with what would be right.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { DobbyError } from '../../src/errors.ts';
+import { parseNetworkingData } from '../../src/plugins/networking/data.ts';
+
+function rejects(data: unknown, field: RegExp): void {
+  assert.throws(() => parseNetworkingData(data), (err: DobbyError) => {
+    assert.ok(err instanceof DobbyError);
+    assert.equal(err.code, 'INVALID_ARGUMENT');
+    assert.match(err.message, field);
+    return true;
+  });
+}
+
+describe('networking data', () => {
+  test('the spec\'s generated entries parse; neither family given means IPv4; protocol defaults to tcp', () => {
+    assert.deepEqual(parseNetworkingData({ type: 'nat', dnsmasq: true, ipv4: true }).data.ipv4, true);
+    const none = parseNetworkingData({ type: 'none' }).data;
+    assert.equal(none.type, 'none');
+    assert.equal(none.ipv4, true);
+    assert.equal(none.ipv6, false);
+    const v6 = parseNetworkingData({ type: 'nat', ipv6: 'true' }).data;
+    assert.deepEqual([v6.ipv4, v6.ipv6], [false, true]);
+    const ic = parseNetworkingData({ type: 'nat', interContainer: [{ direction: 'IN', port: 80 }, { direction: 'out', port: 53, protocol: 'UDP' }] }).data.interContainer;
+    assert.deepEqual(ic, [
+      { direction: 'in', port: 80, protocol: 'tcp', localhostMasquerade: false },
+      { direction: 'out', port: 53, protocol: 'udp', localhostMasquerade: false },
+    ]);
+    const pf = parseNetworkingData({ type: 'nat', portForwarding: { hostToContainer: [{ port: 8080 }], localhostMasquerade: true } }).data.portForwarding;
+    assert.deepEqual(pf, { hostToContainer: [{ port: 8080, protocol: 'tcp' }], containerToHost: [], localhostMasquerade: true });
+  });
+
+  test('unknown keys and unsupported options are warnings, not errors', () => {
+    const { warnings } = parseNetworkingData({ type: 'nat', holes: [], multicastForwarding: [{ ip: '239.255.255.250', port: 1900 }] });
+    assert.equal(warnings.length, 2);
+    assert.match(warnings.join('\n'), /networking\.data\.holes/);
+    assert.match(warnings.join('\n'), /multicastForwarding is not supported/);
+  });
+
+  test('bad input names the field', () => {
+    rejects(null, /networking\.data\.type is missing/);
+    rejects([], /networking\.data must be an object, not an array/);
+    rejects({ type: 'bridge' }, /networking\.data\.type is "bridge"; it must be "nat", "open" or "none"/);
+    rejects({ type: 'private' }, /"private" is written "none"/);
+    rejects({ type: 'nat', ipv4: 1 }, /networking\.data\.ipv4 is 1; it must be true or false/);
+    rejects({ type: 'nat', interContainer: [{ direction: 'in', port: 0 }] }, /interContainer\[0\]\.port is 0; a port is a whole number from 1 to 65535/);
+    rejects({ type: 'nat', interContainer: [{ direction: 'in', port: 80 }, { direction: 'in', port: 65536 }] }, /interContainer\[1\]\.port is 65536/);
+    rejects({ type: 'nat', interContainer: [{ direction: 'sideways', port: 80 }] }, /interContainer\[0\]\.direction is "sideways"/);
+    rejects({ type: 'nat', interContainer: [{ direction: 'in', port: 80, protocol: 'sctp' }] }, /interContainer\[0\]\.protocol is "sctp"; the protocol must be "tcp" or "udp"/);
+    rejects({ type: 'nat', interContainer: {} }, /interContainer must be an array/);
+    rejects({ type: 'none', interContainer: [{ direction: 'in', port: 80 }] }, /interContainer needs "type": "nat"/);
+    rejects({ type: 'nat', portForwarding: { hostToContainer: [{ port: '80' }] } }, /portForwarding\.hostToContainer\[0\]\.port is "80"/);
+    rejects({ type: 'nat', portForwarding: { containerToHost: [{ port: 80, protocol: 'icmp' }] } }, /portForwarding\.containerToHost\[0\]\.protocol/);
+    rejects({ type: 'nat', portForwarding: [] }, /portForwarding must be an object/);
+    rejects({ type: 'nat', multicastForwarding: [{ ip: 'nope', port: 1 }] }, /multicastForwarding\[0\]\.ip/);
+  });
+
+  test('any port outside 1-65535 or non-integer is refused, any inside accepted', () => {
+    fc.assert(fc.property(fc.oneof(fc.integer({ min: -100000, max: 200000 }), fc.double(), fc.string()), (port) => {
+      const ok = typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535;
+      const data = { type: 'nat', interContainer: [{ direction: 'out', port }] };
+      if (ok) assert.equal(parseNetworkingData(data).data.interContainer[0]?.port, port);
+      else rejects(data, /interContainer\[0\]\.port/);
+    }));
+  });
+});

@@ -1,0 +1,177 @@
+// The networking plugin over the fake ip, firewall and sysctl: any mix of nat/none/open starts and
+// stops, with faults injected anywhere in the set-up, sequential or concurrent, leaves the host's
+// links, rules (others' rules in place and in order), sysctls and leases exactly as they were, and
+// never gives two live containers one address.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { FakeFirewall } from '../../src/drivers/network/fake-firewall.ts';
+import { FakeIp } from '../../src/drivers/network/fake-ip.ts';
+import { FakeSysctl } from '../../src/drivers/network/sysctl.ts';
+import { faultyFirewall, faultyIp } from '../../src/drivers/network/faulty.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createNetworkingPlugin, type NetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
+import type { HookContext } from '../../src/plugins/types.ts';
+
+const dir = mkdtempSync('/tmp/dobby-h6-fake-');
+after(() => rmSync(dir, { recursive: true, force: true }));
+let runs = 0;
+
+interface World {
+  readonly ip: FakeIp;
+  readonly fw: FakeFirewall;
+  readonly sysctl: FakeSysctl;
+  readonly plugin: NetworkingPlugin;
+  /** Fail the n-th driver call from now (counting ip and firewall batches together); null: none. */
+  failAt: number | null;
+  calls: number;
+  /** Faults are for the set-up; teardown runs clean (its own failures are a different story). */
+  tearingDown: boolean;
+}
+
+function world(): World {
+  const ip = new FakeIp();
+  const fw = new FakeFirewall();
+  fw.seed(4, 'filter', 'FORWARD', ['-s', '198.51.100.7/32', '-j', 'DROP']);
+  fw.seed(4, 'nat', 'POSTROUTING', ['-d', '198.51.100.8/32', '-j', 'RETURN']);
+  fw.seed(6, 'filter', 'FORWARD', ['-s', '2001:db8:99::7/128', '-j', 'DROP']);
+  const sysctl = new FakeSysctl();
+  const w: World = { ip, fw, sysctl, failAt: null, calls: 0, tearingDown: false, plugin: undefined as unknown as NetworkingPlugin };
+  const fault = (): boolean => {
+    if (w.tearingDown) return false;
+    w.calls++;
+    return w.failAt !== null && w.calls === w.failAt;
+  };
+  (w as { plugin: NetworkingPlugin }).plugin = createNetworkingPlugin({
+    stateDir: join(dir, `state-${++runs}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0', 'ext1'],
+    drivers: {
+      ip: faultyIp(ip, { ip: fault }), firewall: faultyFirewall(fw, { firewall: fault }), sysctl,
+      netnsIdentity: async (path) => path,
+    },
+  });
+  return w;
+}
+
+async function hostState(w: World): Promise<string> {
+  return JSON.stringify([w.ip.snapshot()['host'], await w.fw.save(4), await w.fw.save(6), [...w.sysctl.values]]);
+}
+
+const ctx = (id: string, data: unknown): HookContext => ({ id, rootfs: '/nonexistent', data, logger: silentLogger(), signal: new AbortController().signal });
+
+const dataArb = fc.oneof(
+  fc.constant({ type: 'none' }),
+  fc.constant({ type: 'open' }),
+  fc.record({
+    type: fc.constant('nat'),
+    ipv6: fc.boolean(),
+    interContainer: fc.array(fc.record({ direction: fc.constantFrom('in', 'out'), port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom('tcp', 'udp') }), { maxLength: 3 }),
+  }),
+);
+
+async function startOne(w: World, id: string, pid: number, data: unknown): Promise<boolean> {
+  w.ip.addNamespace(pid);
+  try {
+    await w.plugin.preStart?.({ ...ctx(id, data), pid });
+    return true;
+  } catch {
+    // As the machine does for a failed start: the process goes, then preDestruction.
+    w.ip.removeNamespace(pid);
+    w.tearingDown = true;
+    try {
+      await w.plugin.preDestruction?.({ ...ctx(id, data), exit: null });
+    } finally {
+      w.tearingDown = false;
+    }
+    return false;
+  }
+}
+
+async function stopOne(w: World, id: string, pid: number, data: unknown): Promise<void> {
+  w.ip.removeNamespace(pid);
+  w.tearingDown = true;
+  try {
+    await w.plugin.postStop?.({ ...ctx(id, data), exit: null });
+    await w.plugin.preDestruction?.({ ...ctx(id, data), exit: null });
+  } finally {
+    w.tearingDown = false;
+  }
+}
+
+function assertDistinct(w: World, ids: Iterable<string>): void {
+  const addresses = [...ids].map((id) => w.plugin.addressOf(id)?.ipv4).filter((a): a is string => typeof a === 'string');
+  assert.equal(new Set(addresses).size, addresses.length, addresses.join(' '));
+}
+
+describe('networking plugin over fakes', () => {
+  test('sequential starts and stops with a fault anywhere leave the host as it was', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 4 }), dataArb), { minLength: 1, maxLength: 25 }),
+      fc.option(fc.integer({ min: 1, max: 40 }), { nil: null }),
+      async (ops, failAt) => {
+        const w = world();
+        const before = await hostState(w);
+        w.failAt = failAt;
+        const live = new Map<string, { pid: number; data: unknown }>();
+        let pid = 1000;
+        for (const [start, k, data] of ops) {
+          const id = `c${k}`;
+          const running = live.get(id);
+          if (start && running === undefined) {
+            const p = ++pid;
+            if (await startOne(w, id, p, data)) live.set(id, { pid: p, data });
+            else assert.equal(w.plugin.addressOf(id), null);
+          } else if (!start && running !== undefined) {
+            await stopOne(w, id, running.pid, running.data);
+            live.delete(id);
+          }
+          assertDistinct(w, live.keys());
+        }
+        w.failAt = null;
+        for (const [id, r] of live) await stopOne(w, id, r.pid, r.data);
+        assert.equal(await hostState(w), before);
+      },
+    ), { numRuns: 80 });
+  });
+
+  test('concurrent starts then concurrent stops, with faults: distinct addresses, nothing left', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(dataArb, { minLength: 1, maxLength: 8 }),
+      fc.option(fc.integer({ min: 1, max: 30 }), { nil: null }),
+      async (datas, failAt) => {
+        const w = world();
+        const before = await hostState(w);
+        w.failAt = failAt;
+        const started = await Promise.all(datas.map((d, i) => startOne(w, `k${i}`, 2000 + i, d)));
+        assertDistinct(w, datas.map((_, i) => `k${i}`));
+        const natCount = datas.filter((d, i) => started[i] && d.type === 'nat').length;
+        const bridge = w.ip.snapshot()['host']?.some((l) => l.name === 'fakebr0') ?? false;
+        assert.equal(bridge, natCount > 0);
+        w.failAt = null;
+        await Promise.all(datas.map((d, i) => (started[i] ? stopOne(w, `k${i}`, 2000 + i, d) : Promise.resolve())));
+        assert.equal(await hostState(w), before);
+      },
+    ), { numRuns: 60 });
+  });
+
+  test('nat in the fake: veth in the container as eth0 with the address, default route via the bridge, sysctl on', async () => {
+    const w = world();
+    await startOne(w, 'one', 77, { type: 'nat', ipv4: true, ipv6: true });
+    const n = w.plugin.addressOf('one');
+    assert.equal(n?.ipv4, '100.64.11.2');
+    assert.equal(n?.ipv6, '2080:d0bb:1e::6440:b02');
+    const inside = w.ip.snapshot()['pid:77'] ?? [];
+    assert.deepEqual(inside.map((l) => [l.name, l.up, l.addresses.map((a) => `${a.address}/${a.prefixLength}`)]), [
+      ['lo', true, []], ['eth0', true, ['100.64.11.2/24', '2080:d0bb:1e::6440:b02/120']],
+    ]);
+    assert.deepEqual((await w.ip.routes({ kind: 'pid', pid: 77 }, 4)).map((r) => r.gateway), ['100.64.11.1']);
+    assert.equal(w.sysctl.values.get('net.ipv4.ip_forward'), '1');
+    const fwd = (await w.fw.list(4)).rules.filter((r) => r.chain === 'FORWARD');
+    // Our jump went on top; the other rule is still there, unchanged.
+    assert.deepEqual(fwd.map((r) => r.rule.at(-1)), ['DOBBY-NET-FORWARD', 'DROP']);
+    await stopOne(w, 'one', 77, { type: 'nat' });
+    assert.equal(w.sysctl.values.get('net.ipv4.ip_forward'), '0');
+  });
+});
