@@ -68,6 +68,8 @@ export const realCgroupProbe: CgroupProbe = {
 export interface DaemonExtras {
   /** Installed before the plugin dir is read, after the built-in plugins. */
   readonly plugins?: readonly DobbyPlugin[];
+  /** A named network namespace the port drivers treat as the host (tests). */
+  readonly portsHostNetns?: string;
 }
 
 /**
@@ -120,7 +122,11 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     });
     const network = asNetworkLookup(plugins.get('networking'));
     const ports = createPortActor({
-      ports: createPorts({ resolveTarget: containerTargets(manager, network), logger: logger.child({ driver: 'ports' }) }),
+      ports: createPorts({
+        resolveTarget: containerTargets(manager, network),
+        logger: logger.child({ driver: 'ports' }),
+        ...(extras.portsHostNetns === undefined ? {} : { hostNetns: extras.portsHostNetns }),
+      }),
       containerEvents$: manager.events$,
       ...(network?.events$ === undefined ? {} : { networkEvents$: network.events$ }),
       logger: logger.child({ component: 'ports' }),
