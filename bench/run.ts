@@ -15,6 +15,7 @@ import { createContainerManager, type Manager } from '../src/manager.ts';
 import { makeBundle } from '../test/helpers/bundle.ts';
 import { benchDaemon } from './daemon-bench.ts';
 import { benchPorts } from './ports-bench.ts';
+import { benchNetwork } from './network-bench.ts';
 import { rawDelete, rawStart, rawStartMany } from './raw-crun.ts';
 import { alternate, fmtMs, fmtRatio, pairRatios, summarise } from './stats.ts';
 
@@ -131,6 +132,9 @@ async function main(): Promise<void> {
 
     // 4. TCP throughput through each port driver against a direct connection, in test namespaces.
     await benchPorts({ rounds: Math.max(5, Math.round(ROUNDS / 3)), warmup: 1, mib: Number(process.env['BENCH_PORT_MB'] ?? 128), budgetMs: 90_000 });
+
+    // 5. Ten concurrent starts in nat mode against the same without networking, in test namespaces.
+    await benchNetwork({ rounds: Math.max(5, Math.round(ROUNDS / 3)), warmup: 1 });
   } finally {
     await manager.shutdown({ force: true, timeoutMs: 20_000 });
     manager.close();
