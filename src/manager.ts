@@ -2,6 +2,7 @@
 // promises, publishes lifecycle events on the bus, and answers status queries from snapshots.
 
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Observable } from 'rxjs';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { createContainerActors, type CgroupProbe } from './actors/container-actors.ts';
@@ -109,6 +110,7 @@ export class Manager implements ContainerManager {
   readonly #bus: EventBus;
   readonly #logger: Logger;
   readonly #records: ContainerRecords;
+  readonly #launchConfigsDir: string;
   readonly #pending = new Map<string, Pending>();
   readonly #attached = new WeakSet<AnyActorRef>();
   readonly #annotations = new Map<number, Map<string, string>>();
@@ -124,6 +126,8 @@ export class Manager implements ContainerManager {
   constructor(options: ManagerOptions) {
     this.#logger = options.logger;
     this.#records = options.records;
+    // The actors' default LaunchConfigs lives there too.
+    this.#launchConfigsDir = options.launchConfigs?.dir ?? join(options.stateDir, 'configs');
     this.#specBundles = options.specBundles;
     this.#fdDuplicator = options.fdDuplicator ?? createFdDuplicator();
     const policyProblem = options.restartPolicy === undefined ? null : restartPolicyProblem(options.restartPolicy);
@@ -275,6 +279,7 @@ export class Manager implements ContainerManager {
       pid: snapshot?.context.pid ?? null,
       // Between a crash and its restart there is no container actor, only the kept start request.
       bundle: snapshot?.context.request?.bundle ?? entry.request?.bundle ?? '',
+      launchConfig: join(this.#launchConfigsDir, `${entry.id}.json`),
       ...(snapshot?.context.plugins == null ? {} : { plugins: pluginReport(snapshot.context.plugins, snapshot.context.hookRuns) }),
     };
   }

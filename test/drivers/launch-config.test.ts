@@ -100,12 +100,21 @@ describe('launch config', () => {
   test('Dobby bundle versions: hostname becomes the id, 1.0.2-dobby becomes 1.0.2, launcher hooks are left out', () => {
     const hook = { path: '/usr/bin/DobbyPluginLauncher', args: ['DobbyPluginLauncher', '-h', 'createRuntime', '-c', '/b/config.json'] };
     const other = { path: '/bin/true', args: ['true'] };
-    const out = derive({ config: config({ ociVersion: '1.0.2-dobby', hooks: { createRuntime: [hook, other], poststop: [hook] } }) });
+    const out = derive({ config: config({ ociVersion: '1.0.2-dobby', hooks: { createRuntime: [hook, other], poststop: [hook] }, linux: { namespaces: [{ type: 'uts' }] } }) });
     const cfg = out.config as Cfg;
     assert.equal(cfg.ociVersion, '1.0.2');
     assert.equal(cfg.hostname, 'c1');
     assert.deepEqual(cfg.hooks, { createRuntime: [other] });
     assert.match(out.notes.join(), /2 DobbyPluginLauncher hook/);
+  });
+
+  test("the hostname becomes the id only in a UTS namespace of the container's own", () => {
+    const withUts = config({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'pid' }, { type: 'uts' }] } });
+    assert.equal((derive({ config: withUts }).config as Cfg).hostname, 'c1');
+    const hostUts = config({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'pid' }] } });
+    assert.equal((derive({ config: hostUts }).config as Cfg).hostname, 'h');
+    const joined = config({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'uts', path: '/proc/1/ns/uts' }] } });
+    assert.equal((derive({ config: joined }).config as Cfg).hostname, 'h');
   });
 
   describe('the init of Dobby bundles', () => {

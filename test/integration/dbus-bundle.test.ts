@@ -216,6 +216,9 @@ describe('StartFromBundle with real crun', { concurrency: 4 }, () => {
     assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+0\s/m);
     const launch = JSON.parse(readFileSync(join(configsDir, `${id}.json`), 'utf8')) as { linux: Record<string, unknown> };
     assert.equal(launch.linux['uidMappings'], undefined);
+    // GetOCIConfig shows the config the container runs with, not the bundle's.
+    const shown = JSON.parse(JSON.parse((await call(address, 'debug1', 'GetOCIConfig', 'i', String(cd))).slice(2)) as string) as { process: { env: string[] } };
+    assert.ok(shown.process.env.includes('DOBBY_X=1'), JSON.stringify(shown.process.env));
     assert.equal(await call(address, 'ctrl1', 'Stop', 'ib', String(cd), 'true'), 'b true');
     await next(id, 'deleted');
     assert.equal(existsSync(join(configsDir, `${id}.json`)), false);

@@ -89,5 +89,7 @@ export function ctrlHandlers(deps: HandlerDeps): Record<string, Handler> {
 /** The OCI config a container runs with: `<bundle>/config.json` as it is on disk; "" when unknown. */
 export async function ociConfigOf(summary: ContainerSummary | undefined): Promise<string> {
   if (summary === undefined || summary.bundle === '') return '';
-  return readFile(join(summary.bundle, 'config.json'), 'utf8').catch(() => '');
+  // The config the container runs with: its launch config when this start changed anything.
+  const launch = summary.launchConfig === undefined ? null : await readFile(summary.launchConfig, 'utf8').catch(() => null);
+  return launch ?? readFile(join(summary.bundle, 'config.json'), 'utf8').catch(() => '');
 }

@@ -108,6 +108,12 @@ function normalisedDestination(mount: unknown): string | null {
   return posix.normalize(mount['destination']).replace(/(.)\/+$/, '$1');
 }
 
+function hasOwnUtsNamespace(config: JsonObject): boolean {
+  const linux = config['linux'];
+  const namespaces = isObject(linux) && Array.isArray(linux['namespaces']) ? linux['namespaces'] : [];
+  return namespaces.some((ns) => isObject(ns) && ns['type'] === 'uts' && (ns['path'] === undefined || ns['path'] === ''));
+}
+
 function hasMappings(linux: JsonObject): boolean {
   const nonEmpty = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
   return nonEmpty(linux['uidMappings']) || nonEmpty(linux['gidMappings']);
@@ -235,10 +241,11 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
   const notes: string[] = [];
   const overrides = input.overrides ?? {};
 
-  // Dobby's conversion of an unprocessed or converted bundle: the hostname is the container id.
+  // Dobby's conversion of an unprocessed or converted bundle: the hostname is the container id, but
+  // only in a UTS namespace of its own (the runtime refuses a hostname in the host's).
   if (config['ociVersion'] === '1.0.2-dobby' || config['ociVersion'] === '1.0.2') {
     config['ociVersion'] = '1.0.2';
-    config['hostname'] = input.id;
+    if (hasOwnUtsNamespace(config)) config['hostname'] = input.id;
   }
   dropPluginLauncherHooks(config, notes);
 
