@@ -134,6 +134,13 @@ export class NatNetwork {
     }
   }
 
+  /** True when the container's init is in the host's namespace (what `open` expects). */
+  async sharesHostNetns(pid: number): Promise<boolean> {
+    const identity = this.#o.netnsIdentity ?? inodeOf;
+    const [mine, host] = await Promise.all([identity(netnsPath(pidTarget(pid), null)), identity(netnsPath(HOST, this.#o.hostNetns))]);
+    return mine === host;
+  }
+
   async attach(id: string, pid: number, data: NetworkingData, logger: Logger): Promise<ContainerNetwork> {
     await this.assertOwnNetns(id, pid);
     const lease = await this.#bridgeLock.run(async () => {

@@ -141,6 +141,9 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
         network = plain(ctx.id, ctx.pid, 'none');
         others.set(ctx.id, network);
       } else {
+        if (!(await nat.sharesHostNetns(ctx.pid).catch(() => true))) {
+          ctx.logger.warn('networking type "open" but the container has a network namespace of its own: it sees only its loopback (drop {"type": "network"} from linux.namespaces for the host network)');
+        }
         network = plain(ctx.id, ctx.pid, 'open');
         others.set(ctx.id, network);
       }
