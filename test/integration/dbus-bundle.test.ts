@@ -214,6 +214,8 @@ describe('StartFromBundle with real crun', { concurrency: 4 }, () => {
     const pid = manager.get(cd)?.pid;
     assert.ok(typeof pid === 'number');
     assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+0\s/m);
+    assert.notDeepEqual(await cgroupDirsNamed(id), [], 'the cgroup check of the bad-input cases finds a live container');
+    assert.equal((await conmonsOf(id)).length, 1, 'and so does the conmon check');
     const launch = JSON.parse(readFileSync(join(configsDir, `${id}.json`), 'utf8')) as { linux: Record<string, unknown> };
     assert.equal(launch.linux['uidMappings'], undefined);
     // GetOCIConfig shows the config the container runs with, not the bundle's.
