@@ -5,7 +5,7 @@ import type { Logger } from '../../log.ts';
 import { introspectionXml } from './introspect.ts';
 import { DOBBY_OBJECT, UNKNOWN_METHOD_ERROR } from './names.ts';
 import { PROTOCOL, type MethodSpec } from './protocol.ts';
-import { fdsInBody } from './signature.ts';
+import { fdsInBody, hasInvalidFd } from './signature.ts';
 
 export interface IncomingCall {
   readonly path: string;
@@ -15,6 +15,8 @@ export interface IncomingCall {
   readonly body: readonly unknown[];
   readonly sender: string | undefined;
   readonly noReply: boolean;
+  /** Every unix fd the message carried (also those its body does not refer to); closed once answered. */
+  readonly fds?: readonly number[];
 }
 
 export interface Replier {
@@ -73,7 +75,7 @@ export class Dispatcher {
 
   /** Answers every call; never throws. The fds a call carried are closed once it is answered. */
   dispatch(call: IncomingCall, replier: Replier): void {
-    const fds = fdsInBody(call.signature, call.body);
+    const fds = [...new Set([...fdsInBody(call.signature, call.body), ...(call.fds ?? [])])];
     const send: Replier = call.noReply ? { reply: () => {}, error: () => {} } : replier;
     let handled: Promise<void> | void;
     try {
@@ -104,6 +106,11 @@ export class Dispatcher {
     const outSignature = spec.outArgs.map((x) => x.type).join('');
     if (!accepts(spec, signature)) {
       this.#logger.warn({ method: `${ifaceName}.${member}`, signature, accepted: spec.accepts }, 'invalid arguments: answering the failure value');
+      send.reply(outSignature, spec.failure);
+      return;
+    }
+    if (hasInvalidFd(signature, call.body)) {
+      this.#logger.warn({ method: `${ifaceName}.${member}`, signature }, 'invalid arguments: a unix fd index past the fds the message carried; answering the failure value');
       send.reply(outSignature, spec.failure);
       return;
     }

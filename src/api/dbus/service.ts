@@ -125,7 +125,8 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
   const serviceName = options.serviceName ?? DOBBY_SERVICE;
   const bus = await connect(options.address, options.connectAttempts ?? 5, logger);
   // dbus-next keeps its connection in `_connection.stream`; see fd-framing.ts for why it is wrapped.
-  if (!frameUnixFds((bus as unknown as { _connection?: { stream?: unknown } })._connection?.stream)) {
+  const framing = frameUnixFds((bus as unknown as { _connection?: { stream?: unknown } })._connection?.stream);
+  if (framing === null) {
     logger.warn('D-Bus connection without unix fd support (usocket missing or not built for this Node): StartFromBundle fds will not arrive');
   }
   let lost = false;
@@ -177,6 +178,7 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
       body: msg.body ?? [],
       sender: msg.sender,
       noReply: ((msg.flags ?? 0) & NO_REPLY_EXPECTED) !== 0,
+      fds: framing?.takeFds() ?? [],
     };
     const replier: Replier = {
       reply: (signature, body) => send(dbus.Message.newMethodReturn(raw, signature, [...body])),

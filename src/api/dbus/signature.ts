@@ -49,10 +49,22 @@ export function signatureOf(node: SigNode): string {
  * service can close the fds of every call (valid or not) once it has answered.
  */
 export function fdsInBody(signature: string, body: readonly unknown[]): number[] {
-  const fds: number[] = [];
+  return fdValuesInBody(signature, body).filter(isFd);
+}
+
+const isFd = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0;
+
+/** True when some `h` value is not a received fd (an index past the message's fds arrives as -1). */
+export function hasInvalidFd(signature: string, body: readonly unknown[]): boolean {
+  return signature.includes('h') && fdValuesInBody(signature, body).some((value) => !isFd(value));
+}
+
+/** Every `h` value in a body, as it arrived. */
+function fdValuesInBody(signature: string, body: readonly unknown[]): unknown[] {
+  const fds: unknown[] = [];
   const walk = (node: SigNode, value: unknown): void => {
     if (node.code === 'h') {
-      if (typeof value === 'number' && Number.isInteger(value) && value >= 0) fds.push(value);
+      fds.push(value);
     } else if (node.code === 'a' && Array.isArray(value)) {
       const child = node.children[0]!;
       if (child.code === '{') for (const entry of value) walkFields(child.children, entry);

@@ -1,0 +1,227 @@
+// A raw D-Bus client for fuzzing: hand-built messages (any header field, any body bytes, unix fds) on one
+// connection, many calls in flight, replies matched by serial, and a note when the bus drops the connection.
+
+import { createRequire } from 'node:module';
+import { decodeMessage, marshalBody, messageLength, MessageKind, type WireMessage, type WireValue } from '../../src/api/dbus/wire.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The parts of usocket's USocket used here (it is CommonJS and untyped). */
+interface USocket {
+  on(event: 'data', fn: (chunk: Buffer) => void): void;
+  on(event: 'close' | 'end', fn: () => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  once(event: 'connected', fn: () => void): void;
+  once(event: 'error', fn: (err: Error) => void): void;
+  write(chunk: Buffer | { data: Buffer; fds?: number[] }, callback?: (err?: Error | null) => void): boolean;
+  read(size?: number, fdSize?: number | null): Buffer | { data: Buffer; fds: number[] } | null;
+  end(): void;
+  destroy(): void;
+}
+interface USocketModule {
+  USocket: new (opts: { path: string }) => USocket;
+}
+
+export const FIELD = { path: 1, interface: 2, member: 3, errorName: 4, replySerial: 5, destination: 6, sender: 7, signature: 8, unixFds: 9 } as const;
+
+export interface RawCall {
+  readonly path: string;
+  readonly member: string;
+  readonly interface?: string;
+  readonly destination?: string;
+  readonly signature: string;
+  readonly body: readonly WireValue[];
+  readonly flags?: number;
+  readonly fds?: readonly number[];
+  /** Header fields added as they are (unknown codes, a lying UNIX_FDS count, ...). */
+  readonly extraFields?: readonly [number, { signature: string; value: WireValue }][];
+  /** Byte patches on the encoded message: every occurrence of `marker` (ASCII) becomes `bytes` (same length). */
+  readonly patches?: readonly { marker: string; bytes: Buffer }[];
+}
+
+export type CallOutcome =
+  | { readonly kind: 'return'; readonly signature: string; readonly body: readonly WireValue[] }
+  | { readonly kind: 'error'; readonly name: string; readonly message: string }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'disconnected' };
+
+/** Encodes a method call; the header is marshalled as the `yyyyuua(yv)` it is. */
+export function encodeCall(serial: number, call: RawCall): Buffer {
+  const body = marshalBody(call.signature, call.body);
+  const fields: WireValue[] = [[FIELD.path, { signature: 'o', value: call.path }], [FIELD.member, { signature: 's', value: call.member }]];
+  if (call.interface !== undefined) fields.push([FIELD.interface, { signature: 's', value: call.interface }]);
+  if (call.destination !== undefined) fields.push([FIELD.destination, { signature: 's', value: call.destination }]);
+  if (call.signature !== '') fields.push([FIELD.signature, { signature: 'g', value: call.signature }]);
+  if ((call.fds?.length ?? 0) > 0) fields.push([FIELD.unixFds, { signature: 'u', value: call.fds!.length }]);
+  for (const f of call.extraFields ?? []) fields.push(f);
+  const header = marshalBody('yyyyuua(yv)', [0x6c, MessageKind.METHOD_CALL, call.flags ?? 0, 1, body.length, serial, fields]);
+  const pad = Buffer.alloc((8 - (header.length % 8)) % 8);
+  const message = Buffer.concat([header, pad, body]);
+  for (const { marker, bytes } of call.patches ?? []) {
+    const m = Buffer.from(marker, 'latin1');
+    if (m.length !== bytes.length) throw new Error('a patch must keep the length');
+    for (let at = message.indexOf(m); at >= 0; at = message.indexOf(m, at + m.length)) bytes.copy(message, at);
+  }
+  return message;
+}
+
+export class RawBus {
+  readonly #socket: USocket;
+  #buffer: Buffer = Buffer.alloc(0);
+  #serial = 1;
+  readonly #pending = new Map<number, (outcome: CallOutcome) => void>();
+  #closed = false;
+  uniqueName = '';
+  /** Messages the bus or a peer sent us that were not replies (signals), counted only. */
+  signals = 0;
+
+  private constructor(socket: USocket) {
+    this.#socket = socket;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  static async connect(address: string): Promise<RawBus> {
+    const path = /^unix:path=([^,]+)/.exec(address)?.[1];
+    if (path === undefined) throw new Error(`RawBus needs a unix:path= address, not ${address}`);
+    const { USocket } = require('usocket') as USocketModule;
+    const socket = new USocket({ path });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connected', () => resolve());
+      socket.once('error', reject);
+    });
+    await authenticate(socket);
+    const bus = new RawBus(socket);
+    bus.#listen();
+    const hello = await bus.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello', signature: '', body: [] });
+    if (hello.kind !== 'return') throw new Error(`Hello failed: ${JSON.stringify(hello)}`);
+    bus.uniqueName = String(hello.body[0]);
+    return bus;
+  }
+
+  #listen(): void {
+    this.#socket.on('data', (chunk: Buffer) => {
+      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      for (;;) {
+        const length = messageLength(this.#buffer);
+        if (length === null || this.#buffer.length < length) break;
+        const raw = this.#buffer.subarray(0, length);
+        this.#buffer = this.#buffer.subarray(length);
+        let message: WireMessage;
+        try {
+          message = decodeMessage(raw);
+        } catch {
+          continue;
+        }
+        this.#dispatch(message);
+      }
+    });
+    const gone = (): void => {
+      if (this.#closed) return;
+      this.#closed = true;
+      for (const resolve of this.#pending.values()) resolve({ kind: 'disconnected' });
+      this.#pending.clear();
+    };
+    this.#socket.on('close', gone);
+    this.#socket.on('end', gone);
+    this.#socket.on('error', gone);
+  }
+
+  #dispatch(message: WireMessage): void {
+    if (message.type === MessageKind.METHOD_RETURN || message.type === MessageKind.ERROR) {
+      const resolve = message.replySerial === undefined ? undefined : this.#pending.get(message.replySerial);
+      if (resolve === undefined) return;
+      this.#pending.delete(message.replySerial!);
+      resolve(message.type === MessageKind.ERROR
+        ? { kind: 'error', name: message.errorName ?? '', message: String(message.body[0] ?? '') }
+        : { kind: 'return', signature: message.signature, body: message.body });
+    } else {
+      this.signals++;
+    }
+  }
+
+  /** Sends a call and resolves with what came back (never rejects). */
+  call(call: RawCall, timeoutMs = 30_000): Promise<CallOutcome> {
+    if (this.#closed) return Promise.resolve({ kind: 'disconnected' });
+    const serial = this.#serial++;
+    let data: Buffer;
+    try {
+      data = encodeCall(serial, call);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(serial);
+        resolve({ kind: 'timeout' });
+      }, timeoutMs);
+      this.#pending.set(serial, (outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      });
+      const fds = call.fds === undefined || call.fds.length === 0 ? undefined : [...call.fds];
+      this.#socket.write(fds === undefined ? data : { data, fds });
+    });
+  }
+
+  close(): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const resolve of this.#pending.values()) resolve({ kind: 'disconnected' });
+      this.#pending.clear();
+    }
+    try {
+      this.#socket.end();
+    } catch {
+      // already gone
+    }
+    this.#socket.destroy();
+  }
+}
+
+/** SASL EXTERNAL as our uid, with unix fd passing negotiated. */
+function authenticate(socket: USocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let step = 0;
+    const timer = setTimeout(() => reject(new Error(`D-Bus authentication got no answer (so far: ${JSON.stringify(text)})`)), 5_000);
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('latin1');
+      while (text.includes('\r\n')) {
+        const lineEnd = text.indexOf('\r\n');
+        const reply = text.slice(0, lineEnd);
+        text = text.slice(lineEnd + 2);
+        if (step === 0 && reply.startsWith('OK ')) {
+          step = 1;
+          socket.write(Buffer.from('NEGOTIATE_UNIX_FD\r\n'));
+        } else if (step === 1 && reply === 'AGREE_UNIX_FD') {
+          step = 2;
+          clearTimeout(timer);
+          socket.write(Buffer.from('BEGIN\r\n'));
+          detach();
+          resolve();
+          return;
+        } else {
+          clearTimeout(timer);
+          detach();
+          reject(new Error(`D-Bus authentication failed at step ${step}: ${reply}`));
+          return;
+        }
+      }
+    };
+    // Later data belongs to the message reader: the auth handler turns into a no-op once done.
+    let handler: (chunk: Buffer) => void = onData;
+    const detach = (): void => {
+      handler = () => {};
+    };
+    socket.on('data', (c) => handler(c));
+    const uid = Buffer.from(String(process.getuid?.() ?? 0)).toString('hex');
+    socket.write(Buffer.concat([Buffer.from([0]), Buffer.from(`AUTH EXTERNAL ${uid}\r\n`)]));
+  });
+}
