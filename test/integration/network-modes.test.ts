@@ -247,4 +247,27 @@ describe('networking modes around real containers', { concurrency: 1 }, () => {
     await b.stop(second);
     assert.equal(await net.snapshot(), before);
   });
+
+  test('a container that died while no daemon watched: the next daemon frees its address and rules at its first nat start', async () => {
+    const before = await net.snapshot();
+    const first = plugin();
+    const dead = await create({ type: 'nat', interContainer: [{ direction: 'in', port: 7600 }] }, 'dead');
+    await start(first, dead);
+    const deadAddress = first.addressOf(dead.id)?.ipv4;
+    // The daemon is gone (no hooks run) and the container dies: the kernel takes its veth pair.
+    await runtime.delete(dead.id, { force: true });
+    await monitor.release(dead.id);
+    assert.deepEqual(Object.keys(await leases()), [dead.id]);
+    const second = plugin();
+    const b = await create({ type: 'nat' }, 'after');
+    await start(second, b);
+    assert.deepEqual(Object.keys(await leases()), [b.id]);
+    assert.doesNotMatch(await net.inHost(['iptables-save']), new RegExp(`dobby-net:${dead.id}`));
+    assert.notEqual(deadAddress, undefined);
+    await b.stop(second);
+    // Its hooks running late (an adopted exit) change nothing.
+    await second.postStop?.({ ...dead.ctx, exit: null });
+    await second.preDestruction?.({ ...dead.ctx, exit: null });
+    assert.equal(await net.snapshot(), before);
+  });
 });

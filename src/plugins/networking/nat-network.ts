@@ -78,8 +78,10 @@ export class NatNetwork {
   readonly #names: ChainNames;
   /** Bridge set-up and tear-down against allocations and releases. */
   readonly #bridgeLock = new Semaphore(1);
-  /** iptables read-modify-write sequences, one at a time. */
-  readonly #fwLock = new Semaphore(1);
+  /** iptables read-modify-write sequences, one at a time per family (iptables and ip6tables are separate). */
+  readonly #fwLocks: Readonly<Record<Family, Semaphore>> = { 4: new Semaphore(1), 6: new Semaphore(1) };
+  /** Containers between their allocation and the end of their attach: a sweep must not take them for leftovers. */
+  readonly #attaching = new Set<string>();
   readonly #attached = new Map<string, ContainerNetwork & { readonly rules: boolean }>();
   #bridgeReady = false;
   #ipv6: Promise<boolean> | null = null;
@@ -143,7 +145,17 @@ export class NatNetwork {
 
   async attach(id: string, pid: number, data: NetworkingData, logger: Logger): Promise<ContainerNetwork> {
     await this.assertOwnNetns(id, pid);
+    this.#attaching.add(id);
+    try {
+      return await this.#attach(id, pid, data, logger);
+    } finally {
+      this.#attaching.delete(id);
+    }
+  }
+
+  async #attach(id: string, pid: number, data: NetworkingData, logger: Logger): Promise<ContainerNetwork> {
     const lease = await this.#bridgeLock.run(async () => {
+      if (!this.#bridgeReady) await this.#sweep(logger);
       const { lease: l } = await this.#o.allocator.allocate(id);
       if (!this.#bridgeReady) {
         try {
@@ -178,16 +190,21 @@ export class NatNetwork {
     const address4 = lease.ipv4;
     const address6 = ipv6For(this.#o.ipv6Prefix, ipv4ToNumber(address4) ?? 0);
 
-    // Names left by a daemon that died mid-way are ours (the lease says so): clear them first.
-    const stale = (await ip.links(HOST)).filter((l) => l.name === veth || l.name === peer);
     const hostOps: IpOp[] = [
-      ...stale.map((l): IpOp => ({ op: 'deleteLink', name: l.name })),
       { op: 'addVeth', name: veth, peer },
       { op: 'setMaster', link: veth, master: bridge },
       { op: 'up', link: veth },
       { op: 'moveToNetns', link: peer, pid },
     ];
-    await ip.apply(HOST, hostOps, id);
+    try {
+      await ip.apply(HOST, hostOps, id);
+    } catch (err) {
+      // Names left by a daemon that died mid-way are ours (the lease says so): clear them, try once more.
+      const stale = (await ip.links(HOST)).filter((l) => l.name === veth || l.name === peer);
+      if (stale.length === 0) throw err;
+      logger.warn({ links: stale.map((l) => l.name) }, 'removing veth ends left by an earlier set-up');
+      await ip.apply(HOST, [...stale.map((l): IpOp => ({ op: 'deleteLink', name: l.name })), ...hostOps], id);
+    }
     const inside: IpOp[] = [{ op: 'rename', link: peer, to: CONTAINER_INTERFACE }];
     if (v4) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address4}/${len}` });
     if (v6) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address6}/${96 + len}` });
@@ -212,11 +229,28 @@ export class NatNetwork {
           id, family, bridge, subnet: this.#subnet(family), bridgeAddress: this.#bridgeAddress(family),
           address: family === 4 ? address4 : address6, interContainer: data.interContainer, names: this.#names,
         }));
-        await this.#fwLock.run(() => this.#o.firewall.apply(family, changes, id));
+        await this.#fwLocks[family].run(() => this.#o.firewall.apply(family, changes, id));
       }
     }
     logger.info({ ipv4: network.ipv4, ipv6: network.ipv6, veth, bridge }, 'nat network attached');
     return network;
+  }
+
+  /**
+   * Crash recovery, once per bridge bring-up: a lease whose host veth is gone belongs to a container
+   * whose namespace died while no daemon watched (the kernel takes the pair with it). Its rules and
+   * lease go; leases of containers still running (their veth is there) stay.
+   */
+  async #sweep(logger: Logger): Promise<void> {
+    const leases = await this.#o.allocator.leases();
+    if (leases.length === 0) return;
+    const links = new Set((await this.#o.ip.links(HOST)).map((l) => l.name));
+    const stale = leases.filter((l) => !this.#attaching.has(l.id) && !this.#attached.has(l.id) && !links.has(vethNames(l).host));
+    for (const lease of stale) {
+      for (const family of await this.#families()) await this.#deleteTagged(family, containerTag(lease.id), lease.id);
+      await this.#o.allocator.release(lease.id);
+      logger.warn({ containerId: lease.id, ipv4: lease.ipv4 }, 'released the address and rules of a nat container that is gone');
+    }
   }
 
   /**
@@ -262,7 +296,7 @@ export class NatNetwork {
   }
 
   async #deleteTagged(family: Family, tag: string, id?: string): Promise<void> {
-    await this.#fwLock.run(async () => {
+    await this.#fwLocks[family].run(async () => {
       const set = await this.#o.firewall.list(family);
       const mine = new Set(ourChains(this.#names).map((c) => `${c.table}/${c.chain}`));
       const changes: FirewallChange[] = set.rules
@@ -290,18 +324,20 @@ export class NatNetwork {
     const families = await this.#families();
     try {
       const restore: Record<string, string> = { ...(await allocator.restoreValues()) };
+      const keys = families.map((f) => FORWARD_SYSCTLS[f]);
+      const current = await Promise.all(keys.map((k) => sysctl.get(k)));
+      const off = keys.filter((_, i) => current[i] !== '1');
       let changed = false;
-      for (const family of families) {
-        const key = FORWARD_SYSCTLS[family];
-        const current = await sysctl.get(key);
-        if (current === '1') continue;
-        if (current !== null && !Object.hasOwn(restore, key)) {
-          restore[key] = current;
+      off.forEach((key) => {
+        const value = current[keys.indexOf(key)];
+        if (value !== null && value !== undefined && !Object.hasOwn(restore, key)) {
+          restore[key] = value;
           changed = true;
         }
-        await sysctl.set(key, '1');
-      }
+      });
+      // Recorded before the change, so a crash in between still leaves a way back.
       if (changed) await allocator.setRestoreValues(restore);
+      await Promise.all(off.map((key) => sysctl.set(key, '1')));
 
       const existing = (await ip.links(HOST)).find((l) => l.name === bridge);
       if (existing !== undefined && existing.kind !== 'bridge') {
@@ -316,7 +352,7 @@ export class NatNetwork {
       if (existing?.up !== true) ops.push({ op: 'up', link: bridge });
       await ip.apply(HOST, ops);
 
-      for (const family of families) await this.#fwLock.run(() => this.#firewallUp(family));
+      await Promise.all(families.map((family) => this.#fwLocks[family].run(() => this.#firewallUp(family))));
       this.#bridgeReady = true;
       logger.info({ bridge, range: rangeText(this.#range()), ipv6: families.includes(6), externalInterfaces: this.#o.externalInterfaces }, 'nat bridge up');
     } catch (err) {
@@ -354,13 +390,13 @@ export class NatNetwork {
     const { ip, bridge, sysctl, allocator } = this.#o;
     this.#bridgeReady = false;
     const problems: string[] = [];
-    for (const family of await this.#families()) {
+    await Promise.all((await this.#families()).map(async (family) => {
       try {
-        await this.#fwLock.run(() => this.#firewallDown(family));
+        await this.#fwLocks[family].run(() => this.#firewallDown(family));
       } catch (err) {
         problems.push(errorText(err));
       }
-    }
+    }));
     try {
       const links = await ip.links(HOST);
       const ports = links.filter((l) => l.master === bridge && l.kind === 'veth' && l.name.startsWith(VETH_PREFIX)).map((l) => l.name);
