@@ -16,6 +16,7 @@ import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
+import { createLoggingPlugin } from './plugins/logging.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -78,7 +79,7 @@ export interface DaemonExtras {
  */
 export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger): void {
   registry.register(createMulticastSocketsPlugin());
-  // networking and logging are wired here by the composition root as they land.
+  registry.register(createLoggingPlugin());
 }
 
 export async function startDaemon(options: DaemonOptions, logger: Logger, extras: DaemonExtras = {}): Promise<Daemon> {

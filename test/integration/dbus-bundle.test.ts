@@ -30,6 +30,7 @@ import { HookHint } from '../../src/plugins/types.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 import { call, serve, startWithFd, testBus, type TestBus } from '../api/harness.ts';
+import { createLoggingPlugin } from '../../src/plugins/logging.ts';
 
 const scratch = makeScratch();
 const dirs = scratch.dirs('crun');
@@ -57,7 +58,7 @@ const manager = createContainerManager({
   specBundles: new SpecBundles({ dir: join(scratch.dir, 'crun', 'spec-bundles'), initPath: CONTAINER_INIT }),
   launchConfigs: new LaunchConfigs({ dir: configsDir, containerInit: CONTAINER_INIT, hostDobbyInit: null }),
   stateDir: daemonDir,
-  // The console sinks do the logging plugin's work; a required `logging` entry must find it installed.
+  // The built-in logging plugin checks the data; the console sinks do its work.
   plugins: testPlugins(),
   stopGraceMs: 2_000,
   killWaitMs: 5_000,
@@ -70,7 +71,7 @@ const pluginFds = new Map<string, number>();
 
 function testPlugins(): PluginRegistry {
   const registry = new PluginRegistry();
-  registry.register({ name: 'logging', hookHints: 0 }, 'dbus-bundle.test');
+  registry.register(createLoggingPlugin());
   // Adds what Dobby's postConstruction hooks may add: env, an fd (after the caller's), a mount.
   registry.register({
     name: 'h2additions',
