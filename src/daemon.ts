@@ -24,7 +24,7 @@ import { PluginRegistry } from './plugins/registry.ts';
 import type { DobbyPlugin } from './plugins/types.ts';
 import { lockStateDir, type StateLock } from './state-lock.ts';
 import { asNetworkLookup, containerTargets, createPortActor, type PortActor } from './actors/port-actor.ts';
-import { createPorts } from './drivers/ports/index.ts';
+import { createContainerToHost, createPorts } from './drivers/ports/index.ts';
 
 export interface Daemon {
   readonly manager: Manager;
@@ -130,6 +130,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       }),
       containerEvents$: manager.events$,
       ...(network?.events$ === undefined ? {} : { networkEvents$: network.events$ }),
+      containerToHost: createContainerToHost({
+        logger: logger.child({ driver: 'ports' }),
+        ...(extras.portsHostNetns === undefined ? {} : { hostNetns: extras.portsHostNetns }),
+      }),
       logger: logger.child({ component: 'ports' }),
     });
     let closed = false;

@@ -22,18 +22,36 @@ export interface PortForwarding {
 
 /** What the networking plugin tells about a container's network (its NetworkEvent, plus the data it was started with). */
 export type NetworkNotice =
-  | { readonly type: 'attached'; readonly network: Omit<PortTarget, 'containerId'> & { readonly id: string }; readonly portForwarding?: PortForwarding }
+  | { readonly type: 'attached'; readonly network: AttachedNetwork; readonly portForwarding?: PortForwarding }
   | { readonly type: 'detached'; readonly id: string };
+
+/** A container's network as the networking plugin reports it (its ContainerNetwork). */
+export type AttachedNetwork = Omit<PortTarget, 'containerId'> & { readonly id: string; readonly bridgeIpv4?: string | null };
+
+/** containerToHost / localhostMasquerade for one container, all or nothing (ContainerToHost in drivers/ports). */
+export interface ContainerToHostPorts {
+  add(
+    container: { readonly id: string; readonly netnsPath: string; readonly ipv4: string | null; readonly bridgeIpv4: string | null },
+    entries: readonly { readonly port: number; readonly protocol: 'tcp' | 'udp' }[],
+    localhostMasquerade: boolean,
+  ): Promise<void>;
+  remove(containerId: string): Promise<void>;
+  close(): Promise<void>;
+}
 
 export type PortEvent =
   | { readonly type: 'port.added'; readonly port: ActivePort }
   | { readonly type: 'port.removed'; readonly id: number; readonly containerId: string }
-  | { readonly type: 'port.error'; readonly containerId: string; readonly message: string };
+  | { readonly type: 'port.error'; readonly containerId: string; readonly message: string }
+  /** A container's portForwarding data is in place (its hostToContainer port ids). */
+  | { readonly type: 'forwarding.applied'; readonly containerId: string; readonly ports: readonly number[] };
 
 export interface PortActorOptions {
   readonly ports: PortManager;
   readonly containerEvents$: Observable<LifecycleEvent>;
   readonly networkEvents$?: Observable<NetworkNotice>;
+  /** Applies containerToHost / localhostMasquerade; without it they are logged and left alone. */
+  readonly containerToHost?: ContainerToHostPorts;
   readonly logger: Logger;
 }
 
@@ -45,7 +63,7 @@ export interface PortActor {
    * Dobby's hostToContainer entries as ports (host port N → container port N, every family the
    * container has), all or nothing: when one cannot be added, those added are removed again.
    */
-  applyPortForwarding(containerId: string, forwarding: PortForwarding): Promise<ActivePort[]>;
+  applyPortForwarding(containerId: string, forwarding: PortForwarding, network?: AttachedNetwork): Promise<ActivePort[]>;
   removeContainerPorts(containerId: string): Promise<number[]>;
   readonly events$: Observable<PortEvent>;
   /** Unsubscribes, removes every port, closes the drivers. */
@@ -65,6 +83,7 @@ export function createPortActor(options: PortActorOptions): PortActor {
   const subscriptions: Subscription[] = [];
 
   const removeAll = async (containerId: string, why: string): Promise<number[]> => {
+    await options.containerToHost?.remove(containerId).catch((err: unknown) => logger.warn({ err, containerId }, 'could not remove the containerToHost rules of a container'));
     const removed = await ports.removeContainerPorts(containerId);
     for (const id of removed) events.next({ type: 'port.removed', id, containerId });
     if (removed.length > 0) logger.info({ containerId, ports: removed }, `removed the ports of a container that ${why}`);
@@ -77,15 +96,24 @@ export function createPortActor(options: PortActorOptions): PortActor {
     return port;
   };
 
-  const applyPortForwarding = async (containerId: string, forwarding: PortForwarding): Promise<ActivePort[]> => {
+  const applyPortForwarding = async (containerId: string, forwarding: PortForwarding, network?: AttachedNetwork): Promise<ActivePort[]> => {
     const added: ActivePort[] = [];
+    let toHostAdded = false;
     try {
-      for (const request of forwardingRequests(containerId, forwarding)) added.push(await add(request));
-      if ((forwarding.containerToHost ?? []).length > 0 || forwarding.localhostMasquerade === true) {
-        logger.warn({ containerId }, 'portForwarding.containerToHost / localhostMasquerade are not applied by the port manager (host services are reached at the bridge address)');
+      const toHost = (forwarding.containerToHost ?? []).map((e) => ({ port: e.port, protocol: e.protocol === 'udp' ? 'udp' as const : 'tcp' as const }));
+      if (toHost.length > 0) {
+        if (options.containerToHost === undefined || network === undefined) {
+          logger.warn({ containerId }, 'portForwarding.containerToHost is not applied: no containerToHost forwarder or no network for the container');
+        } else {
+          await options.containerToHost.add({ id: containerId, netnsPath: network.netnsPath, ipv4: network.ipv4, bridgeIpv4: network.bridgeIpv4 ?? null }, toHost, forwarding.localhostMasquerade === true);
+          toHostAdded = true;
+        }
       }
+      for (const request of forwardingRequests(containerId, forwarding)) added.push(await add(request));
+      events.next({ type: 'forwarding.applied', containerId, ports: added.map((p) => p.id) });
       return added;
     } catch (err) {
+      if (toHostAdded) await options.containerToHost?.remove(containerId).catch(() => undefined);
       for (const port of added.reverse()) {
         await ports.removePort(port.id).catch(() => undefined);
         events.next({ type: 'port.removed', id: port.id, containerId });
@@ -114,7 +142,7 @@ export function createPortActor(options: PortActorOptions): PortActor {
           return;
         }
         if (notice.portForwarding === undefined) return;
-        applyPortForwarding(notice.network.id, notice.portForwarding).catch((err: unknown) => {
+        applyPortForwarding(notice.network.id, notice.portForwarding, notice.network).catch((err: unknown) => {
           logger.error({ err, containerId: notice.network.id }, 'could not apply the portForwarding of a container');
         });
       },
@@ -135,6 +163,7 @@ export function createPortActor(options: PortActorOptions): PortActor {
     events$: events.asObservable(),
     close: async () => {
       for (const s of subscriptions.splice(0)) s.unsubscribe();
+      await options.containerToHost?.close();
       await ports.close();
       events.complete();
     },
@@ -165,11 +194,11 @@ export function containerTargets(
   network: NetworkLookup | undefined,
 ): (containerId: string) => PortTarget | undefined {
   return (containerId) => {
-    const c = containers.findById(containerId);
-    if (c === undefined || !LIVE_PHASES.has(c.phase)) return undefined;
+    // The plugin attached it at preStart and detaches it at postStop: live whatever the phase says.
     const n = network?.addressOf(containerId) ?? null;
     if (n !== null) return { containerId, netnsPath: n.netnsPath, ipv4: n.ipv4, ipv6: n.ipv6 };
-    if (c.pid === null) return undefined;
+    const c = containers.findById(containerId);
+    if (c === undefined || !LIVE_PHASES.has(c.phase) || c.pid === null) return undefined;
     return { containerId, netnsPath: `/proc/${c.pid}/ns/net`, ipv4: null, ipv6: null };
   };
 }

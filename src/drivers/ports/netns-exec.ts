@@ -2,7 +2,10 @@
 
 import { run, type RunResult } from '../process.ts';
 
-/** Where "the host" is: undefined for the daemon's own network namespace, else a name from `ip netns list`. */
+/**
+ * Where "the host" is: undefined for the daemon's own network namespace, a name from `ip netns list`,
+ * or a namespace file (`/proc/<pid>/ns/net`: a container's own namespace, for rules made inside it).
+ */
 export type HostNetns = string | undefined;
 
 export class ToolError extends Error {
@@ -17,7 +20,9 @@ export class ToolError extends Error {
 }
 
 export function argvIn(netns: HostNetns, file: string, args: readonly string[]): [string, string[]] {
-  return netns === undefined ? [file, [...args]] : ['ip', ['netns', 'exec', netns, file, ...args]];
+  if (netns === undefined) return [file, [...args]];
+  if (netns.startsWith('/')) return ['nsenter', [`--net=${netns}`, '--', file, ...args]];
+  return ['ip', ['netns', 'exec', netns, file, ...args]];
 }
 
 /** Runs and resolves with the result whatever the exit code. */
@@ -35,5 +40,6 @@ export async function mustRunIn(netns: HostNetns, file: string, args: readonly s
 
 /** The network namespace file of a named namespace or a pid, for nsenter. */
 export function netnsPathOf(netns: string | number): string {
-  return typeof netns === 'number' ? `/proc/${netns}/ns/net` : `/run/netns/${netns}`;
+  if (typeof netns === 'number') return `/proc/${netns}/ns/net`;
+  return netns.startsWith('/') ? netns : `/run/netns/${netns}`;
 }
