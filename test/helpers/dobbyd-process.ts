@@ -1,9 +1,10 @@
-// A real dobbyd process (bin/dobbyd --private-bus) for black-box tests and the soak: start, measure, stop, by pid.
+// A real dobbyd process (bin/dobbyd, on a private bus of its own or a given one) for black-box tests and the soak: start, measure, stop, by pid.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BusClient } from '../../src/api/cli/bus-client.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -39,10 +40,17 @@ function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export async function startDobbyd(
   stateDir: string,
   args: readonly string[] = [],
-  options: { readonly timeoutMs?: number; readonly env?: NodeJS.ProcessEnv; readonly cwd?: string } = {},
+  options: {
+    readonly timeoutMs?: number;
+    readonly env?: NodeJS.ProcessEnv;
+    readonly cwd?: string;
+    /** Serve on this bus instead of a private one of its own (ready once it answers Ping there). */
+    readonly dbusAddress?: string;
+  } = {},
 ): Promise<DobbydProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const child = spawn(join(ROOT, 'bin', 'dobbyd'), ['--private-bus', '--state-dir', stateDir, '--stop-grace', '2', '--log-level', 'warn', ...args], {
+  const bus = options.dbusAddress === undefined ? ['--private-bus'] : ['--dbus-address', options.dbusAddress];
+  const child = spawn(join(ROOT, 'bin', 'dobbyd'), [...bus, '--state-dir', stateDir, '--stop-grace', '2', '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(options.env),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
@@ -53,8 +61,15 @@ export async function startDobbyd(
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + timeoutMs;
-  while (!/^DBUS_ADDRESS=/m.test(out) && child.exitCode === null && child.signalCode === null && Date.now() < deadline) await sleep(20);
-  const line = /^DBUS_ADDRESS=(.+)$/m.exec(out);
+  const running = (): boolean => child.exitCode === null && child.signalCode === null && Date.now() < deadline;
+  let line: readonly string[] | null = null;
+  if (options.dbusAddress === undefined) {
+    while (!/^DBUS_ADDRESS=/m.test(out) && running()) await sleep(20);
+    line = /^DBUS_ADDRESS=(.+)$/m.exec(out);
+  } else {
+    while (running() && !(await answersPing(options.dbusAddress))) await sleep(100);
+    if (running()) line = ['', options.dbusAddress];
+  }
   if (line === null) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await Promise.race([exited, sleep(5_000)]);
@@ -81,6 +96,19 @@ export async function startDobbyd(
       return child.exitCode;
     },
   };
+}
+
+async function answersPing(address: string): Promise<boolean> {
+  let client: BusClient | undefined;
+  try {
+    client = await BusClient.connect(address, 2_000);
+    await client.call({ destination: 'org.rdk.dobby', path: '/org/rdk/dobby', interface: 'org.rdk.dobby.admin1', member: 'Ping', timeoutMs: 2_000 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client?.close();
+  }
 }
 
 /** Runs dobbyd expecting it to exit by itself (e.g. it refuses to start); kills it after `timeoutMs`. */
