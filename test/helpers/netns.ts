@@ -26,8 +26,8 @@ server.listen(Number(port), host, () => process.stdout.write('listening\\n'));
 /** Connects, prints what the server said or ERR <code>. */
 const CLIENT = `
 const net = require('node:net');
-const [host, port] = process.argv.slice(2);
-const s = net.connect({ host, port: Number(port), timeout: 1500 });
+const [host, port, localAddress] = process.argv.slice(2);
+const s = net.connect({ host, port: Number(port), timeout: 1500, ...(localAddress ? { localAddress } : {}) });
 let got = '';
 s.on('data', (d) => { got += d; });
 s.on('end', () => { process.stdout.write('OK ' + got.trim() + '\\n'); });
@@ -44,7 +44,7 @@ export interface TestNetwork {
   /** Starts a peer-printing TCP server in a namespace (netns name or pid); stopped at cleanup. */
   serve(where: string | number, host: string, port: number): Promise<void>;
   /** Connects from a namespace (netns name or pid): `OK <address the server saw>` or `ERR <code>`. */
-  connect(where: string | number, host: string, port: number): Promise<string>;
+  connect(where: string | number, host: string, port: number, localAddress?: string): Promise<string>;
   /** iptables-save (v4 and v6) of the host ns, links, routes: for before/after comparison. */
   snapshot(): Promise<string>;
   cleanup(): Promise<void>;
@@ -120,8 +120,8 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
         child.once('exit', (code) => reject(new Error(`server in ${where} exited ${code}: ${err}`)));
       });
     },
-    async connect(where, host, port) {
-      return (await must([...enter(where), node, join(scripts, 'client.cjs'), host, String(port)])).trim();
+    async connect(where, host, port, localAddress) {
+      return (await must([...enter(where), node, join(scripts, 'client.cjs'), host, String(port), ...(localAddress === undefined ? [] : [localAddress])])).trim();
     },
     async snapshot() {
       const parts = await Promise.all([

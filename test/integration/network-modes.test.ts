@@ -186,6 +186,21 @@ describe('networking modes around real containers', { concurrency: 1 }, () => {
     assert.match(await net.connect(c.pid, na?.ipv4 ?? '', 7100), /^ERR/);
     const rules = await net.inHost(['iptables-save']);
     assert.match(rules, new RegExp(`--comment "?dobby-net:${a.id}"? -j DNAT --to-destination ${na?.ipv4}:7100`));
+    // c cannot pass itself off as b: with b's address as its source it reaches neither a nor the host.
+    await net.serve(net.hostNs, '0.0.0.0', 7102);
+    assert.equal(await net.connect(c.pid, bridgeIp, 7102), `OK ${nc?.ipv4}`);
+    const { run } = await import('../../src/drivers/process.ts');
+    assert.equal((await run('nsenter', [`--net=/proc/${c.pid}/ns/net`, 'ip', 'addr', 'add', `${nb?.ipv4}/32`, 'dev', 'eth0'])).code, 0);
+    const dropped = async (chain: string): Promise<number> => {
+      const line = (await net.inHost(['iptables-save', '-c'])).split('\n').find((l) => l.includes(`-A ${chain} `) && l.includes(`--physdev-in ${nc?.hostVeth} `));
+      return Number(/^\[(\d+):/.exec(line ?? '')?.[1] ?? -1);
+    };
+    assert.equal(await dropped('DOBBY-NET-INPUT'), 0);
+    assert.equal(await net.connect(c.pid, bridgeIp, 7102, nb?.ipv4 ?? undefined), 'ERR ETIMEDOUT');
+    assert.ok((await dropped('DOBBY-NET-INPUT')) > 0, 'the spoofed SYN to the host was not dropped by c\'s rule');
+    assert.equal(await dropped('DOBBY-NET-FORWARD'), 0);
+    assert.equal(await net.connect(c.pid, na?.ipv4 ?? '', 7100, nb?.ipv4 ?? undefined), 'ERR ETIMEDOUT');
+    assert.ok((await dropped('DOBBY-NET-FORWARD')) > 0, 'the spoofed SYN to a was not dropped by c\'s rule');
     await a.stop(p);
     assert.doesNotMatch(await net.inHost(['iptables-save']), new RegExp(`dobby-net:${a.id}`));
     // The bridge stays while b and c are there.

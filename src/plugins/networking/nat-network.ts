@@ -15,7 +15,7 @@ import type { Logger } from '../../log.ts';
 import { Semaphore } from '../../semaphore.ts';
 import type { NetworkingData } from './data.ts';
 import {
-  BRIDGE_TAG, bridgeRules, chainNames, containerRules, containerTag, insertChanges, isJumpTo, jumpRule, ourChains, ruleTag,
+  BRIDGE_TAG, antiSpoofRules, bridgeRules, chainNames, containerRules, containerTag, insertChanges, isJumpTo, jumpRule, ourChains, ruleTag,
   type ChainNames,
 } from './rules.ts';
 
@@ -214,7 +214,6 @@ export class NatNetwork {
     await ip.apply(pidTarget(pid), inside, id);
 
     const families: Family[] = [...(v4 ? [4 as const] : []), ...(v6 ? [6 as const] : [])];
-    const rules = data.interContainer.length > 0;
     // Recorded before the rules go in, so a failure from here on is undone by detach.
     const network = {
       id, type: 'nat' as const, pid, netnsPath: netnsPath(pidTarget(pid), null),
@@ -222,16 +221,23 @@ export class NatNetwork {
       bridge, bridgeIpv4: this.#bridgeAddress(4), bridgeIpv6: (await this.ipv6Supported()) ? this.#bridgeAddress(6) : null,
       hostVeth: veth, containerInterface: CONTAINER_INTERFACE,
     };
-    this.#attached.set(id, { ...network, rules });
-    if (rules) {
-      for (const family of families) {
-        const changes = insertChanges(containerRules({
+    this.#attached.set(id, { ...network, rules: true });
+    // Every family the bridge carries gets the anti-spoofing rules (a family the container lacks is
+    // dropped whole); the inter-container rules go with the families it has. One batch per family.
+    await Promise.all((await this.#families()).map(async (family) => {
+      const has = families.includes(family);
+      const address = has ? (family === 4 ? address4 : address6) : null;
+      // The drops first: a spoofed packet must not reach an ACCEPT below.
+      const rules = [
+        ...antiSpoofRules({ id, family, bridge, veth, address, names: this.#names }),
+        ...(has ? containerRules({
           id, family, bridge, subnet: this.#subnet(family), bridgeAddress: this.#bridgeAddress(family),
-          address: family === 4 ? address4 : address6, interContainer: data.interContainer, names: this.#names,
-        }));
-        await this.#fwLocks[family].run(() => this.#o.firewall.apply(family, changes, id));
-      }
-    }
+          address: address as string, interContainer: data.interContainer, names: this.#names,
+        }) : []),
+      ];
+      const changes = insertChanges(rules);
+      await this.#fwLocks[family].run(() => this.#o.firewall.apply(family, changes, id));
+    }));
     logger.info({ ipv4: network.ipv4, ipv6: network.ipv6, veth, bridge }, 'nat network attached');
     return network;
   }

@@ -16,18 +16,20 @@ export function containerTag(id: string): string {
 }
 
 export interface ChainNames {
+  readonly input: string;
   readonly forward: string;
   readonly prerouting: string;
   readonly postrouting: string;
 }
 
 export function chainNames(prefix: string): ChainNames {
-  return { forward: `${prefix}-FORWARD`, prerouting: `${prefix}-PREROUTING`, postrouting: `${prefix}-POSTROUTING` };
+  return { input: `${prefix}-INPUT`, forward: `${prefix}-FORWARD`, prerouting: `${prefix}-PREROUTING`, postrouting: `${prefix}-POSTROUTING` };
 }
 
 /** Our chains and the built-in chain each is jumped to from. */
 export function ourChains(names: ChainNames): readonly { readonly table: Table; readonly chain: string; readonly from: string }[] {
   return [
+    { table: 'filter', chain: names.input, from: 'INPUT' },
     { table: 'filter', chain: names.forward, from: 'FORWARD' },
     { table: 'nat', chain: names.prerouting, from: 'PREROUTING' },
     { table: 'nat', chain: names.postrouting, from: 'POSTROUTING' },
@@ -120,6 +122,34 @@ export function containerRules(input: ContainerRuleInput): FirewallRule[] {
       out.push({ table: 'filter', chain: names.forward, rule: withTag(['-s', host, '-d', subnet, '-i', bridge, '-o', bridge, ...proto, '--dport', String(e.port), '-j', 'ACCEPT'], tag) });
     }
   }
+  return out;
+}
+
+export interface AntiSpoofInput {
+  readonly id: string;
+  readonly family: Family;
+  readonly bridge: string;
+  /** The container's host-side veth: packets from it carry only the container's address. */
+  readonly veth: string;
+  /** Null when the container has no address of this family: then nothing of it passes. */
+  readonly address: string | null;
+  readonly names: ChainNames;
+}
+
+/**
+ * Drops what a container sends with a source address other than its own, forwarded or to the host
+ * (so it cannot borrow another container's inter-container rules). Matched on the bridge port
+ * (physdev, which needs br_netfilter; without it the rules never match and containers are only
+ * told apart by address). IPv6 is checked on forwarded traffic only: neighbour discovery to the
+ * host uses link-local sources.
+ */
+export function antiSpoofRules(input: AntiSpoofInput): FirewallRule[] {
+  const tag = ['-m', 'comment', '--comment', containerTag(input.id)];
+  const from = ['-i', input.bridge, '-m', 'physdev', '--physdev-in', input.veth];
+  const host = input.address === null ? null : input.family === 4 ? `${input.address}/32` : `${input.address}/128`;
+  const rule = host === null ? [...from, ...tag, '-j', 'DROP'] : ['!', '-s', host, ...from, ...tag, '-j', 'DROP'];
+  const out: FirewallRule[] = [{ table: 'filter', chain: input.names.forward, rule }];
+  if (input.family === 4) out.push({ table: 'filter', chain: input.names.input, rule });
   return out;
 }
 
