@@ -29,7 +29,7 @@ function asNobody(address: string, calls: readonly RawCall[]): Promise<CallOutco
     bus.close();
     process.stdout.write(JSON.stringify({ uid: process.getuid(), out }));
   `;
-  const env = { ...process.env, CALLS: JSON.stringify(calls), ADDRESS: address };
+  const env: NodeJS.ProcessEnv = { ...process.env, CALLS: JSON.stringify(calls), ADDRESS: address };
   delete env['NODE_EXTRA_CA_CERTS'];
   const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', process.execPath, '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/',
