@@ -4,13 +4,13 @@
 // the backoff cancels the restart and leaves nothing behind.
 
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import dbus from 'dbus-next';
+import { run } from '../../src/drivers/process.ts';
 import { DbusMonitor, dobbyTrace } from '../api/dbus-monitor.ts';
-import { call, serve, testBus, type TestBus } from '../api/harness.ts';
+import { call, dobby, serve, testBus, type TestBus } from '../api/harness.ts';
 import { realManager, specBundlesDir } from '../helpers/manager.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 
@@ -26,6 +26,9 @@ const shared = mkdtempSync('/tmp/dobby-restart-');
 chmodSync(shared, 0o777);
 after(() => rmSync(shared, { recursive: true, force: true }));
 
+/** The test bus, once `before` has started it. */
+let address = '';
+
 const leftBundles = (id: string): string[] => (existsSync(bundlesDir) ? readdirSync(bundlesDir).filter((n) => n.startsWith(`${id}.`)) : []);
 
 function spec(script: string, restartOnCrash: boolean, stateDir: string): string {
@@ -39,20 +42,25 @@ function spec(script: string, restartOnCrash: boolean, stateDir: string): string
   });
 }
 
-/** StartFromSpec (ssah) with one fd, from dbus-next (busctl and dbus-send cannot pass fds); the fd is closed after the reply. */
-async function startSpecWithFd(address: string, id: string, text: string, fd: number): Promise<number> {
-  // dbus-next's typings lack negotiateUnixFd on sessionBus options; it is read at run time.
-  const bus = dbus.sessionBus({ busAddress: address, negotiateUnixFd: true } as unknown as Parameters<typeof dbus.sessionBus>[0]);
-  try {
-    const reply = await bus.call(new dbus.Message({
-      destination: 'org.rdk.dobby', path: '/org/rdk/dobby', interface: 'org.rdk.dobby.ctrl1', member: 'StartFromSpec',
-      signature: 'ssah', body: [id, text, [fd]],
-    }));
-    return Number(reply?.body[0]);
-  } finally {
-    closeSync(fd);
-    bus.disconnect();
-  }
+const PY_START_SPEC_WITH_FD = `
+import sys, dbus
+address, cid, spec, path = sys.argv[1:5]
+bus = dbus.bus.BusConnection(address)
+obj = bus.get_object('org.rdk.dobby', '/org/rdk/dobby', introspect=False)
+with open(path, 'ab') as f:
+    cd = obj.StartFromSpec(cid, spec, dbus.Array([dbus.types.UnixFd(f.fileno())], signature='h'),
+                           dbus_interface='org.rdk.dobby.ctrl1', timeout=60)
+print(int(cd))
+`;
+
+/**
+ * StartFromSpec (ssah) with one fd, the file at \`path\` opened for appending, from python3-dbus
+ * (busctl and dbus-send cannot pass fds); the client closes its fd once it has the reply.
+ */
+async function startSpecWithFd(id: string, text: string, path: string): Promise<number> {
+  const r = await run('/usr/bin/python3', ['-c', PY_START_SPEC_WITH_FD, address, id, text, path], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`python3-dbus StartFromSpec failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
 }
 
 async function until(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
@@ -65,7 +73,6 @@ async function until(condition: () => boolean, what: string, ms = 30_000): Promi
 
 describe('restartOnCrash over D-Bus on real crun', { concurrency: 3 }, () => {
   let bus: TestBus | undefined;
-  let address = '';
   let monitor: DbusMonitor | undefined;
   before(async () => {
     bus = await testBus();
@@ -83,11 +90,11 @@ describe('restartOnCrash over D-Bus on real crun', { concurrency: 3 }, () => {
     const dir = mkdtempSync(join(shared, 'c-'));
     chmodSync(dir, 0o777);
     const log = join(dir, 'fd-log');
-    const fd = openSync(log, 'a', 0o666);
+    writeFileSync(log, '', { mode: 0o666 });
     chmodSync(log, 0o666);
     // Runs 1 and 2 crash with exit 3; run 3 stays up. Each run writes one line through the passed fd.
     const script = 'echo run >> /state/runs; n=$(wc -l < /state/runs); echo "fd-run-$n" >&3; if [ "$n" -le 2 ]; then exit 3; fi; exec sleep 1000';
-    const cd = await startSpecWithFd(address, id, spec(script, true, dir), fd);
+    const cd = await startSpecWithFd(id, spec(script, true, dir), log);
     assert.ok(cd > 0, `StartFromSpec gave ${cd}`);
     const bundle = real.manager.get(cd)?.bundle ?? '';
     assert.ok(bundle.startsWith(bundlesDir), bundle);
@@ -155,5 +162,20 @@ describe('restartOnCrash over D-Bus on real crun', { concurrency: 3 }, () => {
     assert.equal(await real.runtime.state(id), null, 'nothing left in the runtime');
     const records = join(scratch.dir, 'crun', 'daemon', 'containers');
     assert.deepEqual(existsSync(records) ? readdirSync(records).filter((n) => n.includes(id)) : [], [], 'no record left');
+  });
+
+  test('dobby stop during the backoff returns (the crash already sent Stopped) and nothing is restarted', async () => {
+    const id = scratch.id('clistop');
+    const dir = mkdtempSync(join(shared, 'd-'));
+    chmodSync(dir, 0o777);
+    const reply = await call(address, 'ctrl1', 'StartFromSpec', 'ssah', id, spec('exit 7', true, dir), '0');
+    const cd = Number(/^i (\d+)$/.exec(reply)?.[1]);
+    assert.ok(cd > 0, reply);
+    await until(() => real.seen(id).includes('deleted') && real.manager.get(cd)?.phase === 'unknown', 'waiting to be restarted', 30_000);
+    const r = await dobby(address, ['stop', id], 15_000);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, `stopped container '${id}'\n`);
+    assert.equal(real.manager.get(cd), undefined);
+    assert.deepEqual(leftBundles(id), []);
   });
 });
