@@ -23,11 +23,11 @@ const server = net.createServer((s) => { s.end(s.remoteAddress.replace(/^::ffff:
 server.listen(Number(port), host, () => process.stdout.write('listening\\n'));
 `;
 
-/** Connects, prints what the server said or ERR <code>. */
+/** Connects, prints what the server said or ERR <code> (ETIMEDOUT after the timeout, default 5 s). */
 const CLIENT = `
 const net = require('node:net');
-const [host, port, localAddress] = process.argv.slice(2);
-const s = net.connect({ host, port: Number(port), timeout: 1500, ...(localAddress ? { localAddress } : {}) });
+const [host, port, localAddress, timeout] = process.argv.slice(2);
+const s = net.connect({ host, port: Number(port), timeout: Number(timeout || 5000), ...(localAddress ? { localAddress } : {}) });
 let got = '';
 s.on('data', (d) => { got += d; });
 s.on('end', () => { process.stdout.write('OK ' + got.trim() + '\\n'); });
@@ -44,7 +44,7 @@ export interface TestNetwork {
   /** Starts a peer-printing TCP server in a namespace (netns name or pid); stopped at cleanup. */
   serve(where: string | number, host: string, port: number): Promise<void>;
   /** Connects from a namespace (netns name or pid): `OK <address the server saw>` or `ERR <code>`. */
-  connect(where: string | number, host: string, port: number, localAddress?: string): Promise<string>;
+  connect(where: string | number, host: string, port: number, localAddress?: string, timeoutMs?: number): Promise<string>;
   /** iptables-save (v4 and v6) of the host ns, links, routes: for before/after comparison. */
   snapshot(): Promise<string>;
   cleanup(): Promise<void>;
@@ -120,8 +120,8 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
         child.once('exit', (code) => reject(new Error(`server in ${where} exited ${code}: ${err}`)));
       });
     },
-    async connect(where, host, port, localAddress) {
-      return (await must([...enter(where), node, join(scripts, 'client.cjs'), host, String(port), ...(localAddress === undefined ? [] : [localAddress])])).trim();
+    async connect(where, host, port, localAddress, timeoutMs) {
+      return (await must([...enter(where), node, join(scripts, 'client.cjs'), host, String(port), localAddress ?? '', String(timeoutMs ?? 5000)])).trim();
     },
     async snapshot() {
       const parts = await Promise.all([

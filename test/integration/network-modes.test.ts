@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import { Iptables } from '../../src/drivers/network/firewall.ts';
 import { faultyFirewall, faultyIp, type Faults } from '../../src/drivers/network/faulty.ts';
 import { IpCommands } from '../../src/drivers/network/ip.ts';
@@ -49,6 +49,13 @@ async function leases(): Promise<Record<string, string>> {
   return (JSON.parse(text) as { leases: Record<string, string> }).leases;
 }
 
+/** Containers a test has not stopped (it failed half-way): stopped after it, so the next test starts clean. */
+const unstopped = new Map<string, { c: Running; p: NetworkingPlugin | null }>();
+afterEach(async () => {
+  for (const { c, p } of unstopped.values()) await c.stop(p ?? plugin()).catch(() => undefined);
+  unstopped.clear();
+});
+
 interface Running {
   readonly id: string;
   readonly pid: number;
@@ -70,15 +77,18 @@ async function create(data: unknown, label: string, network: Record<string, unkn
   }
   const created = await monitor.create({ id, bundle, logPath: join(scratch.logsDir, `${id}.log`) });
   const ctx: HookContext = { id, rootfs: join(bundle, 'rootfs'), data, logger: silentLogger(), signal: new AbortController().signal };
-  return {
+  const running: Running = {
     id, pid: created.pid, ctx,
     async stop(p) {
-      await runtime.delete(id, { force: true });
+      unstopped.delete(id);
+      await runtime.delete(id, { force: true }).catch(() => undefined);
       await monitor.release(id);
       await p.postStop?.({ ...ctx, exit: null });
       await p.preDestruction?.({ ...ctx, exit: null });
     },
   };
+  unstopped.set(id, { c: running, p: null });
+  return running;
 }
 
 /** Runs preStart as the machine does (after create, before start), then starts the container. */
@@ -196,10 +206,10 @@ describe('networking modes around real containers', { concurrency: 1 }, () => {
       return Number(/^\[(\d+):/.exec(line ?? '')?.[1] ?? -1);
     };
     assert.equal(await dropped('DOBBY-NET-INPUT'), 0);
-    assert.equal(await net.connect(c.pid, bridgeIp, 7102, nb?.ipv4 ?? undefined), 'ERR ETIMEDOUT');
+    assert.equal(await net.connect(c.pid, bridgeIp, 7102, nb?.ipv4 ?? undefined, 1500), 'ERR ETIMEDOUT');
     assert.ok((await dropped('DOBBY-NET-INPUT')) > 0, 'the spoofed SYN to the host was not dropped by c\'s rule');
     assert.equal(await dropped('DOBBY-NET-FORWARD'), 0);
-    assert.equal(await net.connect(c.pid, na?.ipv4 ?? '', 7100, nb?.ipv4 ?? undefined), 'ERR ETIMEDOUT');
+    assert.equal(await net.connect(c.pid, na?.ipv4 ?? '', 7100, nb?.ipv4 ?? undefined, 1500), 'ERR ETIMEDOUT');
     assert.ok((await dropped('DOBBY-NET-FORWARD')) > 0, 'the spoofed SYN to a was not dropped by c\'s rule');
     await a.stop(p);
     assert.doesNotMatch(await net.inHost(['iptables-save']), new RegExp(`dobby-net:${a.id}`));
