@@ -66,6 +66,8 @@ export interface ContainerSummary {
   readonly wireState: WireState;
   readonly pid: number | null;
   readonly bundle: string;
+  /** restartOnCrash: restarts after crashes so far; absent for a container that does not restart. */
+  readonly restarts?: number;
   /** Where its launch config would be (the config it runs with when it differs from the bundle's); absent if unknown. */
   readonly launchConfig?: string;
   /** The container's plugins and their hook runs (GetInfo's `plugins`); absent when it has none. */

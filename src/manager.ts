@@ -279,6 +279,7 @@ export class Manager implements ContainerManager {
       pid: snapshot?.context.pid ?? null,
       // Between a crash and its restart there is no container actor, only the kept start request.
       bundle: snapshot?.context.request?.bundle ?? entry.request?.bundle ?? '',
+      ...(entry.request === undefined ? {} : { restarts: entry.restartCount ?? 0 }),
       launchConfig: join(this.#launchConfigsDir, `${entry.id}.json`),
       ...(snapshot?.context.plugins == null ? {} : { plugins: pluginReport(snapshot.context.plugins, snapshot.context.hookRuns) }),
     };

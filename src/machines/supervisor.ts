@@ -26,8 +26,10 @@ export interface SupervisedEntry {
   readonly restarts: number;
   /** Kept only for a start that asked for restartOnCrash: what a restart starts again. */
   readonly request?: StartRequest;
-  /** Restarts of the container after it crashed. */
+  /** Restarts of the container after it crashed: the policy's window... */
   readonly crashes?: RestartHistory;
+  /** ...and every one since the first start. */
+  readonly restartCount?: number;
   /** A stop (or the shutdown) asked for: the exit that follows is no crash. */
   readonly stopRequested?: boolean;
   /** A restart decided on the exit; it happens once the old actor has torn the container down. */
@@ -265,7 +267,10 @@ export const supervisorMachine = setup({
             if (entry?.waiting !== true || entry.request === undefined || entry.pendingRestart == null) return;
             const { attempt } = entry.pendingRestart;
             enqueue.assign({
-              entries: { ...context.entries, [event.descriptor]: { ...entry, waiting: false, pendingRestart: null, stopRequested: false } },
+              entries: {
+                ...context.entries,
+                [event.descriptor]: { ...entry, waiting: false, pendingRestart: null, stopRequested: false, restartCount: (entry.restartCount ?? 0) + 1 },
+              },
             });
             enqueue.spawnChild('container', {
               id: childIdOf(event.descriptor),

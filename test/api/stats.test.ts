@@ -200,6 +200,7 @@ test('dobby stats lines: MiB, seconds, unlimited, n/a', () => {
     'memory  : 12.0 MiB (peak 20.5 MiB, limit unlimited, limit hit 0 times)',
     'pids    : 5 (limit 64)',
   ]);
+  assert.equal(statsLines({ ...doc, restarts: 2 }).at(-1), 'restarts: 2 (restartOnCrash)');
 });
 
 test('the limit and cpu parsers', () => {

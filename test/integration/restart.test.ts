@@ -110,6 +110,8 @@ describe('restartOnCrash over D-Bus on real crun', { concurrency: 3 }, () => {
     await until(() => real.manager.get(cd)?.phase === 'running', 'running after the second restart');
     assert.equal(await call(address, 'ctrl1', 'GetState', 'i', String(cd)), 'i 2');
     assert.equal(real.manager.get(cd)?.bundle, bundle, 'the same bundle');
+    const stats = await dobby(address, ['stats', id, '--json']);
+    assert.equal((JSON.parse(stats.stdout) as { restarts?: number }).restarts, 2, stats.stdout);
     assert.ok(existsSync(join(bundle, 'config.json')), 'the bundle survived both crashes');
     assert.equal(readFileSync(join(dir, 'runs'), 'utf8'), 'run\nrun\nrun\n');
     await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length === 3, 'three lines through fd 3');

@@ -90,6 +90,7 @@ test('a crash restarts the container once, with the same descriptor, bundle and 
   closeSync(fd);
   const bundle = r.manager.get(cd)?.bundle ?? '';
   assert.ok(existsSync(join(bundle, 'config.json')));
+  assert.equal(r.manager.get(cd)?.restarts, 0);
   const firstFds = r.fakes.host.calls.filter((c) => c.verb === 'create').map((c) => (c.detail as { fds: number[] }).fds);
   assert.equal(firstFds.length, 1);
   assert.notEqual(firstFds[0]![0], fd, 'the container got our copy, not the caller fd');
@@ -100,6 +101,7 @@ test('a crash restarts the container once, with the same descriptor, bundle and 
     assert.equal(r.manager.get(cd)?.phase, 'running');
     assert.equal(r.manager.findById('crashy')?.descriptor, cd);
     assert.equal(r.manager.get(cd)?.bundle, bundle);
+    assert.equal(r.manager.get(cd)?.restarts, crash);
     assert.ok(existsSync(join(bundle, 'config.json')), 'the bundle survived the crash');
   }
   const creates = r.fakes.host.calls.filter((c) => c.verb === 'create');
@@ -126,6 +128,7 @@ test('a clean exit (0), a container without restartOnCrash, and a stop are never
   const plain = await r.manager.startFromSpec({ id: 'plain', spec: spec(false) });
   const stopped = await r.manager.startFromSpec({ id: 'stopped', spec: spec(true) });
   const bundles = [clean, plain, stopped].map((cd) => r.manager.get(cd)?.bundle ?? '');
+  assert.equal(r.manager.get(plain)?.restarts, undefined, 'no restart count for a container that does not restart');
   r.fakes.host.exit('clean', 0);
   r.fakes.host.exit('plain', 1);
   await r.manager.stop(stopped, false);

@@ -4,6 +4,8 @@ export interface StatsDoc {
   readonly id: string;
   readonly descriptor: number;
   readonly state: string;
+  /** Present for restartOnCrash containers. */
+  readonly restarts?: number;
   readonly cgroupVersion: 1 | 2 | null;
   readonly cpu: { readonly totalNs: number | null; readonly userNs: number | null; readonly systemNs: number | null };
   readonly memory: { readonly usage: number | null; readonly peak: number | null; readonly limit: number | null; readonly failcnt: number | null };
@@ -34,5 +36,6 @@ export function statsLines(s: StatsDoc): string[] {
     `cpu     : ${seconds(s.cpu.totalNs)} (user ${seconds(s.cpu.userNs)}, system ${seconds(s.cpu.systemNs)})`,
     `memory  : ${bytes(s.memory.usage)} (peak ${bytes(s.memory.peak)}, limit ${bytes(s.memory.limit)}${s.memory.failcnt === null ? '' : `, limit hit ${s.memory.failcnt} times`})`,
     `pids    : ${count(s.pids.current)} (limit ${count(s.pids.limit)})`,
+    ...(s.restarts === undefined ? [] : [`restarts: ${s.restarts} (restartOnCrash)`]),
   ];
 }

@@ -21,6 +21,8 @@ export function statsDocument(summary: ContainerSummary, usage: ContainerUsage |
     id: summary.id,
     descriptor: summary.descriptor,
     state: WIRE_STATE_NAMES[summary.wireState] ?? 'invalid',
+    // restartOnCrash containers only: how often it was restarted after a crash.
+    ...(summary.restarts === undefined ? {} : { restarts: summary.restarts }),
     ...(usage === null ? NO_USAGE : { cgroupVersion: usage.cgroupVersion, cpu: { ...usage.cpu }, memory: { ...usage.memory }, pids: { ...usage.pids } }),
   };
 }
