@@ -156,6 +156,32 @@ describe('networking plugin over fakes', () => {
     ), { numRuns: 60 });
   });
 
+  test('a teardown that comes while set-up is still running (the hook timed out) waits for it; an abort stops it; nothing is left', async () => {
+    for (const abort of [false, true]) {
+      const w = world();
+      const before = await hostState(w);
+      const slow = createNetworkingPlugin({
+        stateDir: join(dir, `state-slow-${abort}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0', 'ext1'],
+        drivers: {
+          ip: { apply: async (t, ops, id) => { await new Promise((r) => setTimeout(r, 15)); return w.ip.apply(t, ops, id); }, links: (t) => w.ip.links(t), routes: (t, f) => w.ip.routes(t, f) },
+          firewall: w.fw, sysctl: w.sysctl, netnsIdentity: async (path) => path,
+        },
+      });
+      w.ip.addNamespace(55);
+      const controller = new AbortController();
+      const c = { ...ctx('slow', { type: 'nat', interContainer: [{ direction: 'in', port: 80 }] }), signal: controller.signal };
+      const starting = Promise.resolve(slow.preStart?.({ ...c, pid: 55 }));
+      if (abort) setTimeout(() => controller.abort(), 20);
+      const outcome = starting.then(() => 'ok', (err: Error) => err.message);
+      await slow.preDestruction?.({ ...c, exit: null });
+      const result = await outcome;
+      if (abort) assert.match(result, /ran past the hook's time limit/);
+      assert.equal(slow.addressOf('slow'), null);
+      w.ip.removeNamespace(55);
+      assert.equal(await hostState(w), before);
+    }
+  });
+
   test('nat in the fake: veth in the container as eth0 with the address, default route via the bridge, sysctl on', async () => {
     const w = world();
     await startOne(w, 'one', 77, { type: 'nat', ipv4: true, ipv6: true });

@@ -81,7 +81,7 @@ export class NatNetwork {
   /** iptables read-modify-write sequences, one at a time per family (iptables and ip6tables are separate). */
   readonly #fwLocks: Readonly<Record<Family, Semaphore>> = { 4: new Semaphore(1), 6: new Semaphore(1) };
   /** Containers between their allocation and the end of their attach: a sweep must not take them for leftovers. */
-  readonly #attaching = new Set<string>();
+  readonly #attaching = new Map<string, Promise<unknown>>();
   readonly #attached = new Map<string, ContainerNetwork & { readonly rules: boolean }>();
   #bridgeReady = false;
   #ipv6: Promise<boolean> | null = null;
@@ -143,17 +143,33 @@ export class NatNetwork {
     return mine === host;
   }
 
-  async attach(id: string, pid: number, data: NetworkingData, logger: Logger): Promise<ContainerNetwork> {
-    await this.assertOwnNetns(id, pid);
-    this.#attaching.add(id);
-    try {
-      return await this.#attach(id, pid, data, logger);
-    } finally {
-      this.#attaching.delete(id);
+  /**
+   * `signal` (the hook's time limit) stops the set-up between steps; whatever was done is undone.
+   * A detach that comes meanwhile (the hook runner gave up on us) waits for this to settle first.
+   */
+  attach(id: string, pid: number, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<ContainerNetwork> {
+    if (this.#attaching.has(id)) {
+      return Promise.reject(new DobbyError('ILLEGAL_STATE', `the nat network of container '${id}' is being set up already`, { containerId: id }));
     }
+    // Registered before the first await, so no detach can slip in ahead of it.
+    const work = (async () => {
+      await this.assertOwnNetns(id, pid);
+      return this.#attach(id, pid, data, logger, signal);
+    })();
+    const settled = work.then(() => undefined, () => undefined);
+    this.#attaching.set(id, settled);
+    void settled.then(() => {
+      if (this.#attaching.get(id) === settled) this.#attaching.delete(id);
+    });
+    return work;
   }
 
-  async #attach(id: string, pid: number, data: NetworkingData, logger: Logger): Promise<ContainerNetwork> {
+  /** Resolves once a set-up in flight for the container (if any) has finished, either way. */
+  async settled(id: string): Promise<void> {
+    await this.#attaching.get(id);
+  }
+
+  async #attach(id: string, pid: number, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<ContainerNetwork> {
     const lease = await this.#bridgeLock.run(async () => {
       if (!this.#bridgeReady) await this.#sweep(logger);
       const { lease: l } = await this.#o.allocator.allocate(id);
@@ -168,11 +184,11 @@ export class NatNetwork {
       return l;
     });
     try {
-      return await this.#wire(id, pid, lease, data, logger);
+      return await this.#wire(id, pid, lease, data, logger, signal);
     } catch (err) {
       logger.warn({ err: errorText(err) }, 'nat set-up failed; undoing it');
       try {
-        await this.detach(id, logger);
+        await this.#undo(id, logger);
       } catch (undoErr) {
         logger.error({ err: errorText(undoErr) }, 'undoing a failed nat set-up failed too');
       }
@@ -180,8 +196,11 @@ export class NatNetwork {
     }
   }
 
-  async #wire(id: string, pid: number, lease: Lease, data: NetworkingData, logger: Logger): Promise<ContainerNetwork> {
+  async #wire(id: string, pid: number, lease: Lease, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<ContainerNetwork> {
     const { ip, bridge } = this.#o;
+    const step = (): void => {
+      if (signal?.aborted === true) throw new DobbyError('TIMEOUT', `nat set-up of container '${id}' ran past the hook's time limit`, { containerId: id });
+    };
     const v6 = data.ipv6 && (await this.ipv6Supported());
     if (data.ipv6 && !v6) logger.warn('IPv6 was asked for but the host has it disabled; the container gets IPv4 only');
     const v4 = data.ipv4;
@@ -196,6 +215,7 @@ export class NatNetwork {
       { op: 'up', link: veth },
       { op: 'moveToNetns', link: peer, pid },
     ];
+    step();
     try {
       await ip.apply(HOST, hostOps, id);
     } catch (err) {
@@ -211,7 +231,9 @@ export class NatNetwork {
     inside.push({ op: 'up', link: CONTAINER_INTERFACE }, { op: 'up', link: 'lo' });
     if (v4) inside.push({ op: 'addDefaultRoute', via: this.#bridgeAddress(4), family: 4 });
     if (v6) inside.push({ op: 'addDefaultRoute', via: this.#bridgeAddress(6), family: 6 });
+    step();
     await ip.apply(pidTarget(pid), inside, id);
+    step();
 
     const families: Family[] = [...(v4 ? [4 as const] : []), ...(v6 ? [6 as const] : [])];
     // Recorded before the rules go in, so a failure from here on is undone by detach.
@@ -265,6 +287,11 @@ export class NatNetwork {
    * When a step fails the lease is kept (so nothing else gets the address) and the error is thrown.
    */
   async detach(id: string, logger: Logger): Promise<void> {
+    await this.#attaching.get(id);
+    await this.#undo(id, logger);
+  }
+
+  async #undo(id: string, logger: Logger): Promise<void> {
     const rec = this.#attached.get(id);
     const lease = await this.#o.allocator.leaseOf(id);
     if (lease === null) {

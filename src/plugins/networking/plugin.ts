@@ -111,6 +111,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   });
 
   const undo = async (ctx: HookContext): Promise<void> => {
+    await nat.settled(ctx.id);
     const had = nat.get(ctx.id) !== null || others.has(ctx.id);
     others.delete(ctx.id);
     await nat.detach(ctx.id, ctx.logger);
@@ -133,7 +134,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       const data = parse(ctx);
       let network: ContainerNetwork;
       if (data.type === 'nat') {
-        network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger);
+        network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger, ctx.signal);
       } else if (data.type === 'none') {
         await nat.assertOwnNetns(ctx.id, ctx.pid, 'none');
         // crun (and runc) bring lo up in a new namespace already; this makes sure of it for any runtime.
