@@ -1,7 +1,7 @@
 // Mounts a host path into a running container's mount namespace (open_tree + setns + move_mount), and unmounts it.
 
 import { stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import { run } from '../process.ts';
 import { parseMountFlags } from './flags.ts';
@@ -98,7 +98,8 @@ function checkPath(what: string, path: string): void {
   if (!isAbsolute(path) || path.includes('\0')) {
     throw new DobbyError('INVALID_ARGUMENT', `the ${what} '${path}' must be an absolute path`);
   }
-  if (path.replace(/\/+$/, '') === '') throw new DobbyError('INVALID_ARGUMENT', `the ${what} must not be '/'`);
+  // However it is spelt ('//', '/.', '/tmp/..'): mounting the host's root, or unmounting the container's, is refused.
+  if (posix.normalize(path) === '/') throw new DobbyError('INVALID_ARGUMENT', `the ${what} '${path}' must not be '/'`);
 }
 
 export function createNsMounter(options: { perl?: string; arch?: string } = {}): ContainerMounter {
