@@ -142,15 +142,19 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       stateDir: options.stateDir,
       plugins,
       ports,
-      adoptLeftovers: () => adoptLeftovers(manager, runtime, records, logger, {
-        dir: layout.bundlesDir, before: startedAt, remove: (bundle) => specBundles.remove(bundle),
-      }),
+      adoptLeftovers: async () => {
+        await adoptLeftovers(manager, runtime, records, logger, {
+          dir: layout.bundlesDir, before: startedAt, remove: (bundle) => specBundles.remove(bundle),
+        });
+        // Rebuilt from the rules an earlier dobbyd left: the ports of the containers just adopted stay.
+        await ports.recover((id) => manager.findById(id) !== undefined).catch((err: unknown) => logger.error({ err }, 'could not take over the ports an earlier dobbyd left'));
+      },
       async close(closeOptions = {}) {
         if (closed) return;
         closed = true;
         if (closeOptions.keepContainers !== true) await manager.shutdown();
-        // Ports live in this process (proxies) and in rules a new daemon would purge: they go now.
-        await ports.close();
+        // Containers left running keep their nat ports (the next dobbyd takes them over); proxies end with us.
+        await ports.close({ keep: closeOptions.keepContainers === true });
         manager.close();
         monitor.close();
         // Containers left running keep their sink plans: the next daemon follows them again.

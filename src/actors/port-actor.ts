@@ -37,6 +37,8 @@ export interface ContainerToHostPorts {
   ): Promise<void>;
   remove(containerId: string): Promise<void>;
   close(): Promise<void>;
+  recover?(isLive: (containerId: string) => boolean): Promise<void>;
+  detach?(): Promise<void>;
 }
 
 export type PortEvent =
@@ -66,8 +68,10 @@ export interface PortActor {
   applyPortForwarding(containerId: string, forwarding: PortForwarding, network?: AttachedNetwork): Promise<ActivePort[]>;
   removeContainerPorts(containerId: string): Promise<number[]>;
   readonly events$: Observable<PortEvent>;
-  /** Unsubscribes, removes every port, closes the drivers. */
-  close(): Promise<void>;
+  /** Takes over the ports (and containerToHost rules) an earlier daemon left for containers still here. */
+  recover(isLive: (containerId: string) => boolean): Promise<ActivePort[]>;
+  /** Unsubscribes and closes; `keep` leaves kernel rules in place for the next daemon (containers kept running). */
+  close(options?: { readonly keep?: boolean }): Promise<void>;
 }
 
 /** Dobby's hostToContainer entry → our request: the same port on both sides, on every host address. */
@@ -161,10 +165,21 @@ export function createPortActor(options: PortActorOptions): PortActor {
     applyPortForwarding,
     removeContainerPorts: (id) => removeAll(id, 'was removed'),
     events$: events.asObservable(),
-    close: async () => {
+    recover: async (isLive) => {
+      await options.containerToHost?.recover?.(isLive);
+      const recovered = await ports.recover(isLive);
+      for (const port of recovered) events.next({ type: 'port.added', port });
+      return recovered;
+    },
+    close: async (closeOptions = {}) => {
       for (const s of subscriptions.splice(0)) s.unsubscribe();
-      await options.containerToHost?.close();
-      await ports.close();
+      if (closeOptions.keep === true) {
+        await (options.containerToHost?.detach?.() ?? options.containerToHost?.close());
+        await ports.detach();
+      } else {
+        await options.containerToHost?.close();
+        await ports.close();
+      }
       events.complete();
     },
   };

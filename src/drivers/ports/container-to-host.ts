@@ -15,7 +15,9 @@ import type { DriverLogger } from '../process.ts';
 import { NatPortDriver } from './nat-driver.ts';
 import { mustRunIn, runIn, type HostNetns } from './netns-exec.ts';
 import type { ActivePort, StepHook } from './port-driver.ts';
+import { chainRules, valueAfter } from './rule-text.ts';
 import { PortError } from './port-errors.ts';
+import { routeLocalnetFor, type RouteLocalnet } from './route-localnet.ts';
 
 export const C2H_CHAINS = { dnat: 'DOBBY-PORTS-C2H', input: 'DOBBY-PORTS-C2H-IN' } as const;
 const JUMP_COMMENT = 'dobby-ports c2h';
@@ -51,13 +53,14 @@ export class ContainerToHost {
   readonly #logger: DriverLogger | undefined;
   readonly #beforeStep: StepHook | undefined;
   readonly #containers = new Map<string, Undo[]>();
-  readonly #localnet = new Map<string, { previous: string; users: number }>();
+  readonly #localnet: RouteLocalnet;
   #users = 0;
   #purged = false;
   #nextId = 1;
 
   constructor(options: ContainerToHostOptions = {}) {
     this.#netns = options.hostNetns;
+    this.#localnet = routeLocalnetFor(options.hostNetns);
     this.#logger = options.logger;
     this.#beforeStep = options.beforeStep;
   }
@@ -102,26 +105,7 @@ export class ContainerToHost {
     };
   }
 
-  async #useLocalnet(address: string): Promise<Undo> {
-    const route = await mustRunIn(this.#netns, 'ip', ['-4', 'route', 'get', address]);
-    const dev = /\bdev (\S+)/.exec(route)?.[1];
-    if (dev === undefined || dev === 'lo') throw new PortError('unsupported', `the container address ${address} is not behind an interface of the host (routed via ${dev ?? 'nothing'})`);
-    const path = `net/ipv4/conf/${dev}/route_localnet`;
-    let entry = this.#localnet.get(dev);
-    if (entry === undefined) {
-      const previous = (await mustRunIn(this.#netns, 'sysctl', ['-n', path])).trim();
-      if (previous !== '1') await mustRunIn(this.#netns, 'sysctl', ['-q', '-w', `${path}=1`]);
-      entry = { previous, users: 0 };
-      this.#localnet.set(dev, entry);
-    }
-    entry.users++;
-    const e = entry;
-    return async () => {
-      if (--e.users > 0) return;
-      this.#localnet.delete(dev);
-      if (e.previous !== '1') await runIn(this.#netns, 'sysctl', ['-q', '-w', `${path}=${e.previous}`]);
-    };
-  }
+
 
   /** Sets up the container's entries; on any failure undoes what it did and throws a PortError. */
   async add(container: BridgedContainer, entries: readonly ContainerToHostEntry[], localhostMasquerade: boolean): Promise<void> {
@@ -134,7 +118,7 @@ export class ContainerToHost {
     const ctr = container.ipv4;
     const bridge = container.bridgeIpv4;
     const undo: Undo[] = [];
-    const comment = ['-m', 'comment', '--comment', `dobby-port c2h container=${id}`];
+    let comment: string[] = [];
     const step = async (name: string, fn: () => Promise<Undo | void>): Promise<void> => {
       await this.#beforeStep?.(name, { id: 0, driver: 'nat', spec: { proto: 'tcp4', parentIP: bridge, parentPort: entries[0]!.port, childIP: '127.0.0.1', childPort: entries[0]!.port, containerId: id } });
       const u = await fn();
@@ -142,7 +126,12 @@ export class ContainerToHost {
     };
     try {
       await step('c2h-base', () => this.#useBase());
-      await step('c2h-route-localnet', () => this.#useLocalnet(ctr));
+      await step('c2h-route-localnet', async () => {
+        const used = await this.#localnet.use(ctr);
+        // The interface's own value rides along, for a daemon that rebuilds from the rules.
+        comment = ['-m', 'comment', '--comment', `dobby-port c2h container=${id} localnet=${used.dev}:${used.previous}`];
+        return used.undo;
+      });
       for (const e of entries) {
         const match = ['-s', ctr, '-p', e.protocol, '-m', e.protocol, '--dport', String(e.port), ...comment];
         const dnat = [...match.slice(0, 2), '-d', bridge, ...match.slice(2), '-j', 'DNAT', '--to-destination', `127.0.0.1:${e.port}`];
@@ -184,6 +173,52 @@ export class ContainerToHost {
     if (undo === undefined) return;
     this.#containers.delete(containerId);
     for (const u of undo.reverse()) await u().catch((err: unknown) => this.#logger?.debug({ err, containerId }, 'containerToHost undo failed (namespace gone?)'));
+  }
+
+  /**
+   * Takes over the host-side rules an earlier daemon left for containers still here and removes the
+   * others'. (The rules inside a container's namespace go with that namespace.)
+   */
+  async recover(isLive: (containerId: string) => boolean): Promise<void> {
+    this.#purged = true;
+    const save = await runIn(this.#netns, 'iptables-save', []);
+    if (save.code !== 0) return;
+    const byContainer = new Map<string, { undo: Undo[]; localnet: { dev: string; previous: string } | null }>();
+    for (const j of JUMPS) {
+      const section = save.stdout.split(/^\*/m).find((t) => t.startsWith(`${j.table}\n`)) ?? '';
+      for (const args of chainRules(section, j.target)) {
+        const m = /^dobby-port c2h container=(\S+)(?: localnet=(\S+):(\d+))?$/.exec(valueAfter(args, '--comment') ?? '');
+        if (m === null) continue;
+        const entry = byContainer.get(m[1]!) ?? { undo: [], localnet: null };
+        byContainer.set(m[1]!, entry);
+        entry.undo.push(async () => void (await this.#ipt(j.table, ['-D', j.target, ...args])));
+        if (m[2] !== undefined) entry.localnet = { dev: m[2], previous: m[3]! };
+      }
+    }
+    for (const [id, entry] of byContainer) {
+      if (!isLive(id)) {
+        for (const u of entry.undo) await u().catch(() => undefined);
+        continue;
+      }
+      this.#users++;
+      const undo: Undo[] = [async () => {
+        this.#users--;
+        if (this.#users === 0) await this.#removeBase();
+      }];
+      if (entry.localnet !== null) {
+        undo.push(this.#localnet.adopt(entry.localnet.dev, entry.localnet.previous));
+      }
+      undo.push(...entry.undo);
+      this.#containers.set(id, undo);
+    }
+    if (this.#users === 0) await this.#removeBase();
+  }
+
+  /** Forgets everything, leaving the rules for the next daemon. */
+  async detach(): Promise<void> {
+    this.#containers.clear();
+    this.#localnet.forget();
+    this.#users = 0;
   }
 
   async close(): Promise<void> {

@@ -22,7 +22,9 @@ import type { DriverLogger } from '../process.ts';
 import { mustRunIn, runIn, ToolError, type HostNetns } from './netns-exec.ts';
 import type { ActivePort, PortDriver, PortTarget, StepHook } from './port-driver.ts';
 import { PortError } from './port-errors.ts';
-import { canonicalIp, familiesOf, normalise, transportOf, type Family } from './port-spec.ts';
+import { routeLocalnetFor, type RouteLocalnet } from './route-localnet.ts';
+import { canonicalIp, familiesOf, normalise, transportOf, type Family, type PortProto } from './port-spec.ts';
+import { chainRules, parseDnat, portTag, type RecoveredDnat } from './rule-text.ts';
 import { listeningOn } from './listeners.ts';
 
 export const NAT_CHAINS = { dnat: 'DOBBY-PORTS-DNAT', snat: 'DOBBY-PORTS-SNAT', forward: 'DOBBY-PORTS-FWD' } as const;
@@ -78,11 +80,12 @@ export class NatPortDriver implements PortDriver {
   readonly #beforeStep: StepHook | undefined;
   readonly #ports = new Map<number, Undo[]>();
   readonly #familyUsers = new Map<Family, number>();
-  readonly #localnet = new Map<string, { previous: string; users: number }>();
+  readonly #localnet: RouteLocalnet;
   #purged = false;
 
   constructor(options: NatDriverOptions = {}) {
     this.#netns = options.hostNetns;
+    this.#localnet = routeLocalnetFor(options.hostNetns);
     this.#logger = options.logger;
     this.#beforeStep = options.beforeStep;
   }
@@ -145,34 +148,7 @@ export class NatPortDriver implements PortDriver {
     };
   }
 
-  async #sysctlPath(dev: string): Promise<string> {
-    return `net/ipv4/conf/${dev}/route_localnet`;
-  }
 
-  /** route_localnet=1 on the interface towards `address`, restored when the last user goes. */
-  async #useLocalnet(address: string): Promise<Undo> {
-    const route = await mustRunIn(this.#netns, 'ip', ['-4', 'route', 'get', address]);
-    const dev = /\bdev (\S+)/.exec(route)?.[1];
-    if (dev === undefined || dev === 'lo') {
-      throw new PortError('unsupported', `the container address ${address} is routed through ${dev ?? 'no interface'} on the host; the nat driver needs it behind a bridge or veth`);
-    }
-    const path = await this.#sysctlPath(dev);
-    let entry = this.#localnet.get(dev);
-    if (entry === undefined) {
-      const previous = (await mustRunIn(this.#netns, 'sysctl', ['-n', path])).trim();
-      if (previous !== '1') await mustRunIn(this.#netns, 'sysctl', ['-q', '-w', `${path}=1`]);
-      entry = { previous, users: 0 };
-      this.#localnet.set(dev, entry);
-    }
-    entry.users++;
-    const e = entry;
-    return async () => {
-      e.users--;
-      if (e.users > 0) return;
-      this.#localnet.delete(dev);
-      if (e.previous !== '1') await runIn(this.#netns, 'sysctl', ['-q', '-w', `${path}=${e.previous}`]);
-    };
-  }
 
   /** The child address per family this port forwards to; families the container lacks are left out. */
   #destinations(port: ActivePort, target: PortTarget): Map<Family, string> {
@@ -235,8 +211,14 @@ export class NatPortDriver implements PortDriver {
         });
         const coversLoopback = family === 4 && (parentFor.length === 0 || isLoopback(spec.parentIP));
         if (coversLoopback && familiesOf(spec.proto).includes(4)) {
-          const snat = ['-s', '127.0.0.0/8', '-d', address, '-p', transport, '-m', transport, '--dport', String(spec.childPort), ...comment, '-j', 'MASQUERADE'];
-          await step('route-localnet', () => this.#useLocalnet(address));
+          let localnet = '';
+          await step('route-localnet', async () => {
+            const used = await this.#localnet.use(address);
+            localnet = ` localnet=${used.dev}:${used.previous}`;
+            return used.undo;
+          });
+          // The interface's own value rides along in the comment, for a daemon that rebuilds from the rules.
+          const snat = ['-s', '127.0.0.0/8', '-d', address, '-p', transport, '-m', transport, '--dport', String(spec.childPort), '-m', 'comment', '--comment', `${portComment(port)}${localnet}`, '-j', 'MASQUERADE'];
           await step('snat-loopback', async () => {
             await this.#ipt(4, 'nat', ['-A', NAT_CHAINS.snat, ...snat]);
             return async () => void (await this.#ipt(4, 'nat', ['-D', NAT_CHAINS.snat, ...snat]));
@@ -268,6 +250,76 @@ export class NatPortDriver implements PortDriver {
     if (undo === undefined) return;
     this.#ports.delete(port.id);
     await this.#undo(undo, port);
+  }
+
+  /**
+   * Rebuilds the ports an earlier daemon left in our chains (it crashed, or kept its containers
+   * running): those of live containers are taken over, with their rules as they are; the others'
+   * rules are removed. Rebuilt from the rules themselves, never from a saved registry.
+   */
+  async recover(isLive: (containerId: string) => boolean): Promise<ActivePort[]> {
+    this.#purged = true;
+    interface Found { containerId: string; rules: { family: Family; table: 'nat' | 'filter'; chain: string; args: string[] }[]; dnats: RecoveredDnat[]; localnet: { dev: string; previous: string } | null }
+    const found = new Map<number, Found>();
+    const families: Family[] = [];
+    for (const family of [4, 6] as const) {
+      const save = await runIn(this.#netns, family === 4 ? 'iptables-save' : 'ip6tables-save', []);
+      if (save.code !== 0) continue;
+      if (save.stdout.includes(`:${NAT_CHAINS.dnat} `)) families.push(family);
+      for (const [table, chain] of chainsOf(family)) {
+        const section = save.stdout.split(/^\*/m).find((t) => t.startsWith(`${table}\n`)) ?? '';
+        for (const args of chainRules(section, chain)) {
+          const tag = portTag(args);
+          if (tag === null) continue;
+          const f = found.get(tag.id) ?? { containerId: tag.containerId, rules: [], dnats: [], localnet: null };
+          found.set(tag.id, f);
+          f.rules.push({ family, table, chain, args });
+          if (chain === NAT_CHAINS.dnat) {
+            const d = parseDnat(args, family);
+            if (d !== null) f.dnats.push(d);
+          }
+          if (tag.localnet !== null) f.localnet = tag.localnet;
+        }
+      }
+    }
+    const recovered: ActivePort[] = [];
+    for (const [id, f] of [...found].sort((a, b) => a[0] - b[0])) {
+      const deletes: Undo[] = f.rules.map((r) => async () => void (await this.#ipt(r.family, r.table, ['-D', r.chain, ...r.args])));
+      const first = f.dnats[0];
+      if (!isLive(f.containerId) || first === undefined) {
+        for (const d of deletes) await d().catch(() => undefined);
+        this.#logger?.warn({ portId: id, containerId: f.containerId }, 'removed the rules of a port whose container is gone');
+        continue;
+      }
+      const fams = [...new Set(f.dnats.map((d) => d.family))].sort();
+      const undo: Undo[] = [];
+      for (const family of fams) {
+        this.#familyUsers.set(family, (this.#familyUsers.get(family) ?? 0) + 1);
+        undo.push(async () => {
+          const left = (this.#familyUsers.get(family) ?? 1) - 1;
+          this.#familyUsers.set(family, left);
+          if (left === 0) await this.#removeBase(family);
+        });
+      }
+      if (f.localnet !== null) {
+        undo.push(this.#localnet.adopt(f.localnet.dev, f.localnet.previous));
+      }
+      undo.push(...deletes);
+      this.#ports.set(id, undo);
+      const suffix = fams.length === 2 ? '' : String(fams[0]);
+      const parentIP = f.dnats.find((d) => d.parentIP !== '')?.parentIP ?? '';
+      recovered.push({ id, driver: 'nat', spec: { proto: `${first.transport}${suffix}` as PortProto, parentIP, parentPort: first.parentPort, childIP: '', childPort: first.childPort, containerId: f.containerId } });
+    }
+    // Chains nobody uses any more (every port in them was a dead container's) go too.
+    for (const family of families) if ((this.#familyUsers.get(family) ?? 0) === 0) await this.#removeBase(family);
+    return recovered;
+  }
+
+  /** Forgets every port without touching its rules: they stay for a daemon that rebuilds from them. */
+  async detach(): Promise<void> {
+    this.#ports.clear();
+    this.#familyUsers.clear();
+    this.#localnet.forget();
   }
 
   async close(): Promise<void> {

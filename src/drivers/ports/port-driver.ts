@@ -31,6 +31,10 @@ export interface PortDriver {
   remove(port: ActivePort): Promise<void>;
   /** Removes every port and everything shared (chains, helpers). */
   close(): Promise<void>;
+  /** Takes over the ports an earlier daemon left (live containers), removing the rest (kernel-state drivers only). */
+  recover?(isLive: (containerId: string) => boolean): Promise<ActivePort[]>;
+  /** Forgets the ports but leaves them working, for a daemon that will recover them (kernel-state drivers only). */
+  detach?(): Promise<void>;
 }
 
 /** Test hook: called before each step of an add; throwing there makes the add fail half-way. */

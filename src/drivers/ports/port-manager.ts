@@ -27,6 +27,16 @@ export interface PortManager {
   removeContainerPorts(containerId: string): Promise<number[]>;
   /** Removes every port and closes the drivers. */
   close(): Promise<void>;
+  /**
+   * Takes over what an earlier daemon left in kernel-state drivers (nat): ports of live containers
+   * join the registry with their ids (new ids continue after them); the rest are removed.
+   */
+  recover(isLive: (containerId: string) => boolean): Promise<ActivePort[]>;
+  /**
+   * For a daemon that exits leaving its containers running: nat ports stay in place (the next
+   * daemon recovers them); ports that live in this process (builtin proxies) are closed.
+   */
+  detach(): Promise<void>;
 }
 
 function isLoopback(ip: string): boolean {
@@ -121,6 +131,31 @@ export function createPortManager(options: PortManagerOptions): PortManager {
         }
       }
       return removed;
+    }),
+    recover: (isLive) => serial(async () => {
+      const recovered: ActivePort[] = [];
+      for (const name of available) {
+        const driver = options.drivers[name]!;
+        for (const port of (await driver.recover?.(isLive)) ?? []) {
+          ports.set(port.id, port);
+          nextId = Math.max(nextId, port.id + 1);
+          recovered.push(port);
+        }
+      }
+      if (recovered.length > 0) options.logger?.info?.({ ports: recovered.map((p) => p.id) }, 'took over the ports an earlier dobbyd left');
+      return recovered;
+    }),
+    detach: () => serial(async () => {
+      closed = true;
+      for (const port of [...ports.values()]) {
+        if (options.drivers[port.driver]?.detach === undefined) await removeOne(port).catch(() => ports.delete(port.id));
+      }
+      ports.clear();
+      for (const name of available) {
+        const driver = options.drivers[name]!;
+        if (driver.detach !== undefined) await driver.detach();
+        else await driver.close();
+      }
     }),
     close: () => serial(async () => {
       closed = true;

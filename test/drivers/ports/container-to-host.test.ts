@@ -42,7 +42,7 @@ describe('containerToHost', { timeout: 120_000 }, () => {
   it('tags its rules and removes them', async () => {
     await c2h.add(container(), [{ port: 7201, protocol: 'tcp' }, { port: 7202, protocol: 'udp' }], true);
     const rules = await iptablesSave(topo.host);
-    assert.match(rules, new RegExp(`-A ${C2H_CHAINS.dnat} -s ${ADDR.ctr4}/32 -d ${ADDR.host4}/32 -p tcp -m tcp --dport 7201 -m comment --comment "dobby-port c2h container=ctr1" -j DNAT --to-destination 127.0.0.1:7201`));
+    assert.match(rules, new RegExp(`-A ${C2H_CHAINS.dnat} -s ${ADDR.ctr4}/32 -d ${ADDR.host4}/32 -p tcp -m tcp --dport 7201 -m comment --comment "dobby-port c2h container=ctr1 localnet=dph${topo.tag}:0" -j DNAT --to-destination 127.0.0.1:7201`));
     assert.equal(await ask(topo.ctr, 'tcp', '127.0.0.1', 7201, 'lo'), `${ADDR.ctr4}|lo`);
     await c2h.remove('ctr1');
     assert.deepEqual(await state(), clean);
