@@ -83,26 +83,36 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
   })());
   if (options.register !== false) after(() => cleanup());
 
-  await must(['ip', 'netns', 'add', hostNs]);
-  await must(['ip', 'netns', 'add', extNs]);
-  const batch = [
-    `link set lo up`,
-    `link add ${HOST_EXT_IFACE} type veth peer name up0 netns ${extNs}`,
-    `addr add ${HOST_ADDR4}/24 dev ${HOST_EXT_IFACE}`,
-    `addr add ${HOST_ADDR6}/64 dev ${HOST_EXT_IFACE} nodad`,
-    `link set ${HOST_EXT_IFACE} up`,
-  ].join('\n');
-  const r = await run('sh', ['-c', `printf '%s\\n' "$1" | ip -n ${hostNs} -batch -`, 'sh', batch]);
-  if (r.code !== 0) throw new Error(`setting up ${hostNs}: ${r.stderr}`);
-  for (const cmd of [
-    ['link', 'set', 'lo', 'up'], ['addr', 'add', `${EXT_ADDR4}/24`, 'dev', 'up0'], ['-6', 'addr', 'add', `${EXT_ADDR6}/64`, 'dev', 'up0', 'nodad'], ['link', 'set', 'up0', 'up'],
-  ]) await must(['ip', '-n', extNs, ...cmd]);
+  try {
+    await setUp();
+  } catch (err) {
+    // A failing set-up at a file's top level never reaches node:test's after hooks: clean up here.
+    await cleanup();
+    throw err;
+  }
 
-  // A host has its tables, and rules of others that ours must leave where they are.
-  for (const tool of ['iptables', 'ip6tables']) {
-    const other = tool === 'iptables' ? '198.51.100.7' : '2001:db8:99::7';
-    await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'filter', '-A', 'FORWARD', '-s', other, '-m', 'comment', '--comment', 'someone else', '-j', 'DROP']);
-    await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'nat', '-A', 'POSTROUTING', '-d', other, '-m', 'comment', '--comment', 'someone else', '-j', 'RETURN']);
+  async function setUp(): Promise<void> {
+    await must(['ip', 'netns', 'add', hostNs]);
+    await must(['ip', 'netns', 'add', extNs]);
+    const batch = [
+      `link set lo up`,
+      `link add ${HOST_EXT_IFACE} type veth peer name up0 netns ${extNs}`,
+      `addr add ${HOST_ADDR4}/24 dev ${HOST_EXT_IFACE}`,
+      `addr add ${HOST_ADDR6}/64 dev ${HOST_EXT_IFACE} nodad`,
+      `link set ${HOST_EXT_IFACE} up`,
+    ].join('\n');
+    const r = await run('sh', ['-c', `printf '%s\\n' "$1" | ip -n ${hostNs} -batch -`, 'sh', batch]);
+    if (r.code !== 0) throw new Error(`setting up ${hostNs}: ${r.stderr}`);
+    for (const cmd of [
+      ['link', 'set', 'lo', 'up'], ['addr', 'add', `${EXT_ADDR4}/24`, 'dev', 'up0'], ['-6', 'addr', 'add', `${EXT_ADDR6}/64`, 'dev', 'up0', 'nodad'], ['link', 'set', 'up0', 'up'],
+    ]) await must(['ip', '-n', extNs, ...cmd]);
+
+    // A host has its tables, and rules of others that ours must leave where they are.
+    for (const tool of ['iptables', 'ip6tables']) {
+      const other = tool === 'iptables' ? '198.51.100.7' : '2001:db8:99::7';
+      await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'filter', '-A', 'FORWARD', '-s', other, '-m', 'comment', '--comment', 'someone else', '-j', 'DROP']);
+      await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'nat', '-A', 'POSTROUTING', '-d', other, '-m', 'comment', '--comment', 'someone else', '-j', 'RETURN']);
+    }
   }
 
   const node = process.execPath;
