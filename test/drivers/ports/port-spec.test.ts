@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { bindError, PortError } from '../../../src/drivers/ports/port-errors.ts';
 import { checkPortSpec, conflicts, findConflict, normalise, parsePortText, PORT_PROTOS, type PortSpec, type PortStatus } from '../../../src/drivers/ports/port-spec.ts';
 import { bindsOfLocalAddress, parseSsListeners } from '../../../src/drivers/ports/listeners.ts';
 
@@ -143,6 +143,23 @@ describe('ss listener parsing', () => {
     assert.deepEqual(bindsOfLocalAddress('127.0.0.53%lo:53'), [{ family: 4, address: '127.0.0.53' }]);
     assert.deepEqual(bindsOfLocalAddress('[::ffff:127.0.0.1]:80'), [{ family: 4, address: '127.0.0.1' }]);
     assert.equal(parseSsListeners('LISTEN 0 511 0.0.0.0:8080 0.0.0.0:*\n').length, 1);
+  });
+});
+
+describe('bind errors', () => {
+  const errno = (code: string): Error => Object.assign(new Error(`listen ${code}: x`), { code });
+  it('name the address and what would be right', () => {
+    const inUse = bindError(errno('EADDRINUSE'), 'tcp *:8080', 8080);
+    assert.equal(inUse.reason, 'address-in-use');
+    assert.equal(inUse.code, 'INVALID_ARGUMENT');
+    assert.match(inUse.message, /^tcp \*:8080 is already in use by another program on the host: pick another parentPort/);
+    const denied = bindError(errno('EACCES'), 'tcp4 0.0.0.0:80', 80);
+    assert.equal(denied.reason, 'permission-denied');
+    assert.match(denied.message, /binding tcp4 0\.0\.0\.0:80 was refused \(EACCES\): ports below net\.ipv4\.ip_unprivileged_port_start need CAP_NET_BIND_SERVICE/);
+    assert.equal(bindError(errno('EADDRNOTAVAIL'), 'tcp 10.9.9.9:80', 80).reason, 'address-not-available');
+    const other = bindError(errno('EINVAL'), 'tcp *:80', 80);
+    assert.equal(other.reason, 'driver-failed');
+    assert.deepEqual(Object.keys(other.toJSON()).sort(), ['code', 'message', 'reason']);
   });
 });
 
