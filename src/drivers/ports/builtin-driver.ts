@@ -12,10 +12,10 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { DriverLogger } from '../process.ts';
 import type { HostNetns } from './netns-exec.ts';
-import { netnsPathOf } from './netns-exec.ts';
+import { isLocalIn, netnsPathOf } from './netns-exec.ts';
 import { HelperError, HelperPool, type NetnsHelper } from './netns-helpers.ts';
 import type { ActivePort, PortDriver, PortTarget, StepHook } from './port-driver.ts';
-import { bindError, PortError } from './port-errors.ts';
+import { bindError, notTheContainers, PortError } from './port-errors.ts';
 import { canonicalIp, familiesOf, transportOf, type PortSpec } from './port-spec.ts';
 
 export interface BuiltinDriverOptions {
@@ -91,6 +91,7 @@ export class BuiltinPortDriver implements PortDriver {
     if (this.#ports.has(port.id)) throw new PortError('driver-failed', `port id ${port.id} is already forwarded by this builtin driver (one driver per port manager)`);
     const helpers: NetnsHelper[] = [];
     try {
+      if (spec.childIP !== '' && !(await isLocalIn(target.netnsPath, spec.childIP))) throw notTheContainers(spec.childIP, spec.containerId);
       await this.#beforeStep?.('child-helper', port);
       const child = await this.#pool.acquire(target.netnsPath);
       helpers.push(child);

@@ -19,9 +19,9 @@
 // it) and the builtin driver serves it.
 
 import type { DriverLogger } from '../process.ts';
-import { mustRunIn, runIn, ToolError, type HostNetns } from './netns-exec.ts';
+import { isLocalIn, mustRunIn, runIn, ToolError, type HostNetns } from './netns-exec.ts';
 import type { ActivePort, PortDriver, PortTarget, StepHook } from './port-driver.ts';
-import { PortError } from './port-errors.ts';
+import { notTheContainers, PortError } from './port-errors.ts';
 import { routeLocalnetFor, type RouteLocalnet } from './route-localnet.ts';
 import { canonicalIp, familiesOf, normalise, transportOf, type Family, type PortProto } from './port-spec.ts';
 import { chainRules, parseDnat, portTag, type RecoveredDnat } from './rule-text.ts';
@@ -184,6 +184,7 @@ export class NatPortDriver implements PortDriver {
     };
     try {
       const destinations = this.#destinations(port, target);
+      if (spec.childIP !== '' && !(await isLocalIn(target.netnsPath, spec.childIP))) throw notTheContainers(spec.childIP, spec.containerId);
       await this.#purgeOnce();
       await step('check-listeners', async () => {
         const holder = await listeningOn(this.#netns, spec);

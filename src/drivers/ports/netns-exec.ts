@@ -43,3 +43,12 @@ export function netnsPathOf(netns: string | number): string {
   if (typeof netns === 'number') return `/proc/${netns}/ns/net`;
   return netns.startsWith('/') ? netns : `/run/netns/${netns}`;
 }
+
+/**
+ * True when `address` is local inside the namespace at `netnsPath` (one of its own addresses, or
+ * in its loopback range): a port may only forward to the container itself, never through it.
+ */
+export async function isLocalIn(netnsPath: string, address: string): Promise<boolean> {
+  const r = await runIn(netnsPath, 'ip', [address.includes(':') ? '-6' : '-4', 'route', 'get', address]);
+  return r.code === 0 && /^local\s/.test(r.stdout.trim());
+}

@@ -72,3 +72,8 @@ export function bindError(err: unknown, where: string, port: number): PortError 
   }
   return new PortError('driver-failed', `could not listen on ${where}: ${text}`, { cause: err });
 }
+
+/** A childIP that is not the container's own: forwarding through a container to elsewhere is not a port. */
+export function notTheContainers(childIP: string, containerId: string): PortError {
+  return new PortError('invalid-child-ip', `childIP ${childIP} is not an address of container ${containerId}: use one of its own addresses (ip addr inside it), its loopback, or "" for the default`, { containerId });
+}

@@ -147,6 +147,8 @@ describe('builtin port driver', { timeout: 120_000 }, () => {
       assert.equal(await snapshot(topo.host), clean, `after a failure at ${step}`);
     }
     await refused(manager.addPort({ proto: 'tcp', parentPort: 8150, childPort: 7101, containerId: 'gone' }), 'unknown-container', /container gone is not running/);
+    await refused(manager.addPort({ proto: 'tcp4', parentPort: 8150, childIP: ADDR.client4, childPort: 7101, containerId: 'ctr1' }), 'invalid-child-ip', /is not an address of container ctr1/);
+    assert.equal(driver.helpers, 0);
     const noNetns = createPortManager({ drivers: { builtin: driver }, resolveTarget: () => ({ ...target(), netnsPath: '/run/netns/dobby-no-such-netns' }) });
     await refused(noNetns.addPort({ proto: 'tcp', parentPort: 8150, childPort: 7101, containerId: 'ctr1' }), 'driver-failed', /could not start a helper in the network namespace/);
     assert.equal(driver.helpers, 0);

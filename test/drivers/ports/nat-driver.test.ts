@@ -97,6 +97,7 @@ describe('nat port driver', { timeout: 120_000 }, () => {
       [{ proto: 'tcp', parentIP: '300.1.1.1', parentPort: 8020, childPort: 7001, containerId: 'ctr1' }, 'invalid-parent-ip', /parentIP "300.1.1.1" does not parse/],
       [{ proto: 'tcp4', parentPort: 8020, childIP: ADDR.ctr6, childPort: 7001, containerId: 'ctr1' }, 'family-mismatch', /childIP fd00:d0b:1::2 is IPv6/],
       [{ proto: 'tcp', parentPort: 8020, childPort: 7001, containerId: 'nobody' }, 'unknown-container', /container nobody is not running/],
+      [{ proto: 'tcp4', parentPort: 8020, childIP: ADDR.client4, childPort: 7001, containerId: 'ctr1' }, 'invalid-child-ip', /childIP 10\.213\.2\.2 is not an address of container ctr1/],
       [{ proto: 'tcp', parentIP: '::1', parentPort: 8020, childPort: 7001, containerId: 'ctr1', driver: 'nat' }, 'unsupported', /builtin driver for \[::1\]/],
       [{ proto: 'tcp', parentPort: 8020, childPort: 7001, containerId: 'ctr1', driver: 'builtin' }, 'unsupported', /builtin port driver is not enabled/],
     ];
