@@ -1,0 +1,39 @@
+// xml2js for dbus-next, loaded on first use. dbus-next makes an xml2js.Builder for every bus (for the
+// introspection it would serve) and a Parser for every proxy object; dobbyd answers Introspect itself
+// and uses no proxy objects, so xml2js, xmlbuilder and sax (~140 KiB of code, ~0.4 MiB resident)
+// stay unloaded unless one of the two is really used.
+'use strict';
+let xml2js;
+// A path, not the package name: the bundle's alias maps the name 'xml2js' to this file.
+const load = () => (xml2js ??= require('../../node_modules/xml2js/lib/xml2js.js'));
+
+class Builder {
+  #options;
+  #real;
+  constructor(options) {
+    this.#options = options;
+  }
+  buildObject(...args) {
+    this.#real ??= new (load().Builder)(this.#options);
+    return this.#real.buildObject(...args);
+  }
+}
+
+class Parser {
+  #options;
+  #real;
+  constructor(options) {
+    this.#options = options;
+  }
+  parseString(...args) {
+    this.#real ??= new (load().Parser)(this.#options);
+    return this.#real.parseString(...args);
+  }
+}
+
+// The two classes dbus-next uses; anything else loads the real module.
+module.exports = new Proxy({ Builder, Parser }, {
+  get(target, key) {
+    return key in target ? target[key] : load()[key];
+  },
+});
