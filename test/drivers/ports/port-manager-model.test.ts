@@ -56,7 +56,7 @@ describe('port manager model', () => {
       for (const a of listed) for (const b of listed) if (a !== b) assert.equal(conflicts(a.spec, b.spec), false);
       // No address-in-use at "bind" ever: the validator caught every conflict first.
       for (const r of results) if (!r.ok) assert.notEqual((r.e as PortError).reason, 'address-in-use');
-      const added = results.filter((r) => r.ok && r.id > 0).map((r) => r.id);
+      const added = results.flatMap((r) => (r.ok && r.id > 0 ? [r.id] : []));
       assert.equal(new Set(added).size, added.length, 'ids are never reused');
       driver.delay = () => Promise.resolve();
       await manager.close();
