@@ -398,3 +398,50 @@ export function show(v: unknown): string {
   const text = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : typeof x === 'string' && x.length > 80 ? `${x.slice(0, 40)}…(${x.length} chars)` : x));
   return text === undefined ? String(v) : text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }
+
+// ---- generated bundles -------------------------------------------------------------------------
+
+/** One edit of a working bundle config (the base runs /bin/sleep under tini); most break it, some do not. */
+export type ConfigEdit = { readonly label: string; readonly apply: (config: Record<string, unknown>) => void };
+
+const edit = (label: string, apply: (c: Record<string, any>) => void): ConfigEdit => ({ label, apply }); // eslint-disable-line @typescript-eslint/no-explicit-any -- configs are free-form JSON here
+
+export const configEditArb: fc.Arbitrary<ConfigEdit> = fc.oneof(
+  fc.constantFrom('', '1.0.0', '1.0.2', '1.0.2-dobby', 'x', '9.9').map((v) => edit(`ociVersion ${JSON.stringify(v)}`, (c) => (c['ociVersion'] = v))),
+  fc.constantFrom<unknown>([], [''], ['/no/such/binary'], ['/bin/true'], ['/bin/sh', '-c', 'exit 3'], 'x', [1, 2], null)
+    .map((a) => edit(`process.args ${JSON.stringify(a)}`, (c) => (c['process']['args'] = a))),
+  fc.constantFrom<unknown>('/', '/no/such/dir', 'relative', '', 7).map((d) => edit(`process.cwd ${JSON.stringify(d)}`, (c) => (c['process']['cwd'] = d))),
+  fc.array(stringArb.filter((s) => s.length < 200), { maxLength: 4 }).map((env) => edit('process.env', (c) => (c['process']['env'] = env))),
+  fc.record({ uid: fc.constantFrom(0, 1000, 65534, 2 ** 32 - 1, -1), gid: fc.constantFrom(0, 1000, 2 ** 32 - 1, -1) })
+    .map((user) => edit(`process.user ${JSON.stringify(user)}`, (c) => (c['process']['user'] = user))),
+  fc.constantFrom('CAP_BOGUS', 'CAP_SYS_ADMIN', 'cap_kill', '').map((cap) => edit(`capability ${cap}`, (c) => c['process']['capabilities']['bounding'].push(cap))),
+  fc.constantFrom(1 << 20, 2 ** 31, 2 ** 40).map((n) => edit(`RLIMIT_NOFILE ${n}`, (c) => (c['process']['rlimits'] = [{ type: 'RLIMIT_NOFILE', hard: n, soft: n }]))),
+  fc.constantFrom('rootfs', '/no/such/rootfs', '', '/proc/self/root/nope').map((p) => edit(`root.path ${JSON.stringify(p)}`, (c) => (c['root']['path'] = p))),
+  stringArb.filter((s) => s.length < 300).map((h) => edit(`hostname ${JSON.stringify(h).slice(0, 40)}`, (c) => (c['hostname'] = h))),
+  fc.constantFrom<unknown>(
+    { destination: '/mnt/x', source: '/no/such/source', type: 'bind', options: ['bind'] },
+    { destination: 'relative', source: 'tmpfs', type: 'tmpfs' },
+    { destination: '/t', source: 'tmpfs', type: 'tmpfs', options: ['size=notanumber'] },
+    { destination: '/t', source: 'none', type: 'nosuchfs' },
+    { destination: '/proc/../../escape', source: 'tmpfs', type: 'tmpfs' },
+  ).map((m) => edit(`mount ${JSON.stringify(m)}`, (c) => c['mounts'].push(m))),
+  fc.constantFrom<unknown>({ type: 'user' }, { type: 'bogus' }, { type: 'cgroup' }, { type: 'network', path: '/no/such/netns' })
+    .map((ns) => edit(`namespace ${JSON.stringify(ns)}`, (c) => c['linux']['namespaces'].push(ns))),
+  fc.constantFrom(-5, 0, 1, 4096).map((n) => edit(`memory limit ${n}`, (c) => (c['linux']['resources']['memory'] = { limit: n }))),
+  fc.constantFrom('process', 'root', 'linux', 'mounts').map((k) => edit(`no ${k}`, (c) => delete c[k])),
+  fc.constant(edit('annotations', (c) => (c['annotations'] = { 'run.oci.keep_original_groups': '1', x: 'y' }))),
+  fc.constant(edit('nothing changed', () => {})),
+);
+
+/** What to do with config.json: the edited JSON, or bytes that are not a config at all. */
+export const configTextArb: fc.Arbitrary<{ label: string; text: (config: Record<string, unknown>) => string }> = fc.oneof(
+  { weight: 8, arbitrary: fc.array(configEditArb, { minLength: 0, maxLength: 3 }).map((edits) => ({
+    label: edits.map((e) => e.label).join('; ') || 'unchanged',
+    text: (config: Record<string, unknown>) => {
+      const copy = structuredClone(config);
+      for (const e of edits) e.apply(copy);
+      return JSON.stringify(copy);
+    },
+  })) },
+  { weight: 1, arbitrary: fc.constantFrom('', '{', 'null', '[]', '"x"', '{"ociVersion": "1.0.0"}', '\uFEFF{}').map((t) => ({ label: `text ${JSON.stringify(t)}`, text: () => t })) },
+);

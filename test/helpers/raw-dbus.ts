@@ -176,12 +176,13 @@ export class RawBus {
       for (const resolve of this.#pending.values()) resolve({ kind: 'disconnected' });
       this.#pending.clear();
     }
+    // end() only, as dbus-next does: usocket closes once the bus has closed its side too. Closing the
+    // handle (destroy) while usocket still polls it trips a libuv assertion and aborts the process.
     try {
       this.#socket.end();
     } catch {
       // already gone
     }
-    this.#socket.destroy();
   }
 }
 
