@@ -99,6 +99,9 @@ async function main(): Promise<number> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => void stop(api, signal).then((code) => process.exit(code)));
   }
+  // Starting leaves garbage that V8's memory reducer gives back only ~9 s later: collect it now,
+  // once (idle VmRSS 57.3 -> 55.7 MiB from the start). gc exists under --expose-gc (bin/dobbyd).
+  globalThis.gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   return -1;
 }
 
