@@ -2,6 +2,7 @@
 
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { filter } from 'rxjs';
 import { fromCallback, fromPromise } from 'xstate';
 import type { OciRuntime } from '../drivers/runtime/types.ts';
@@ -61,6 +62,10 @@ export interface ContainerActorDeps {
   /** Console followers of the file, journald and syslog sinks; default: a fresh set. */
   readonly consoleSinks?: ConsoleSinks;
 }
+
+/** How often, and how far apart, a pause is checked for the freezer to have taken hold. */
+const PAUSE_CHECKS = 100;
+const PAUSE_CHECK_MS = 10;
 
 export function consoleLogPath(stateDir: string, id: string): string {
   return join(stateDir, 'logs', `${id}.log`);
@@ -140,7 +145,17 @@ export function createContainerActors(deps: ContainerActorDeps) {
       limited(() => runtime.kill(input.id, input.signal, { all: input.signal === 'SIGKILL' })),
     ),
 
-    pauseContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.pause(input.id))),
+    pauseContainer: fromPromise<void, IdInput>(async ({ input }) => {
+      await limited(() => runtime.pause(input.id));
+      // The v1 freezer may still be FREEZING when `pause` returns: answer once the runtime says paused.
+      for (let i = 0; i < PAUSE_CHECKS; i++) {
+        // A state that cannot be read says nothing against the pause that succeeded.
+        const state = await limited(() => runtime.state(input.id)).catch(() => null);
+        if (state === null || state.status !== 'running') return;
+        await sleep(PAUSE_CHECK_MS);
+      }
+      throw new DobbyError('RUNTIME_FAILED', `container '${input.id}' was not frozen ${PAUSE_CHECKS * PAUSE_CHECK_MS} ms after pause`, { containerId: input.id, verb: 'pause' });
+    }),
 
     resumeContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.resume(input.id))),
 
