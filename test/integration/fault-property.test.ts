@@ -21,6 +21,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createContainerManager } from '../../src/manager.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { HOOK_POINTS, syncHint, type DobbyPlugin, type HookPoint } from '../../src/plugins/types.ts';
+import { faultyPlugin } from '../helpers/faulty-plugin.ts';
 import { makeBundle } from '../helpers/bundle.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 
@@ -51,21 +52,6 @@ const monitor = new FaultyMonitor(realMonitor, plan);
 /** Fds the keeper plugin holds between postConstruction and preDestruction, by container. */
 const held = new Map<string, number>();
 
-const ALL_SYNC = HOOK_POINTS.reduce((bits, p) => bits | syncHint(p), 0);
-
-function faultyPlugin(): DobbyPlugin {
-  const plugin: Record<string, unknown> = { name: 'faulty', hookHints: ALL_SYNC };
-  for (const point of HOOK_POINTS) {
-    plugin[point] = () => {
-      if (armed.kind !== 'hook' || armed.point !== point) return true;
-      if (armed.how === 'throw') throw new Error(`injected ${point} failure`);
-      if (armed.how === 'false') return false;
-      return new Promise(() => {});
-    };
-  }
-  return plugin as unknown as DobbyPlugin;
-}
-
 const keeper: DobbyPlugin = {
   name: 'keeper',
   hookHints: syncHint('postConstruction') | syncHint('preDestruction'),
@@ -82,7 +68,7 @@ const keeper: DobbyPlugin = {
 };
 
 const registry = new PluginRegistry();
-registry.register(faultyPlugin());
+registry.register(faultyPlugin((point) => (armed.kind === 'hook' && armed.point === point ? armed.how : null)));
 registry.register(keeper);
 
 const manager = createContainerManager({

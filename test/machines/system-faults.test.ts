@@ -29,7 +29,8 @@ import { silentLogger } from '../../src/log.ts';
 import { createContainerManager } from '../../src/manager.ts';
 import { createNetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
-import { HOOK_POINTS, syncHint, type DobbyPlugin, type HookPoint } from '../../src/plugins/types.ts';
+import { HOOK_POINTS, type HookPoint } from '../../src/plugins/types.ts';
+import { faultyPlugin } from '../helpers/faulty-plugin.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dobby-system-faults-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,18 +68,9 @@ function system() {
     stateDir: join(dir, `net-${++worlds}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0'],
     drivers: { ip: faultyIp(ip, { ip: networkFault }), firewall: faultyFirewall(fw, { firewall: networkFault }), sysctl, netnsIdentity: async (path) => path },
   });
-  const faulty: Record<string, unknown> = { name: 'faulty', hookHints: HOOK_POINTS.reduce((b, p) => b | syncHint(p), 0) };
-  for (const point of HOOK_POINTS) {
-    faulty[point] = () => {
-      if (fault.kind !== 'hook' || fault.point !== point) return true;
-      if (fault.how === 'throw') throw new Error(`injected ${point} failure`);
-      if (fault.how === 'false') return false;
-      return new Promise(() => {});
-    };
-  }
   const registry = new PluginRegistry();
   registry.register(networking);
-  registry.register(faulty as unknown as DobbyPlugin);
+  registry.register(faultyPlugin((point) => (fault.kind === 'hook' && fault.point === point ? fault.how : null)));
 
   // The fake host's processes get a network namespace of the fake ip driver while they live.
   const pids = new Map<string, number>();
