@@ -128,7 +128,10 @@ export async function benchDaemon(options: DaemonBenchOptions): Promise<void> {
     console.log('D-Bus StartFromBundle → reply (Running; Started is emitted before it)');
     console.log(`  raw crun run --detach + crun state   ${fmtMs(summarise(raw))}`);
     console.log(`  dobbyd over D-Bus                     ${fmtMs(summarise(ours))}`);
-    console.log(`  ratio dobbyd/raw, per pair            ${fmtRatio(pairRatios(ours, raw))}\n`);
+    console.log(`  ratio dobbyd/raw, per pair            ${fmtRatio(pairRatios(ours, raw))}`);
+    // Idle again, with every container gone: what the idle figure grows to once the start path has run.
+    const afterStarts = await rssKiB(child.pid as number);
+    console.log(`  dobbyd VmRSS after these ${options.rounds + options.warmup} starts ${(afterStarts / 1024).toFixed(1)} MiB\n`);
 
     const d = await startOverDbus(bus, 'bench-getstate', options.ourBundles[0] as string);
     const times: number[] = [];
