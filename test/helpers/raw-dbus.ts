@@ -72,6 +72,8 @@ export class RawBus {
   readonly #pending = new Map<number, (outcome: CallOutcome) => void>();
   #closed = false;
   uniqueName = '';
+  /** Why the connection ended, when a socket error ended it. */
+  lastError: Error | null = null;
   /** Messages the bus or a peer sent us that were not replies (signals), counted only. */
   signals = 0;
 
@@ -130,7 +132,10 @@ export class RawBus {
     };
     this.#socket.on('close', gone);
     this.#socket.on('end', gone);
-    this.#socket.on('error', gone);
+    this.#socket.on('error', (err) => {
+      this.lastError = err;
+      gone();
+    });
   }
 
   #dispatch(message: WireMessage): void {

@@ -29,6 +29,8 @@ class Pipeline {
   readonly #address: string;
   #buses: RawBus[] = [];
   disconnects = 0;
+  /** Socket errors that ended connections (the rest were closed by the bus). */
+  readonly errors = new Set<string>();
 
   constructor(address: string) {
     this.#address = address;
@@ -42,6 +44,7 @@ class Pipeline {
     const bus = this.#buses[i]!;
     if (!bus.closed) return bus;
     this.disconnects++;
+    if (bus.lastError !== null) this.errors.add(bus.lastError.message);
     this.#buses[i] = await RawBus.connect(this.#address);
     return this.#buses[i]!;
   }
@@ -122,8 +125,11 @@ describe('D-Bus fuzzing of a running dobbyd', () => {
     const kinds = new Map<string, number>();
     for (const c of calls) kinds.set(c.label.split(' ')[0]!, (kinds.get(c.label.split(' ')[0]!) ?? 0) + 1);
     process.stdout.write(`# fuzz: ${calls.length} calls in ${seconds.toFixed(1)} s (${(calls.length / seconds).toFixed(0)}/s), seed ${SEED}, `
-      + `${pipeline!.disconnects} connection(s) dropped by the bus, mix ${show(Object.fromEntries(kinds))}\n`);
+      + `${pipeline!.disconnects} connection(s) dropped${pipeline!.errors.size > 0 ? ` (${[...pipeline!.errors].join('; ')})` : ' by the bus'}, mix ${show(Object.fromEntries(kinds))}\n`);
     assert.deepEqual(problems, [], `replies differ from the contract (replay with DOBBY_FUZZ_SEED=${SEED})`);
+    // A few drops per 10,000 happen only with many fd-carrying calls in flight (never one at a time, same seed):
+    // most likely the bus running short of fds (it cannot raise its own limit here, see its log). More would
+    // mean the generator makes messages the bus refuses.
     assert.ok(pipeline!.disconnects < calls.length / 100, `the bus dropped ${pipeline!.disconnects} connections: the generator makes invalid messages`);
     assert.ok(replied >= calls.length * 0.99);
     assert.ok(daemon!.alive(), `dobbyd died: ${daemon!.stderr().slice(-3000)}`);
