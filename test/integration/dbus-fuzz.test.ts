@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { run } from '../../src/drivers/process.ts';
-import { ADMIN, CTRL, OBJECT, configTextArb, expectedReply, fuzzCallArb, mismatch, show, stringArb, type FuzzCall } from '../helpers/dbus-fuzz.ts';
+import { ADMIN, CTRL, OBJECT, UNKNOWN_METHOD, configTextArb, expectedReply, fuzzCallArb, mismatch, show, stringArb, type FuzzCall } from '../helpers/dbus-fuzz.ts';
 import { bundleConfig, makeBundle } from '../helpers/bundle.ts';
 import { mutation, validSpec } from '../spec/arbitraries.ts';
 import { processFootprint, openFds, startDobbyd, type DobbydProcess } from '../helpers/dobbyd-process.ts';
@@ -155,6 +155,27 @@ describe('D-Bus fuzzing of a running dobbyd', () => {
       if (why !== null) problems.push(`${c.label}: ${why}`);
     });
     assert.deepEqual(problems, []);
+    await assertHealthy(daemon!, pipeline!, baselineFds);
+  });
+
+  test('messages the bus forwards but dbus-next chokes on or leaks with: fd indexes past the end, fds no h refers to', async () => {
+    const c = (call: Omit<RawCall, 'destination' | 'path'>, expected: FuzzCall['expected'], label: string): FuzzCall =>
+      ({ call: { destination: 'org.rdk.dobby', path: OBJECT, ...call }, expected, label });
+    const fd = pool[0]!;
+    const problems: string[] = [];
+    await pipeline!.run([
+      c({ interface: CTRL, member: 'StartFromBundle', signature: 'ssah', body: ['fuzz-fd', '/tmp', [5]] }, { kind: 'return', signature: 'i', body: [-1] }, 'ah index 5, no fds'),
+      c({ interface: CTRL, member: 'StartFromBundle', signature: 'ssah', body: ['fuzz-fd', '/tmp', [0, 1]], fds: [fd] }, { kind: 'return', signature: 'i', body: [-1] }, 'ah index 1 of 1 fd'),
+      c({ interface: ADMIN, member: 'SetLogMethod', signature: 'uh', body: [3, 7] }, { kind: 'return', signature: 'b', body: [false] }, 'uh index 7, no fds'),
+      c({ interface: ADMIN, member: 'Ping', signature: 'h', body: [9] }, { kind: 'return', signature: '', body: [] }, 'Ping with h index 9'),
+      c({ interface: CTRL, member: 'GetState', signature: 'i', body: [734], fds: [fd, fd, fd] }, { kind: 'return', signature: 'i', body: [0] }, 'three fds no h refers to'),
+      c({ interface: CTRL, member: 'NoSuchMember', signature: 'a{hs}', body: [[[0, 'a'], [1, 'b']]], fds: [fd, fd] }, { kind: 'error', name: UNKNOWN_METHOD }, 'fds as dictionary keys'),
+    ], (call, outcome) => {
+      const why = mismatch(call.expected, outcome);
+      if (why !== null) problems.push(`${call.label}: ${why}`);
+    });
+    assert.deepEqual(problems, []);
+    assert.ok(!/No FDs available|uncaught/.test(daemon!.stderr()), daemon!.stderr().slice(-2000));
     await assertHealthy(daemon!, pipeline!, baselineFds);
   });
 
