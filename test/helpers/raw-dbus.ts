@@ -175,6 +175,27 @@ export class RawBus {
     });
   }
 
+  /** Sends bytes already encoded as a call with `serial` (see encodeBigEndianCall) and waits for its reply. */
+  callEncoded(serial: number, data: Buffer, timeoutMs = 30_000): Promise<CallOutcome> {
+    if (this.#closed) return Promise.resolve({ kind: 'disconnected' });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(serial);
+        resolve({ kind: 'timeout' });
+      }, timeoutMs);
+      this.#pending.set(serial, (outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      });
+      this.#socket.write(data);
+    });
+  }
+
+  /** A serial no call of this connection uses (for callEncoded). */
+  nextSerial(): number {
+    return this.#serial++;
+  }
+
   close(): void {
     if (!this.#closed) {
       this.#closed = true;
@@ -230,4 +251,87 @@ function authenticate(socket: USocket): Promise<void> {
     const uid = Buffer.from(String(process.getuid?.() ?? 0)).toString('hex');
     socket.write(Buffer.concat([Buffer.from([0]), Buffer.from(`AUTH EXTERNAL ${uid}\r\n`)]));
   });
+}
+
+/**
+ * A big-endian method call (`B` in the first byte) with string header fields and a body of `i` and `s`
+ * values only: the bus forwards messages in their sender's byte order, so the daemon must read both.
+ */
+export function encodeBigEndianCall(serial: number, call: { path: string; interface: string; member: string; destination: string; signature: string; body: readonly (number | string)[] }): Buffer {
+  const parts: Buffer[] = [];
+  let length = 0;
+  const push = (b: Buffer): void => {
+    parts.push(b);
+    length += b.length;
+  };
+  const pad = (n: number): void => {
+    const p = (n - (length % n)) % n;
+    if (p > 0) push(Buffer.alloc(p));
+  };
+  const u32 = (v: number): void => {
+    pad(4);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v >>> 0);
+    push(b);
+  };
+  const str = (s: string): void => {
+    const b = Buffer.from(s, 'utf8');
+    u32(b.length);
+    push(Buffer.concat([b, Buffer.from([0])]));
+  };
+  const sig = (s: string): void => push(Buffer.concat([Buffer.from([s.length]), Buffer.from(s, 'ascii'), Buffer.from([0])]));
+  // Body first (its length goes in the fixed header); it starts 8-aligned, so marshal it on its own.
+  const bodyParts: Buffer[] = [];
+  {
+    let bl = 0;
+    const bpad = (n: number): void => {
+      const p = (n - (bl % n)) % n;
+      if (p > 0) {
+        bodyParts.push(Buffer.alloc(p));
+        bl += p;
+      }
+    };
+    call.body.forEach((v, i) => {
+      const t = call.signature[i];
+      bpad(4);
+      if (t === 'i') {
+        const b = Buffer.alloc(4);
+        b.writeInt32BE(v as number);
+        bodyParts.push(b);
+        bl += 4;
+      } else if (t === 's') {
+        const s = Buffer.from(v as string, 'utf8');
+        const n = Buffer.alloc(4);
+        n.writeUInt32BE(s.length);
+        bodyParts.push(n, s, Buffer.from([0]));
+        bl += 5 + s.length;
+      } else {
+        throw new Error(`encodeBigEndianCall handles i and s only, not '${String(t)}'`);
+      }
+    });
+  }
+  const body = Buffer.concat(bodyParts);
+  push(Buffer.from([0x42, 1, 0, 1]));
+  u32(body.length);
+  u32(serial);
+  // Header fields a(yv): the array length is patched in after the fields are written.
+  u32(0);
+  const lengthAt = parts.length - 1;
+  pad(8);
+  const fieldsStart = length;
+  const field = (code: number, type: 'o' | 's' | 'g', value: string): void => {
+    pad(8);
+    push(Buffer.from([code]));
+    sig(type);
+    if (type === 'g') sig(value);
+    else str(value);
+  };
+  field(1, 'o', call.path);
+  field(2, 's', call.interface);
+  field(3, 's', call.member);
+  field(6, 's', call.destination);
+  if (call.signature !== '') field(8, 'g', call.signature);
+  parts[lengthAt]!.writeUInt32BE(length - fieldsStart);
+  pad(8);
+  return Buffer.concat([...parts, body]);
 }
