@@ -27,12 +27,18 @@ tmp="$out.$$.tmp"
 # - rxjs: its exports map sends platform=node to the CommonJS build, which esbuild cannot tree-shake
 #   (336 KiB, all of it run at load); its ES2015 build leaves the 12 KiB we use (-1.6 MiB).
 # - crypto and xml2js, as required by dbus-next, are loaded on first use (scripts/bundle-shims say why).
+# - WebAssembly is undefined inside the bundle. Its one user is long.js (dbus-next's 64-bit integers),
+#   which instantiates a tiny module for faster multiply/divide when it loads and falls back to its
+#   own JavaScript (same results) without it; V8's wasm decoder and compiler cost ~0.8 MiB resident
+#   for speed a few int64s per message never need. Plugins are not bundled: they keep WebAssembly
+#   (Node's TypeScript stripping needs it).
 "$esbuild" "$root/$entry" --bundle --platform=node --format=esm --target=node24 --log-level=warning \
   --external:usocket --external:x11 \
   --minify-whitespace --minify-syntax \
   --alias:rxjs="$root/node_modules/rxjs/dist/esm/index.js" \
   --alias:crypto="$root/scripts/bundle-shims/crypto.cjs" \
   --alias:xml2js="$root/scripts/bundle-shims/xml2js.cjs" \
+  --define:WebAssembly=undefined \
   --banner:js="import { createRequire as __dobbyCreateRequire } from 'node:module'; const require = __dobbyCreateRequire(import.meta.url);" \
   --outfile="$tmp"
 mv -f "$tmp" "$out"
