@@ -1,6 +1,6 @@
 // A real dobbyd process (bin/dobbyd, on a private bus of its own or a given one) for black-box tests and the soak: start, measure, stop, by pid.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,11 +46,17 @@ export async function startDobbyd(
     readonly cwd?: string;
     /** Serve on this bus instead of a private one of its own (ready once it answers Ping there). */
     readonly dbusAddress?: string;
+    /** Runs the bundle bin/dobbyd runs with exactly these node flags instead (also those NODE_OPTIONS refuses, e.g. --trace-gc); the launcher's own flags and GLIBC_TUNABLES are then not applied. */
+    readonly nodeFlags?: readonly string[];
   } = {},
 ): Promise<DobbydProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const bus = options.dbusAddress === undefined ? ['--private-bus'] : ['--dbus-address', options.dbusAddress];
-  const child = spawn(join(ROOT, 'bin', 'dobbyd'), [...bus, '--state-dir', stateDir, '--stop-grace', '2', '--log-level', 'warn', ...args], {
+  const daemonArgs = [...bus, '--state-dir', stateDir, '--stop-grace', '2', '--log-level', 'warn', ...args];
+  const [command, commandArgs] = options.nodeFlags === undefined
+    ? [join(ROOT, 'bin', 'dobbyd'), daemonArgs]
+    : [join(ROOT, 'node_modules', '.bin', 'node'), [...options.nodeFlags, bundlePath(), ...daemonArgs]];
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(options.env),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
@@ -96,6 +102,11 @@ export async function startDobbyd(
       return child.exitCode;
     },
   };
+}
+
+/** The daemon bundle bin/dobbyd runs (rebuilt when a source is newer). */
+function bundlePath(): string {
+  return execFileSync(join(ROOT, 'scripts', 'bundle.sh'), ['dobbyd', 'src/daemon-main.ts'], { encoding: 'utf8' }).trim();
 }
 
 async function answersPing(address: string): Promise<boolean> {
