@@ -2,7 +2,7 @@
 // connection, many calls in flight, replies matched by serial, and a note when the bus drops the connection.
 
 import { createRequire } from 'node:module';
-import { decodeMessage, marshalBody, messageLength, MessageKind, type WireMessage, type WireValue } from '../../src/api/dbus/wire.ts';
+import { decodeMessage, marshalBody, MessageFramer, MessageKind, type WireMessage, type WireValue } from '../../src/api/dbus/wire.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -67,7 +67,7 @@ export function encodeCall(serial: number, call: RawCall): Buffer {
 
 export class RawBus {
   readonly #socket: USocket;
-  #buffer: Buffer = Buffer.alloc(0);
+  readonly #framer = new MessageFramer();
   #serial = 1;
   readonly #pending = new Map<number, (outcome: CallOutcome) => void>();
   #closed = false;
@@ -109,12 +109,7 @@ export class RawBus {
 
   #listen(): void {
     this.#socket.on('data', (chunk: Buffer) => {
-      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-      for (;;) {
-        const length = messageLength(this.#buffer);
-        if (length === null || this.#buffer.length < length) break;
-        const raw = this.#buffer.subarray(0, length);
-        this.#buffer = this.#buffer.subarray(length);
+      for (const raw of this.#framer.push(chunk)) {
         let message: WireMessage;
         try {
           message = decodeMessage(raw);

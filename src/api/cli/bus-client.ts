@@ -2,7 +2,7 @@
 
 import { connect, type Socket } from 'node:net';
 import { parseBusAddress } from '../../host/dbus-check.ts';
-import { decodeMessage, encodeMessage, FLAG_NO_REPLY_EXPECTED, messageLength, MessageKind, type WireMessage, type WireValue } from '../dbus/wire.ts';
+import { decodeMessage, encodeMessage, FLAG_NO_REPLY_EXPECTED, MessageFramer, MessageKind, type WireMessage, type WireValue } from '../dbus/wire.ts';
 
 /** An error reply from the bus or the service, with its D-Bus error name. */
 export class DBusCallError extends Error {
@@ -33,7 +33,7 @@ type SignalListener = (message: WireMessage) => void;
 
 export class BusClient {
   readonly #socket: Socket;
-  #buffer: Buffer = Buffer.alloc(0);
+  readonly #framer = new MessageFramer();
   #serial = 1;
   readonly #pending = new Map<number, { resolve(m: WireMessage): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   readonly #listeners = new Set<SignalListener>();
@@ -74,12 +74,7 @@ export class BusClient {
 
   #listen(): void {
     this.#socket.on('data', (chunk: Buffer) => {
-      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-      for (;;) {
-        const length = messageLength(this.#buffer);
-        if (length === null || this.#buffer.length < length) break;
-        const raw = this.#buffer.subarray(0, length);
-        this.#buffer = this.#buffer.subarray(length);
+      for (const raw of this.#framer.push(chunk)) {
         let message: WireMessage;
         try {
           message = decodeMessage(raw);

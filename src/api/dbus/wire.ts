@@ -238,6 +238,23 @@ export function messageLength(buf: Buffer): number | null {
   return headerEnd + ((8 - (headerEnd % 8)) % 8) + bodyLength;
 }
 
+/** Splits a byte stream into whole D-Bus messages, keeping an incomplete tail for the next chunk. */
+export class MessageFramer {
+  #buffer: Buffer = Buffer.alloc(0);
+
+  /** The messages `chunk` completes, raw, in order. */
+  push(chunk: Buffer): Buffer[] {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    const messages: Buffer[] = [];
+    for (;;) {
+      const length = messageLength(this.#buffer);
+      if (length === null || this.#buffer.length < length) return messages;
+      messages.push(this.#buffer.subarray(0, length));
+      this.#buffer = this.#buffer.subarray(length);
+    }
+  }
+}
+
 /** Decodes one complete message (little-endian only: every peer on a Linux host sends that). */
 export function decodeMessage(buf: Buffer): WireMessage {
   if (buf[0] !== 0x6c) throw new TypeError('big-endian D-Bus messages are not supported');
