@@ -310,7 +310,7 @@ describe('StartFromBundle with real crun', { concurrency: 4 }, () => {
       startBundle(address, 'ssahssas', a, path, '0', 'sleep 1', '', '1', 'RUN=a'),
       startBundle(address, 'ssahssas', b, path, '0', 'sleep 1', '', '1', 'RUN=b'),
     ]);
-    assert.ok(both.every((cd) => cd > 0), `both concurrent starts ran: ${both.join(', ')}`);
+    assert.ok(both.every((cd) => cd > 0), `both concurrent starts ran: ${both.join(', ')}; warnings: ${JSON.stringify(warnings.filter((w) => w.containerId === a || w.containerId === b))}`);
     const launches = [a, b].map((x) => JSON.parse(readFileSync(join(configsDir, `${x}.json`), 'utf8')) as { process: { env: string[] } });
     assert.ok(launches[0]!.process.env.includes('RUN=a') && launches[1]!.process.env.includes('RUN=b'));
     await Promise.all([next(a, 'deleted'), next(b, 'deleted')]);
