@@ -331,6 +331,23 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       assert.deepEqual((await readdir(bundle)).sort(), ['config.json', 'rootfs']);
     });
 
+    test("a release and a create from one bundle at the same moment: the create never loses conmon's FIFOs", async () => {
+      const bundle = await makeBundle(join(scratch.bundlesDir, scratch.id(`${flavour}-race`)), { args: ['/bin/true'] });
+      let previous: string | null = null;
+      for (let round = 0; round < 40; round++) {
+        const id = scratch.id(flavour);
+        const exit = exitOf(id);
+        // The last container's release (which may remove the FIFOs) races this container's create.
+        const release = previous === null ? Promise.resolve() : runtime.delete(previous, { force: true }).then(() => monitor.release(previous as string));
+        await Promise.all([release, monitor.create({ id, bundle, logPath: join(scratch.logsDir, `${id}.log`) })]);
+        await runtime.start(id);
+        await exit;
+        previous = id;
+      }
+      await finish(previous as string);
+      assert.deepEqual((await readdir(bundle)).sort(), ['config.json', 'rootfs']);
+    });
+
     test('create refuses an id the runtime already has, without harming it', async () => {
       const c = await create({ args: ['/bin/sleep', '1000'], init: true });
       await assert.rejects(monitor.create({ id: c.id, bundle: c.bundle, logPath: c.logPath }), { code: 'MONITOR_FAILED' });

@@ -38,6 +38,8 @@ export class ConmonMonitor implements Monitor {
   readonly #options: ConmonMonitorOptions;
   readonly #subject = new Subject<MonitorExit>();
   readonly #cgroups = new Map<string, CgroupPaths>();
+  /** The last launch or FIFO removal queued per bundle dir (see #withBundle). */
+  readonly #bundleTurns = new Map<string, Promise<void>>();
   #conmon: string | null;
   #watcher: ExitWatcher | null = null;
   #closed = false;
@@ -78,7 +80,7 @@ export class ConmonMonitor implements Monitor {
     let verdict: ConmonVerdict;
     try {
       if (shadow) bundle = await writeShadowBundle(join(paths.persistDir, 'bundle'), options.bundle, options.configPath as string);
-      verdict = await launchConmon({
+      verdict = await this.#withBundle(bundle, () => launchConmon({
         conmon, id, runtimeBinary, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
         ...(options.configPath === undefined || shadow ? {} : { configPath: options.configPath }),
         ...(options.logDriver === undefined ? {} : { logDriver: options.logDriver }),
@@ -86,7 +88,7 @@ export class ConmonMonitor implements Monitor {
         ...(options.logTotalMax === undefined ? {} : { logTotalMax: options.logTotalMax }),
         ...(options.terminal === undefined ? {} : { terminal: options.terminal }),
         fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
-      });
+      }));
     } catch (err) {
       await this.#cleanUpFailedCreate(id, paths, bundle);
       if (isMissingExecutable(err)) {
@@ -159,9 +161,27 @@ export class ConmonMonitor implements Monitor {
       }
       await waitGone(pid, 500, COMM);
     }
-    await removeConmonFiles(paths, await bundleOf(paths));
+    const bundle = await bundleOf(paths);
+    await this.#withBundle(bundle, () => removeConmonFiles(paths, bundle));
     this.#cgroups.delete(id);
     this.#watcher?.forget(id);
+  }
+
+  /**
+   * One conmon launch or FIFO removal at a time per bundle dir: conmon keeps its ctl/winsz FIFOs in
+   * the bundle, shared by every container made from it, and a release that removes them while
+   * another conmon sets them up makes that create fail.
+   */
+  async #withBundle<T>(bundle: string | null, task: () => Promise<T>): Promise<T> {
+    if (bundle === null) return task();
+    const run = (this.#bundleTurns.get(bundle) ?? Promise.resolve()).then(task, task);
+    const turn = run.then(() => undefined, () => undefined);
+    this.#bundleTurns.set(bundle, turn);
+    try {
+      return await run;
+    } finally {
+      if (this.#bundleTurns.get(bundle) === turn) this.#bundleTurns.delete(bundle);
+    }
   }
 
   close(): void {
@@ -226,7 +246,7 @@ export class ConmonMonitor implements Monitor {
       this.#options.logger?.warn({ containerId: id, stateEntry }, 'failed create left runtime state; deleting it');
       await this.#options.runtime.delete(id, { force: true }).catch(() => rm(stateEntry, { recursive: true, force: true }));
     }
-    await removeConmonFiles(paths, bundle);
+    await this.#withBundle(bundle, () => removeConmonFiles(paths, bundle));
     this.#cgroups.delete(id);
   }
 
