@@ -156,22 +156,11 @@ export class RawBus {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(serial);
-        resolve({ kind: 'timeout' });
-      }, timeoutMs);
-      this.#pending.set(serial, (outcome) => {
-        clearTimeout(timer);
-        resolve(outcome);
-      });
-      const fds = call.fds === undefined || call.fds.length === 0 ? undefined : [...call.fds];
-      this.#socket.write(fds === undefined ? data : { data, fds });
-    });
+    return this.callEncoded(serial, data, timeoutMs, call.fds);
   }
 
   /** Sends bytes already encoded as a call with `serial` (see encodeBigEndianCall) and waits for its reply. */
-  callEncoded(serial: number, data: Buffer, timeoutMs = 30_000): Promise<CallOutcome> {
+  callEncoded(serial: number, data: Buffer, timeoutMs = 30_000, fds?: readonly number[]): Promise<CallOutcome> {
     if (this.#closed) return Promise.resolve({ kind: 'disconnected' });
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -182,7 +171,7 @@ export class RawBus {
         clearTimeout(timer);
         resolve(outcome);
       });
-      this.#socket.write(data);
+      this.#socket.write(fds === undefined || fds.length === 0 ? data : { data, fds: [...fds] });
     });
   }
 
