@@ -8,7 +8,7 @@ import { BuiltinPortDriver } from '../../../src/drivers/ports/builtin-driver.ts'
 import { PortError } from '../../../src/drivers/ports/port-errors.ts';
 import { createPortManager, type PortManager } from '../../../src/drivers/ports/port-manager.ts';
 import type { PortTarget, StepHook } from '../../../src/drivers/ports/port-driver.ts';
-import { ADDR, ask, echoServer, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';
+import { ADDR, ask, echoServer, refused, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';
 
 let topo: Topology;
 const servers: EchoServer[] = [];
@@ -23,15 +23,6 @@ let directManager: PortManager;
 let clean: string;
 
 const target = (): PortTarget => ({ containerId: 'ctr1', netnsPath: `/run/netns/${topo.ctr}`, ipv4: ADDR.ctr4, ipv6: ADDR.ctr6 });
-
-async function refused(promise: Promise<unknown>, reason: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof PortError, `expected a PortError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;

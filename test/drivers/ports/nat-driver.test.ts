@@ -6,7 +6,7 @@ import { NatPortDriver, NAT_CHAINS } from '../../../src/drivers/ports/nat-driver
 import { PortError } from '../../../src/drivers/ports/port-errors.ts';
 import { createPortManager, type PortManager } from '../../../src/drivers/ports/port-manager.ts';
 import type { PortTarget, StepHook } from '../../../src/drivers/ports/port-driver.ts';
-import { ADDR, ask, echoServer, iptablesSave, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';
+import { ADDR, ask, echoServer, refused, iptablesSave, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';
 
 let topo: Topology;
 const servers: EchoServer[] = [];
@@ -18,15 +18,6 @@ let manager: PortManager;
 let clean: string;
 
 const target = (): PortTarget => ({ containerId: 'ctr1', netnsPath: `/run/netns/${topo.ctr}`, ipv4: ADDR.ctr4, ipv6: ADDR.ctr6 });
-
-async function refused(promise: Promise<unknown>, reason: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof PortError, `expected a PortError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 describe('nat port driver', { timeout: 120_000 }, () => {
   before(async () => {

@@ -6,10 +6,12 @@
 //
 // The addresses exist only inside these namespaces; nothing is sent anywhere else.
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { run } from '../../../src/drivers/process.ts';
+import { PortError } from '../../../src/drivers/ports/port-errors.ts';
 
 export const ADDR = {
   host4: '10.213.1.1', ctr4: '10.213.1.2', host6: 'fd00:d0b:1::1', ctr6: 'fd00:d0b:1::2',
@@ -172,4 +174,14 @@ export async function snapshot(ns: string): Promise<string> {
 
 export async function iptablesSave(ns: string): Promise<string> {
   return (await sh(['ip', 'netns', 'exec', ns, 'iptables-save'])) + (await sh(['ip', 'netns', 'exec', ns, 'ip6tables-save']));
+}
+
+/** Expects a PortError with this reason and a message matching `pattern`. */
+export async function refused(promise: Promise<unknown>, reason: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof PortError, `expected a PortError, got ${String(err)}`);
+    assert.equal(err.reason, reason, err.message);
+    assert.match(err.message, pattern);
+    return true;
+  });
 }
