@@ -5,6 +5,8 @@
 // cannot setns(2), so the test file runs again inside it under `nsenter --net` (not `ip netns
 // exec`, which remounts /sys in a new mount namespace and so hides the cgroup mounts crun needs).
 
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -95,5 +97,24 @@ export function runTestFileInNetns(netns: MulticastNetns, file: string, timeoutM
       const results = output.split('\n').filter((l) => /^\s*(not )?ok \d+ - /.test(l)).map((l) => l.trim());
       resolve({ code, output, passed: count('pass'), failed: count('fail'), results });
     });
+  });
+}
+
+/**
+ * Registers the outer test of a file whose cases must run inside a namespace of their own: it runs
+ * the file again there and passes only when every one of its `cases` passed.
+ */
+export function testInOwnNetns(name: string, file: string, cases: number, timeoutMs: number, innerTimeoutMs?: number): void {
+  test(name, { timeout: timeoutMs }, async (t) => {
+    const netns = await makeMulticastNetns();
+    try {
+      const r = await runTestFileInNetns(netns, file, innerTimeoutMs);
+      for (const line of r.results) t.diagnostic(line);
+      assert.equal(r.code, 0, r.output);
+      assert.equal(r.failed, 0, r.output);
+      assert.equal(r.passed, cases, r.output);
+    } finally {
+      await netns.remove();
+    }
   });
 }

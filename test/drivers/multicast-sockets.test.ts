@@ -11,7 +11,7 @@ import { run } from '../../src/drivers/process.ts';
 import { isNonBlocking } from '../../src/drivers/sockets/blocking-fd.ts';
 import { NodeMulticastSockets } from '../../src/drivers/sockets/multicast-sockets.ts';
 import type { OpenSocket } from '../../src/drivers/sockets/types.ts';
-import { makeMulticastNetns, multicastNetnsHere, runTestFileInNetns } from './multicast-netns.ts';
+import { multicastNetnsHere, testInOwnNetns } from './multicast-netns.ts';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -179,18 +179,7 @@ inner('without a route for the group, opening a server fails HOST_UNSUITABLE, na
 });
 
 if (multicastNetnsHere() === null) {
-  test('multicast socket driver, inside a private network namespace', { timeout: 120_000 }, async (t) => {
-    const netns = await makeMulticastNetns();
-    try {
-      const r = await runTestFileInNetns(netns, fileURLToPath(import.meta.url), 100_000);
-      for (const line of r.results) t.diagnostic(line);
-      assert.equal(r.code, 0, r.output);
-      assert.equal(r.failed, 0, r.output);
-      assert.equal(r.passed, cases.length, r.output);
-    } finally {
-      await netns.remove();
-    }
-  });
+  testInOwnNetns('multicast socket driver, inside a private network namespace', fileURLToPath(import.meta.url), cases.length, 120_000, 100_000);
 } else {
   describe('multicast socket driver (in its network namespace)', () => {
     for (const [name, fn] of cases) test(name, fn);

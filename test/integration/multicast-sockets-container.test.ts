@@ -21,7 +21,7 @@ import { createMulticastSocketsPlugin } from '../../src/plugins/multicast-socket
 import type { HookContext, StartAdditions, StartState } from '../../src/plugins/types.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
 import { makeScratch } from '../helpers/scratch.ts';
-import { makeMulticastNetns, multicastNetnsHere, runTestFileInNetns } from '../drivers/multicast-netns.ts';
+import { multicastNetnsHere, testInOwnNetns } from '../drivers/multicast-netns.ts';
 
 const EXIT_TIMEOUT_MS = 15_000;
 const GROUP_IN = { ip: '239.20.0.1', port: 16001 };
@@ -179,18 +179,7 @@ inner('invalid data fails postConstruction before any socket or container exists
 });
 
 if (multicastNetnsHere() === null) {
-  test('MulticastSockets with real crun containers, inside a private network namespace', { timeout: 180_000 }, async (t) => {
-    const netns = await makeMulticastNetns();
-    try {
-      const r = await runTestFileInNetns(netns, fileURLToPath(import.meta.url));
-      for (const line of r.results) t.diagnostic(line);
-      assert.equal(r.code, 0, r.output);
-      assert.equal(r.failed, 0, r.output);
-      assert.equal(r.passed, cases.length, r.output);
-    } finally {
-      await netns.remove();
-    }
-  });
+  testInOwnNetns('MulticastSockets with real crun containers, inside a private network namespace', fileURLToPath(import.meta.url), cases.length, 180_000);
 } else {
   describe('MulticastSockets with real crun containers (in its network namespace)', () => {
     const scratch = makeScratch();

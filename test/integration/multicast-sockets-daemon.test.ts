@@ -24,7 +24,7 @@ import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { call, serve, testBus, type TestBus } from '../api/harness.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
 import { makeScratch } from '../helpers/scratch.ts';
-import { makeMulticastNetns, multicastNetnsHere, runTestFileInNetns } from '../drivers/multicast-netns.ts';
+import { multicastNetnsHere, testInOwnNetns } from '../drivers/multicast-netns.ts';
 
 const GROUP_IN = { ip: '239.30.0.1', port: 17001 };
 const GROUP_OUT = { ip: '239.30.0.2', port: 17002 };
@@ -175,16 +175,5 @@ if (multicastNetnsHere() !== null) {
     for (const [name, fn] of cases) test(name, () => fn({ scratch, plugin, manager, runtime, address, next }));
   });
 } else {
-  test('MulticastSockets through the daemon, inside a private network namespace', { timeout: 180_000 }, async (t) => {
-    const netns = await makeMulticastNetns();
-    try {
-      const r = await runTestFileInNetns(netns, fileURLToPath(import.meta.url));
-      for (const line of r.results) t.diagnostic(line);
-      assert.equal(r.code, 0, r.output);
-      assert.equal(r.failed, 0, r.output);
-      assert.equal(r.passed, cases.length, r.output);
-    } finally {
-      await netns.remove();
-    }
-  });
+  testInOwnNetns('MulticastSockets through the daemon, inside a private network namespace', fileURLToPath(import.meta.url), cases.length, 180_000);
 }
