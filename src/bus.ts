@@ -3,7 +3,7 @@
 
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { ExitStatus } from './exit-status.ts';
-import type { HookPoint } from './plugins/types.ts';
+import type { HookRun } from './plugins/types.ts';
 
 interface EventBase {
   readonly id: string;
@@ -21,15 +21,7 @@ export type LifecycleEvent =
   | (EventBase & { readonly type: 'start-failed'; readonly code: string; readonly message: string })
   | (EventBase & { readonly type: 'deleted' })
   /** A plugin hook ended (not a state change: consumers of the lifecycle order skip it). */
-  | (EventBase & {
-      readonly type: 'hook';
-      readonly plugin: string;
-      readonly hook: HookPoint;
-      readonly mode: 'sync' | 'async';
-      readonly ok: boolean;
-      readonly durationMs: number;
-      readonly error?: string;
-    });
+  | (EventBase & HookRun & { readonly type: 'hook' });
 
 export type LifecycleEventType = LifecycleEvent['type'];
 
