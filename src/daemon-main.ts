@@ -9,11 +9,18 @@ import { DobbyError } from './errors.ts';
 import { createLoggerFamily } from './log.ts';
 import { pinoLevelOf } from './api/dbus/admin-handlers.ts';
 import { startApi, type Api } from './api/dbus/start-api.ts';
+import { versionLine } from './version.ts';
 
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  // As Dobby's -V: the version whatever else the command line says.
+  if (argv.includes('-V') || argv.includes('--version')) {
+    process.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
   let options: DaemonOptions | 'help';
   try {
-    options = parseDaemonArgs(process.argv.slice(2), process.env, availableParallelism());
+    options = parseDaemonArgs(argv, process.env, availableParallelism());
   } catch (err) {
     process.stderr.write(`dobbyd: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;

@@ -48,6 +48,7 @@ options:
   --plugin-dir DIR           load plugin modules (.js .mjs .cjs .ts .mts) from DIR
                              (default ${DEFAULT_PLUGIN_DIR}; a missing dir means no external plugins)
   --hook-timeout SECONDS     time limit of each plugin hook; past it the hook has failed (default 4)
+  -V, --version              print the version and the build's commit (Version: <x.y.z>-<commit>)
   -h, --help                 show this help
 `;
 

@@ -9,7 +9,8 @@ import { ConsoleSinks } from './drivers/monitor/console-follower.ts';
 import { OciCliRuntime } from './drivers/runtime/oci-cli-runtime.ts';
 import { cgroupPathsOfPid, oomKillCount, removeEmptyCgroups } from './drivers/cgroup/index.ts';
 import { SpecBundles } from './drivers/bundles/spec-bundles.ts';
-import { DEFAULT_CONTAINER_INIT, LaunchConfigs } from './drivers/bundles/launch-configs.ts';
+import { LaunchConfigs } from './drivers/bundles/launch-configs.ts';
+import { installLayout } from './install-layout.ts';
 import { FileContainerRecords, type ContainerRecords } from './drivers/records/container-records.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
 import { DobbyError } from './errors.ts';
@@ -55,8 +56,11 @@ export function stateLayout(stateDir: string) {
   };
 }
 
-/** The init spec containers run under: Debian's static tini (forwards signals, reaps, exits 128+N). */
-export const CONTAINER_INIT = DEFAULT_CONTAINER_INIT;
+/**
+ * The init spec containers run under: Debian's static tini (forwards signals, reaps, exits 128+N), the host's in a
+ * checkout, the release tree's own copy (libexec/DobbyInit) in a release.
+ */
+export const CONTAINER_INIT = installLayout().containerInit;
 
 export const realCgroupProbe: CgroupProbe = {
   pathsOf: (pid) => cgroupPathsOfPid(pid),

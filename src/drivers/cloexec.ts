@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DobbyError } from '../errors.ts';
 
-const ADDON = join('native', 'cloexec', 'build', 'Release', 'cloexec.node');
+/** Where node-gyp leaves it in a checkout, and where a release tree keeps it (lib/native/, beside the bundles). */
+const ADDONS = [join('native', 'cloexec', 'build', 'Release', 'cloexec.node'), join('native', 'cloexec.node')];
 
 interface CloexecAddon {
   markAllCloexec(): number;
@@ -15,10 +16,11 @@ interface CloexecAddon {
 
 let addon: CloexecAddon | null = null;
 
-/** The addon's path: the sources and the daemon's bundle (dist/) sit at different depths below the repo. */
+/** The addon's path: the sources and the daemon's bundle (dist/ or a release's lib/) sit at different depths. */
 export function cloexecAddonPath(from: string = dirname(fileURLToPath(import.meta.url))): string | null {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, ADDON))) return join(dir, ADDON);
+    const found = ADDONS.map((addon) => join(dir, addon)).find((path) => existsSync(path));
+    if (found !== undefined) return found;
     if (dirname(dir) === dir) return null;
   }
 }
@@ -27,11 +29,11 @@ function load(): CloexecAddon {
   if (addon !== null) return addon;
   const path = cloexecAddonPath();
   try {
-    if (path === null) throw new Error(`${ADDON} not found`);
+    if (path === null) throw new Error(`${ADDONS[0]} not found`);
     addon = createRequire(import.meta.url)(path) as CloexecAddon;
     return addon;
   } catch (err) {
-    throw new DobbyError('HOST_UNSUITABLE', `the cloexec addon does not load (${err instanceof Error ? err.message : String(err)}): run npm run build-native`, { cause: err });
+    throw new DobbyError('HOST_UNSUITABLE', `the cloexec addon does not load (${err instanceof Error ? err.message : String(err)}): run npm run build-native (\`dobbyd doctor\` says what a release needs)`, { cause: err });
   }
 }
 

@@ -4,6 +4,8 @@ import { resolveRuntime, conmonProblem, dbusDaemonProblem, type Lookup } from '.
 import { checkCgroups, type CgroupPaths } from './cgroup-check.ts';
 import { busAddressFor, busProblem } from './dbus-check.ts';
 import { cloexecProblem, usocketProblem } from './usocket-check.ts';
+import { installProblems } from './install-check.ts';
+import { installLayout, type InstallLayout } from '../install-layout.ts';
 
 export type { HostProblem } from './problem.ts';
 export { formatProblems, hasFatal, sortProblems } from './problem.ts';
@@ -27,6 +29,8 @@ export interface HostCheckOptions {
   readonly skipUsocket?: boolean | undefined;
   /** Milliseconds to wait for the bus to accept a connection. */
   readonly busTimeoutMs?: number | undefined;
+  /** The install to check (its init, its D-Bus policy); default: the one this code runs from. */
+  readonly layout?: InstallLayout | undefined;
 }
 
 /** Checks the host; an empty list means dobbyd can start. Problems come sorted, fatal first. */
@@ -55,8 +59,10 @@ export async function checkHost(options: HostCheckOptions = {}): Promise<HostPro
   const privateBus = options.privateBus === true;
   add(dbusDaemonProblem(privateBus, lookup));
   if (!privateBus) add(await busProblem(busAddressFor(options.dbusAddress, env), options.busTimeoutMs));
+  const systemBus = !privateBus && (options.dbusAddress ?? null) === null && env['DBUS_SYSTEM_BUS_ADDRESS'] === undefined;
+  problems.push(...installProblems(options.layout ?? installLayout(), { systemBus }));
   if (options.skipUsocket !== true) {
-    add(usocketProblem());
+    add(await usocketProblem());
     add(cloexecProblem());
   }
 

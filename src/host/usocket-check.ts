@@ -1,13 +1,19 @@
 // Checks that the native addons load in this Node: usocket (else dbus-next silently drops fd passing)
 // and our cloexec (else the daemon's fds would leak into every container monitor).
-import { createRequire } from 'node:module';
 import { sealInheritedFds } from '../drivers/cloexec.ts';
+import { installLayout } from '../install-layout.ts';
 import type { HostProblem } from './problem.ts';
 
-/** Loads `usocket` with the given require (default: this package's); a problem when it does not load. */
-export function usocketProblem(load: (id: string) => unknown = createRequire(import.meta.url)): HostProblem | undefined {
+/**
+ * Loads `usocket` (default: as dbus-next does; a release bundle has it inside, its addon beside the bundle);
+ * a problem when it does not load. `fix`: what the problem tells the user to do.
+ */
+export async function usocketProblem(
+  load: () => unknown = () => import('usocket'),
+  fix: string = installLayout().addonFix,
+): Promise<HostProblem | undefined> {
   try {
-    load('usocket');
+    await load();
     return undefined;
   } catch (err) {
     const message = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
@@ -15,14 +21,14 @@ export function usocketProblem(load: (id: string) => unknown = createRequire(imp
       code: 'usocket-not-built',
       what: `usocket's native addon does not load in Node ${process.version} (ABI ${process.versions.modules}): ` +
         `D-Bus calls that carry fds would silently fail (${message})`,
-      fix: 'npm run build-native',
+      fix,
       fatal: true,
     };
   }
 }
 
 /** Runs the cloexec addon once; a problem when it does not load. */
-export function cloexecProblem(seal: () => void = sealInheritedFds): HostProblem | undefined {
+export function cloexecProblem(seal: () => void = sealInheritedFds, fix: string = installLayout().addonFix): HostProblem | undefined {
   try {
     seal();
     return undefined;
@@ -31,7 +37,7 @@ export function cloexecProblem(seal: () => void = sealInheritedFds): HostProblem
       code: 'cloexec-not-built',
       what: `the cloexec native addon does not work in Node ${process.version}: the daemon's D-Bus connection and passed fds ` +
         `would leak into every container monitor (${err instanceof Error ? err.message : String(err)})`,
-      fix: 'npm run build-native',
+      fix,
       fatal: true,
     };
   }

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { pinoLevelOf } from '../../src/api/dbus/admin-handlers.ts';
 import { parseExec, splitWords } from '../../src/api/dbus/exec-options.ts';
 import { introspectionXml } from '../../src/api/dbus/introspect.ts';
+import { buildInfo } from '../../src/version.ts';
 import { fdsInBody, parseSignature } from '../../src/api/dbus/signature.ts';
 import { decodeMessage, encodeMessage, marshalBody, messageLength, MessageKind, unmarshalBody } from '../../src/api/dbus/wire.ts';
 import { exitCodeOfStatus } from '../../src/api/cli/extra-commands.ts';
@@ -91,6 +92,10 @@ test('introspection: the object, the nodes above it, nothing elsewhere', () => {
   const xml = introspectionXml('/org/rdk/dobby')!;
   assert.match(xml, /<interface name="org.rdk.dobby.ctrl1">/);
   assert.match(xml, /<method name="StartFromBundle">\n(?:\s+<arg [^>]+\/>\n){9}\s+<\/method>/);
+  // The API's version: annotations on our own interface only, Dobby's stay as Dobby has them.
+  const { version, commit } = buildInfo();
+  assert.match(xml, new RegExp(`<interface name="org.rdk.dobby.events1">\n    <annotation name="org.rdk.dobby.Version" value="${version.replaceAll('.', '\\.')}"/>\n    <annotation name="org.rdk.dobby.Commit" value="${commit}"/>\n`));
+  assert.equal(xml.match(/<annotation /g)?.length, 2);
   assert.match(introspectionXml('/')!, /<node name="org"\/>/);
   assert.match(introspectionXml('/org/rdk')!, /<node name="dobby"\/>/);
   assert.equal(introspectionXml('/com'), null);

@@ -84,9 +84,10 @@ test('busProblem: a listening unix socket is reachable, a missing one is fatal w
   }
 });
 
-test('usocketProblem: fine when it loads, fatal with the rebuild fix when it does not', () => {
-  assert.equal(usocketProblem(() => ({})), undefined);
-  const p = usocketProblem(() => {
+test('usocketProblem: fine when it loads, fatal with the rebuild fix when it does not', async () => {
+  assert.equal(await usocketProblem(() => ({})), undefined);
+  assert.equal(await usocketProblem(), undefined, 'the checkout\'s usocket loads as dbus-next loads it');
+  const p = await usocketProblem(() => {
     throw new Error('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 115.\nmore');
   });
   assert.equal(p?.fix, 'npm run build-native');

@@ -1,6 +1,5 @@
 // `dobby`: the command-line client of org.rdk.dobby, DobbyTool-compatible, plus run, events and --json.
 
-import { readFileSync } from 'node:fs';
 import { busAddressFor } from '../../host/dbus-check.ts';
 import { BusClient, DBusCallError } from './bus-client.ts';
 import type { Command, CommandContext } from './context.ts';
@@ -9,6 +8,7 @@ import { DobbyProxy } from './dobby-proxy.ts';
 import { EXTRA_COMMANDS } from './extra-commands.ts';
 import { PORT_COMMANDS } from './port-commands.ts';
 import { createOut, EXIT } from './output.ts';
+import { versionLine } from '../../version.ts';
 
 const COMMANDS: readonly Command[] = [...DOBBY_COMMANDS, ...EXTRA_COMMANDS, ...PORT_COMMANDS];
 
@@ -58,19 +58,6 @@ interface Globals {
   rest: string[];
 }
 
-/** The package version, from package.json beside the source tree or beside the bundle in dist/. */
-function version(): string {
-  for (const relative of ['../../../package.json', '../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'dobby-ts' && pkg.version !== undefined) return pkg.version;
-    } catch {
-      // not this layout
-    }
-  }
-  return 'unknown';
-}
-
 function parseGlobals(argv: readonly string[]): Globals | number {
   const g: Globals = { address: null, verbose: 0, json: false, rest: [] };
   let i = 0;
@@ -86,7 +73,7 @@ function parseGlobals(argv: readonly string[]): Globals | number {
       return EXIT.OK;
     }
     if (arg === '-V' || arg === '--version') {
-      process.stdout.write(`Version: ${version()}\n`);
+      process.stdout.write(`${versionLine()}\n`);
       return EXIT.OK;
     }
     if (/^-v+$/.test(arg)) g.verbose += arg.length - 1;

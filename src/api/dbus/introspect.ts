@@ -1,6 +1,7 @@
 // Introspection XML for the Dobby object (one arity per method: the long one) and the nodes above it.
 
-import { DOBBY_OBJECT } from './names.ts';
+import { buildInfo } from '../../version.ts';
+import { DOBBY_OBJECT, EVENTS_IFACE } from './names.ts';
 import { PROTOCOL, type Arg } from './protocol.ts';
 
 const DOCTYPE = '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"\n "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n';
@@ -38,10 +39,18 @@ function args(list: readonly Arg[], direction: 'in' | 'out' | null): string {
   return list.map((x) => `      <arg name="${x.name}" type="${x.type}"${direction === null ? '' : ` direction="${direction}"`}/>\n`).join('');
 }
 
+/** `org.rdk.dobby.Version` (x.y.z) and `org.rdk.dobby.Commit`, as D-Bus introspection annotations. */
+function versionAnnotations(): string {
+  const { version, commit } = buildInfo();
+  return `    <annotation name="org.rdk.dobby.Version" value="${version}"/>\n    <annotation name="org.rdk.dobby.Commit" value="${commit}"/>\n`;
+}
+
 function objectXml(): string {
   let xml = `${DOCTYPE}<node>\n${STANDARD}`;
   for (const [name, spec] of Object.entries(PROTOCOL)) {
     xml += `  <interface name="${name}">\n`;
+    // The API's version on our own interface (Dobby's interfaces stay as Dobby has them): the build's version and commit.
+    if (name === EVENTS_IFACE) xml += versionAnnotations();
     for (const [member, m] of Object.entries(spec.methods)) {
       const inner = args(m.inArgs, 'in') + args(m.outArgs, 'out');
       xml += inner === '' ? `    <method name="${member}"/>\n` : `    <method name="${member}">\n${inner}    </method>\n`;
