@@ -75,6 +75,7 @@ test('npm run package: the release tree holds the bundles, addons, init, unit, p
   assert.equal(out['bundle-exit'], '3', report);
   assert.equal(out['bundle-output'], 'bundle-ok', report);
   assert.equal(out['daemon-exit'], '0', report);
+  assert.equal(out['doctor-no-policy'], 'fix: install -m 0644 /usr/lib/dobby-ts/etc/dbus-1/system.d/org.rdk.dobby.conf', report);
   assert.equal(out['left-after-remove'], '', report);
   t.diagnostic(`installed daemon's idle VmRSS: ${out['idle-rss-kib']} KiB`);
 });
