@@ -21,7 +21,7 @@ export interface InstallLayout {
 }
 
 /** The release tree's VERSION file as key=value pairs (empty when unreadable). */
-export function readVersionFile(root: string): Record<string, string> {
+function readVersionFile(root: string): Record<string, string> {
   try {
     return Object.fromEntries(readFileSync(join(root, 'VERSION'), 'utf8').split('\n').filter((l) => l.includes('='))
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
@@ -32,17 +32,18 @@ export function readVersionFile(root: string): Record<string, string> {
 
 /** A release tree's layout; `root` is the tree (a release bundle runs as <root>/lib/<name>.mjs). */
 export function releaseLayout(root: string): InstallLayout {
-  const arch = readVersionFile(root)['arch'] ?? process.arch;
+  const built = readVersionFile(root);
   const packaged = existsSync('/var/lib/dpkg/info/dobby-ts.list');
   const reinstall = packaged ? 'apt-get install --reinstall dobby-ts' : `unpack the release tree again into ${root}`;
+  // The addons are built for one CPU and one Node ABI: name both, the tree's and this machine's.
+  const mismatch = `${root} is built for linux-${built['arch'] ?? '?'}, Node ABI ${built['node-abi'] ?? '?'}; ` +
+    `this is linux-${process.arch}, Node ${process.version} (ABI ${process.versions.modules})`;
   return {
     kind: 'release',
     root,
     containerInit: join(root, 'libexec', 'DobbyInit'),
     dbusPolicy: join(root, 'etc', 'dbus-1', 'system.d', 'org.rdk.dobby.conf'),
-    addonFix: packaged
-      ? `apt-get install --reinstall dobby-ts (a package built for this CPU: linux-${process.arch}; it was built for linux-${arch})`
-      : `install the release tree built for this CPU (npm run build -- --arch ${process.arch}); ${root} is built for linux-${arch}`,
+    addonFix: `${reinstall}, built for this CPU and a Node 24 (${mismatch})`,
     initFix: reinstall,
   };
 }

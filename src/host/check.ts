@@ -59,7 +59,7 @@ export async function checkHost(options: HostCheckOptions = {}): Promise<HostPro
   const privateBus = options.privateBus === true;
   add(dbusDaemonProblem(privateBus, lookup));
   if (!privateBus) add(await busProblem(busAddressFor(options.dbusAddress, env), options.busTimeoutMs));
-  const systemBus = !privateBus && (options.dbusAddress ?? null) === null && env['DBUS_SYSTEM_BUS_ADDRESS'] === undefined;
+  const systemBus = !privateBus && (options.dbusAddress ?? null) === null;
   problems.push(...installProblems(options.layout ?? installLayout(), { systemBus }));
   if (options.skipUsocket !== true) {
     add(await usocketProblem());
