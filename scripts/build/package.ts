@@ -21,7 +21,6 @@ export interface PackageOptions {
   /** The Node 24 binary to carry, or null for none. */
   readonly node: string | null;
   readonly compress: 'xz' | 'gzip' | 'zstd' | 'none';
-  readonly tarball: boolean;
 }
 
 function run(command: string, args: readonly string[], cwd?: string): string {
@@ -176,7 +175,7 @@ if (import.meta.main) {
       throw new Error(`give --node PATH (a Node 24 binary for linux-${release.arch.node}, e.g. from the npm package node-linux-${release.arch.node}) or --no-node`);
     }
     const node = values['no-node'] === true ? null : values.node ?? process.execPath;
-    const deb = buildDeb(release, { node, compress: compress as PackageOptions['compress'], tarball: values['no-tarball'] !== true });
+    const deb = buildDeb(release, { node, compress: compress as PackageOptions['compress'] });
     process.stdout.write(`${release.tree}\n${deb}\n`);
     if (values['no-tarball'] !== true) process.stdout.write(`${buildTarball(release)}\n`);
   } catch (err) {
