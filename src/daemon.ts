@@ -17,7 +17,10 @@ import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
+import { createIpcPlugin, socketPathOf, type IpcPluginOptions } from './plugins/ipc/plugin.ts';
+import { createLocalTimePlugin } from './plugins/localtime/plugin.ts';
 import { createLoggingPlugin } from './plugins/logging.ts';
+import { createRtSchedulingPlugin } from './plugins/rtscheduling/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -81,9 +84,23 @@ export interface DaemonExtras {
  * The built-in plugins. They are registered before the plugin dir is read, so a plugin file
  * cannot replace one of them (the registry refuses a second plugin of the same name).
  */
-export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger): void {
+export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger, settings: BuiltinPluginSettings = {}): void {
   registry.register(createMulticastSocketsPlugin());
   registry.register(createLoggingPlugin());
+  registry.register(createIpcPlugin(settings.ipc));
+  registry.register(createLocalTimePlugin());
+  registry.register(createRtSchedulingPlugin());
+}
+
+/** What the daemon's settings tell the built-in plugins (host bus sockets, ...). */
+export interface BuiltinPluginSettings {
+  readonly ipc?: IpcPluginOptions;
+}
+
+/** The host's system bus is where $DBUS_SYSTEM_BUS_ADDRESS says (as for every libdbus client), else Dobby's path. */
+export function pluginSettingsFromEnv(env: NodeJS.ProcessEnv): BuiltinPluginSettings {
+  const systemBus = socketPathOf(env['DBUS_SYSTEM_BUS_ADDRESS']);
+  return systemBus === null ? {} : { ipc: { systemBus } };
 }
 
 export async function startDaemon(options: DaemonOptions, logger: Logger, extras: DaemonExtras = {}): Promise<Daemon> {
@@ -101,7 +118,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const records = new FileContainerRecords(layout.recordsDir);
     const consoleSinks = new ConsoleSinks({ dir: layout.launchConfigsDir, logger: logger.child({ driver: 'console' }) });
     const plugins = new PluginRegistry();
-    registerBuiltinPlugins(plugins, logger);
+    registerBuiltinPlugins(plugins, logger, pluginSettingsFromEnv(process.env));
     // Built in unless the embedder brings its own (tests give one whose "host" is a namespace of theirs).
     if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) plugins.register(createNetworkingPlugin({ stateDir: join(options.stateDir, 'network'), logger: logger.child({ plugin: NETWORKING_PLUGIN }) }));
     for (const plugin of extras.plugins ?? []) plugins.register(plugin, 'the daemon embedder');

@@ -96,8 +96,23 @@ function describe(value: unknown): string {
 }
 
 /**
- * Orders rdk plugins so that each comes after everything it depends on; among plugins that are
- * free to go, the one listed first goes first (so without dependsOn this is the config's order).
+ * Dobby's base order of rdk plugins: the order of its config schema (defs-plugins.json), not the
+ * order the config lists them in. Plugins Dobby does not know (our plugin files) follow, as listed.
+ */
+export const DOBBY_PLUGIN_ORDER: readonly string[] = [
+  'appservicesrdk', 'ipc', 'gpu', 'ionmemory', 'logging', 'networking', 'storage', 'minidump', 'localtime',
+  'rtscheduling', 'httpproxy', 'thunder', 'testrdkplugin', 'oomcrash', 'devicemapper', 'gamepad',
+];
+
+function baseRank(name: string): number {
+  const rank = DOBBY_PLUGIN_ORDER.indexOf(pluginKey(name));
+  return rank < 0 ? DOBBY_PLUGIN_ORDER.length : rank;
+}
+
+/**
+ * Orders rdk plugins as Dobby's dependency solver does: plugins are taken in Dobby's base order
+ * (DOBBY_PLUGIN_ORDER, then unknown ones as listed) and each one's dependencies are put right
+ * before it, depth first, unless already placed (so without dependsOn this is the base order).
  * A dependency on a plugin not in the config, or a cycle, is an error naming the plugins.
  */
 export function orderByDependencies(entries: readonly PluginEntry[]): PluginEntry[] {
@@ -112,39 +127,25 @@ export function orderByDependencies(entries: readonly PluginEntry[]): PluginEntr
       return i;
     }),
   );
-  const done = new Set<number>();
+  const base = entries.map((_, i) => i).sort((a, b) => baseRank(entries[a]!.name) - baseRank(entries[b]!.name) || a - b);
+  const placed = new Set<number>();
   const order: PluginEntry[] = [];
-  while (order.length < entries.length) {
-    let next = -1;
-    for (let i = 0; i < entries.length; i++) {
-      if (!done.has(i) && deps[i]!.every((d) => done.has(d))) {
-        next = i;
-        break;
-      }
-    }
-    if (next === -1) {
-      const cycle = findCycle(deps, done).map((i) => entries[i]!.name);
+  const path: number[] = [];
+  const visit = (i: number): void => {
+    if (placed.has(i)) return;
+    const at = path.indexOf(i);
+    if (at >= 0) {
+      const cycle = [...path.slice(at), i].map((n) => entries[n]!.name);
       throw bad('rdkPlugins', `the dependsOn entries form a cycle: ${cycle.join(' -> ')}; a plugin cannot (indirectly) depend on itself`);
     }
-    done.add(next);
-    order.push(entries[next]!);
-  }
+    path.push(i);
+    for (const d of deps[i]!) visit(d);
+    path.pop();
+    placed.add(i);
+    order.push(entries[i]!);
+  };
+  for (const i of base) visit(i);
   return order;
-}
-
-/** Some cycle among the nodes not yet ordered (every one of them has an unordered dependency). */
-function findCycle(deps: readonly (readonly number[])[], done: ReadonlySet<number>): number[] {
-  let start = 0;
-  while (done.has(start)) start++;
-  const path: number[] = [];
-  const position = new Map<number, number>();
-  let node = start;
-  while (!position.has(node)) {
-    position.set(node, path.length);
-    path.push(node);
-    node = deps[node]!.find((d) => !done.has(d))!;
-  }
-  return [...path.slice(position.get(node)), node];
 }
 
 export interface SelectOptions {

@@ -1,7 +1,7 @@
 // The StartState postConstruction hooks write to: env vars, fds and mounts collected for the launch config.
 
 import { DobbyError } from '../errors.ts';
-import type { OciMount } from '../spec/oci-types.ts';
+import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
 import type { StartAdditions, StartState } from './types.ts';
 
 /** Dobby passes at most 128 fds into a container (caller's and plugins' together). */
@@ -21,7 +21,8 @@ export function createStartState(callerFds: number): CollectingStartState {
   const env: string[] = [];
   const fds: number[] = [];
   const mounts: OciMount[] = [];
-  const additions: StartAdditions = { env, fds, mounts };
+  const rlimits: OciRlimit[] = [];
+  const additions: StartAdditions = { env, fds, mounts, rlimits };
 
   return {
     additions,
@@ -61,6 +62,17 @@ export function createStartState(callerFds: number): CollectingStartState {
             throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': a mount needs an absolute destination inside the container`);
           }
           mounts.push(mount);
+        },
+        setRlimit(rlimit) {
+          open('set a resource limit');
+          const ok = rlimit !== null && typeof rlimit === 'object' && /^RLIMIT_[A-Z]+$/.test(String(rlimit.type)) &&
+            [rlimit.soft, rlimit.hard].every((n) => Number.isSafeInteger(n) && n >= 0) && rlimit.soft <= rlimit.hard;
+          if (!ok) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': rlimit ${JSON.stringify(rlimit)} must be {type: "RLIMIT_...", soft, hard} with 0 <= soft <= hard`);
+          }
+          const at = rlimits.findIndex((r) => r.type === rlimit.type);
+          if (at >= 0) rlimits.splice(at, 1);
+          rlimits.push({ type: rlimit.type, soft: rlimit.soft, hard: rlimit.hard });
         },
       };
     },

@@ -1,7 +1,7 @@
 // The plugin interface: Dobby's five hook points with their sync/async hint flags, and the start
 // state through which a postConstruction hook adds env vars, fds and mounts to the container.
 
-import type { OciMount } from '../spec/oci-types.ts';
+import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
 import type { Logger } from '../log.ts';
 import type { ExitStatus } from '../exit-status.ts';
 
@@ -48,6 +48,8 @@ export interface StartState {
   addFileDescriptor(plugin: string, fd: number): number;
   /** Adds a mount to the container's config (host source, destination inside the container). */
   addMount(mount: OciMount): void;
+  /** Sets a `process.rlimits` entry (`RLIMIT_RTPRIO`, ...): replaces the config's entry of that type, else appends. */
+  setRlimit(rlimit: OciRlimit): void;
   /** Everything added so far. */
   readonly additions: StartAdditions;
 }
@@ -58,6 +60,8 @@ export interface StartAdditions {
   /** Fds after the caller's own; each becomes fd 3 + (callerFds + index) in the container. */
   readonly fds: readonly number[];
   readonly mounts: readonly OciMount[];
+  /** One per type, the last one set winning. */
+  readonly rlimits?: readonly OciRlimit[];
 }
 
 /** What every hook is told about the container. */

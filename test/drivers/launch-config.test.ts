@@ -97,6 +97,15 @@ describe('launch config', () => {
     assert.deepEqual(cfg.mounts.at(-1), mount);
   });
 
+  test('plugin rlimits replace the config\'s entry of their type, or are appended', () => {
+    const base = config({ process: { args: ['/bin/true'], cwd: '/', rlimits: [{ type: 'RLIMIT_RTPRIO', soft: 0, hard: 0 }, { type: 'RLIMIT_NOFILE', soft: 9, hard: 9 }] } });
+    const rlimits = [{ type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 }, { type: 'RLIMIT_NICE', soft: 1, hard: 1 }];
+    const out = derive({ config: base, additions: { env: [], mounts: [], rlimits } }).config as { process: { rlimits: unknown[] } };
+    assert.deepEqual(out.process.rlimits, [{ type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 }, { type: 'RLIMIT_NOFILE', soft: 9, hard: 9 }, { type: 'RLIMIT_NICE', soft: 1, hard: 1 }]);
+    const none = derive({ config: config(), additions: { env: [], mounts: [], rlimits: [{ type: 'RLIMIT_RTPRIO', soft: 3, hard: 3 }] } }).config as { process: { rlimits: unknown[] } };
+    assert.deepEqual(none.process.rlimits, [{ type: 'RLIMIT_RTPRIO', soft: 3, hard: 3 }]);
+  });
+
   test('Dobby bundle versions: hostname becomes the id, 1.0.2-dobby becomes 1.0.2, launcher hooks are left out', () => {
     const hook = { path: '/usr/bin/DobbyPluginLauncher', args: ['DobbyPluginLauncher', '-h', 'createRuntime', '-c', '/b/config.json'] };
     const other = { path: '/bin/true', args: ['true'] };

@@ -36,6 +36,9 @@ function collectingStartState(): StartState {
     addMount: () => {
       throw new Error('not expected from MulticastSockets');
     },
+    setRlimit: () => {
+      throw new Error('not expected from MulticastSockets');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

@@ -151,7 +151,7 @@ test('a failing plugin that is not required only warns, as Dobby does for rdk pl
   assert.deepEqual(result.runs.map((r) => [r.plugin, r.ok]), [['optional', false], ['next', true]]);
 });
 
-test('postConstruction hooks add env, fds and mounts; fds are numbered after the caller\'s; nothing is taken after the hook ended', async () => {
+test('postConstruction hooks add env, fds, mounts and rlimits; fds are numbered after the caller\'s; nothing is taken after the hook ended', async () => {
   let late: (() => void) | null = null;
   const plugin: DobbyPlugin = {
     name: 'adder',
@@ -165,6 +165,11 @@ test('postConstruction hooks add env, fds and mounts; fds are numbered after the
       assert.equal(state.addFileDescriptor('adder', 40), 5);
       assert.equal(state.addFileDescriptor('adder', 41), 6);
       state.addMount({ source: '/tmp', destination: '/mnt/tmp', type: 'bind', options: ['bind'] });
+      state.setRlimit({ type: 'RLIMIT_RTPRIO', soft: 1, hard: 2 });
+      state.setRlimit({ type: 'RLIMIT_NICE', soft: 0, hard: 0 });
+      state.setRlimit({ type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 });
+      assert.throws(() => state.setRlimit({ type: 'RLIMIT_RTPRIO', soft: 7, hard: 6 }), /0 <= soft <= hard/);
+      assert.throws(() => state.setRlimit({ type: 'rtprio', soft: 1, hard: 1 }), /RLIMIT_/);
       assert.throws(() => state.addEnvironmentVariable('no-equals'), /must look like NAME=value/);
       assert.throws(() => state.addFileDescriptor('adder', -1), /not a file descriptor/);
       late = () => state.addEnvironmentVariable('LATE=1');
@@ -174,7 +179,10 @@ test('postConstruction hooks add env, fds and mounts; fds are numbered after the
   const startState = createStartState(2);
   const result = await run('postConstruction', { startState });
   assert.equal(result.failure, null);
-  assert.deepEqual(startState.additions, { env: ['A=1'], fds: [40, 41], mounts: [{ source: '/tmp', destination: '/mnt/tmp', type: 'bind', options: ['bind'] }] });
+  assert.deepEqual(startState.additions, {
+    env: ['A=1'], fds: [40, 41], mounts: [{ source: '/tmp', destination: '/mnt/tmp', type: 'bind', options: ['bind'] }],
+    rlimits: [{ type: 'RLIMIT_NICE', soft: 0, hard: 0 }, { type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 }],
+  });
   assert.throws(() => late!(), /after its postConstruction hook ended/);
 });
 

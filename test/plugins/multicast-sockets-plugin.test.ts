@@ -30,6 +30,9 @@ function startState(callerFds = 0): StartState & { readonly calls: string[] } {
     addMount() {
       throw new Error('MulticastSockets adds no mounts');
     },
+    setRlimit() {
+      throw new Error('MulticastSockets sets no rlimits');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

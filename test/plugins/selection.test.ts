@@ -35,15 +35,34 @@ test('legacy plugins come first in listed order, then rdk plugins in dependency 
       minidump: {},
     },
   };
-  assert.deepEqual(names(config), ['Zeta', 'alpha', 'logging', 'networking', 'thunder', 'minidump']);
+  // Dobby's base order (its schema's: logging, networking, minidump, thunder), dependencies first.
+  assert.deepEqual(names(config), ['Zeta', 'alpha', 'logging', 'networking', 'minidump', 'thunder']);
   const s = selectPlugins(config, '/b', everything);
   assert.deepEqual(s.plugins[0], { name: 'Zeta', kind: 'legacy', required: true, dependsOn: [], data: { a: 1 } });
   assert.equal(s.plugins[1]!.required, true, 'a legacy entry is required unless it says otherwise');
   assert.equal(s.plugins.find((p) => p.name === 'minidump')!.required, false, "rdk's default is required: false");
 });
 
-test('without dependsOn the declaration order is kept', () => {
+test('without dependsOn, plugins Dobby does not know keep their declaration order, after the ones it does', () => {
   assert.deepEqual(names({ rdkPlugins: { c: {}, a: {}, b: {} } }), ['c', 'a', 'b']);
+  assert.deepEqual(names({ rdkPlugins: { mine: {}, networking: {}, other: {} } }), ['networking', 'mine', 'other']);
+});
+
+test("Dobby's plugins run in its schema order whatever order the config lists them in", () => {
+  const config = { rdkPlugins: { rtscheduling: {}, localtime: {}, oomcrash: {}, networking: {}, storage: {}, logging: {}, minidump: {}, ipc: {} } };
+  assert.deepEqual(names(config), ['ipc', 'logging', 'networking', 'storage', 'minidump', 'localtime', 'rtscheduling', 'oomcrash']);
+});
+
+test("dependsOn puts a plugin's dependencies right before it, depth first (Dobby's solver)", () => {
+  // The reference's example: appservicesrdk depending on networking runs networking first of all.
+  assert.deepEqual(names({ rdkPlugins: { ipc: {}, networking: {}, logging: {}, appservicesrdk: { dependsOn: ['networking'] } } }),
+    ['networking', 'appservicesrdk', 'ipc', 'logging']);
+  // ipc waits for logging and networking (both then run before it); rtscheduling stays in its place.
+  assert.deepEqual(names({ rdkPlugins: { rtscheduling: {}, ipc: { dependsOn: ['Networking', 'logging'] }, logging: {}, networking: {} } }),
+    ['networking', 'logging', 'ipc', 'rtscheduling']);
+  // A dependency later in the base order is pulled forward: localtime before networking.
+  assert.deepEqual(names({ rdkPlugins: { localtime: {}, networking: { dependsOn: ['localtime'] }, logging: {} } }),
+    ['logging', 'localtime', 'networking']);
 });
 
 test('a dependsOn cycle is an error naming the cycle', () => {
@@ -74,8 +93,7 @@ test('malformed plugin sections are errors naming the field', () => {
   rejects(() => names({ legacyPlugins: { a: { dependsOn: [] } } }), /legacyPlugins\.a\.dependsOn: legacy plugins run in the order they are listed/);
 });
 
-// Any DAG: every plugin comes after each of its dependencies, and a plugin with no path between it
-// and another keeps their relative declaration order when both are free (checked for the roots).
+// Any DAG: every plugin comes after each of its dependencies.
 test('property: the order respects every dependsOn edge of a random DAG', () => {
   const dag = fc.integer({ min: 1, max: 8 }).chain((n) =>
     fc.tuple(...Array.from({ length: n }, (_, i) => fc.subarray(Array.from({ length: i }, (_, j) => j)))),

@@ -38,6 +38,8 @@ export interface LaunchOverrides {
 export interface LaunchAdditions {
   readonly env: readonly string[];
   readonly mounts: readonly LaunchMount[];
+  /** Resource limits that replace the config's entry of the same type, or are appended (Dobby's rule). */
+  readonly rlimits?: readonly { readonly type: string; readonly soft: number; readonly hard: number }[];
 }
 
 /** What is true on the host and in the rootfs about the init, found out by the caller. */
@@ -101,6 +103,14 @@ function stringsAt(parent: JsonObject, key: string): unknown[] {
 
 function appendEnv(env: unknown[], entries: readonly string[]): void {
   for (const entry of entries) if (!env.includes(entry)) env.push(entry);
+}
+
+function setRlimits(rlimits: unknown[], entries: NonNullable<LaunchAdditions['rlimits']>): void {
+  for (const entry of entries) {
+    const at = rlimits.findIndex((r) => isObject(r) && r['type'] === entry.type);
+    if (at >= 0) rlimits[at] = { ...entry };
+    else rlimits.push({ ...entry });
+  }
 }
 
 function normalisedDestination(mount: unknown): string | null {
@@ -258,6 +268,8 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
   if (input.additions !== undefined) {
     appendEnv(stringsAt(objectAt(config, 'process'), 'env'), input.additions.env);
     stringsAt(config, 'mounts').push(...input.additions.mounts.map((m) => structuredClone(m)));
+    const rlimits = input.additions.rlimits ?? [];
+    if (rlimits.length > 0) setRlimits(stringsAt(objectAt(config, 'process'), 'rlimits'), rlimits);
   }
   if (overrides.command !== undefined && overrides.command.length > 0) {
     objectAt(config, 'process')['args'] = [DOBBY_INIT, ...overrides.command];

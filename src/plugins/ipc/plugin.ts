@@ -1,0 +1,81 @@
+// The `ipc` plugin: the host's D-Bus buses inside the container, as Dobby's IPC plugin arranges
+// them. At postConstruction each bus asked for is bind-mounted from its host socket to
+// /var/run/dbus/<bus>_bus_socket and named in DBUS_<BUS>_BUS_ADDRESS; SKY_DBUS_DISABLE_UID_IN_EXTERNAL_AUTH=1
+// tells a dbus patched for user namespaces to leave the uid out of its EXTERNAL auth. Every host
+// socket is checked before anything is added, so a bad bus adds nothing. Nothing to undo.
+
+import { stat } from 'node:fs/promises';
+import { DobbyError } from '../../errors.ts';
+import { forContainer } from '../plugin-data.ts';
+import { HookHint, type DobbyPlugin } from '../types.ts';
+import { parseIpcData, type BusSource, type IpcBus } from './data.ts';
+
+export const IPC_PLUGIN = 'ipc';
+
+/** Where Dobby's build puts the host's system bus (its "system" value). */
+export const DEFAULT_SYSTEM_BUS_SOCKET = '/var/run/dbus/system_bus_socket';
+/** Dobby's user-namespace workaround variable (RDK builds). */
+export const IPC_AUTH_ENV = 'SKY_DBUS_DISABLE_UID_IN_EXTERNAL_AUTH=1';
+const MOUNT_OPTIONS = ['bind', 'nodev', 'nosuid', 'noexec'];
+
+export interface IpcPluginOptions {
+  /** Host socket of the system bus (`"system"`); default /var/run/dbus/system_bus_socket. */
+  readonly systemBus?: string;
+  /** Host sockets of the AI public and private buses; without one, that value is skipped with a warning (as Dobby does). */
+  readonly aiPublicBus?: string | null;
+  readonly aiPrivateBus?: string | null;
+}
+
+/** The socket path of a `unix:path=...` D-Bus address (e.g. $DBUS_SYSTEM_BUS_ADDRESS); null for other kinds. */
+export function socketPathOf(address: string | undefined): string | null {
+  const m = /^unix:path=([^,;]+)$/.exec(address ?? '');
+  return m === null ? null : m[1]!;
+}
+
+export function busDestination(bus: IpcBus): string {
+  return `/var/run/dbus/${bus}_bus_socket`;
+}
+
+export function createIpcPlugin(options: IpcPluginOptions = {}): DobbyPlugin {
+  const hostSocket = (source: BusSource): string | null => {
+    switch (source.kind) {
+      case 'path': return source.path;
+      case 'system': return options.systemBus ?? DEFAULT_SYSTEM_BUS_SOCKET;
+      case 'ai-public': return options.aiPublicBus ?? null;
+      case 'ai-private': return options.aiPrivateBus ?? null;
+    }
+  };
+
+  return {
+    name: IPC_PLUGIN,
+    hookHints: HookHint.PostConstructionSync,
+    async postConstruction(ctx, startState) {
+      const { data, warnings } = forContainer(ctx.id, () => parseIpcData(ctx.data));
+      for (const w of warnings) ctx.logger.warn(w);
+      if (data.buses.length === 0) {
+        ctx.logger.warn('ipc: the data names no bus (system, session or debug); nothing to do');
+        return;
+      }
+      const mounts: { bus: IpcBus; socket: string }[] = [];
+      for (const { bus, source } of data.buses) {
+        const socket = hostSocket(source);
+        if (socket === null) {
+          ctx.logger.warn(`ipc.data.${bus}: no ${source.kind} bus is known to this daemon; the container gets no ${bus} bus`);
+          continue;
+        }
+        const st = await stat(socket).catch(() => null);
+        if (st === null || !st.isSocket()) {
+          throw new DobbyError('HOST_UNSUITABLE', `container '${ctx.id}': ipc.data.${bus} (${source.kind === 'path' ? 'host socket' : `the ${source.kind} bus`}) ` +
+            `is ${socket}, which ${st === null ? 'does not exist' : 'is not a socket'}; is that bus running?`, { containerId: ctx.id });
+        }
+        mounts.push({ bus, socket });
+      }
+      startState.addEnvironmentVariable(IPC_AUTH_ENV);
+      for (const { bus, socket } of mounts) {
+        startState.addMount({ source: socket, destination: busDestination(bus), type: 'bind', options: [...MOUNT_OPTIONS] });
+        startState.addEnvironmentVariable(`DBUS_${bus.toUpperCase()}_BUS_ADDRESS=unix:path=${busDestination(bus)}`);
+      }
+      ctx.logger.debug({ buses: mounts }, 'D-Bus sockets mounted');
+    },
+  };
+}
