@@ -2,6 +2,7 @@
 // hook point, reporting every hook run as it ends. Hook failures are outputs, not actor errors.
 
 import { fromPromise } from 'xstate';
+import { DobbyError, toDobbyError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ConstructInput, ConstructOutput, HookInput, HookOutput } from '../machines/container-types.ts';
 import { DEFAULT_HOOK_TIMEOUT_MS, runHookPoint } from '../plugins/hook-runner.ts';
@@ -68,6 +69,7 @@ export function createHookActors(deps: HookActorDeps) {
         isInstalled: (name) => deps.registry.has(name),
         warn: (skipped) => log.warn({ plugin: skipped.name, kind: skipped.kind }, `plugin '${skipped.name}' skipped: ${skipped.reason}`),
       });
+      checkPluginData(selection, deps.registry, input.id, log);
       const startState = createStartState(input.request.fds?.length ?? 0);
       if (selection.plugins.length === 0) return { selection, additions: startState.additions, runs: [], failure: null };
       const result = await runHookPoint(
@@ -85,3 +87,19 @@ export function createHookActors(deps: HookActorDeps) {
 }
 
 export type HookActors = ReturnType<typeof createHookActors>;
+
+/** Every selected plugin's data check, before any hook: a bad field fails the start, naming the container. */
+function checkPluginData(selection: PluginSelection, registry: PluginRegistry, id: string, log: Logger): void {
+  for (const entry of selection.plugins) {
+    const plugin = registry.get(entry.name);
+    if (plugin?.checkData === undefined) continue;
+    let warnings: readonly string[];
+    try {
+      warnings = plugin.checkData(entry.data);
+    } catch (err) {
+      const e = toDobbyError(err, 'INVALID_ARGUMENT', id);
+      throw new DobbyError(e.code, `container '${id}': ${e.message}`, { containerId: id, cause: err });
+    }
+    for (const w of warnings) log.warn({ plugin: entry.name }, w);
+  }
+}

@@ -88,6 +88,12 @@ export interface DobbyPlugin {
   readonly name: string;
   /** An OR of HookHint bits. */
   readonly hookHints: number;
+  /**
+   * Checks the plugin's `data` before any hook of the container runs and returns warnings (e.g.
+   * unknown fields). A throw (a DobbyError naming the field) fails the start whatever `required`
+   * says, as a bad config fails Dobby's parser: nothing has been set up, so nothing is torn down.
+   */
+  checkData?(data: unknown): readonly string[];
   postConstruction?(ctx: HookContext, startState: StartState): HookResult;
   preStart?(ctx: HookContext & { readonly pid: number }): HookResult;
   postStart?(ctx: HookContext & { readonly pid: number }): HookResult;

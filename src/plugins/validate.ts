@@ -26,6 +26,8 @@ export function pluginProblem(value: unknown): string | null {
       return `plugin '${name}': hookHints ask for ${point}, but ${point} is ${typeof candidate[point]}, not a function`;
     }
   }
+  const checkData = candidate['checkData'];
+  if (checkData !== undefined && typeof checkData !== 'function') return `plugin '${name}': checkData is ${typeof checkData}, not a function`;
   return null;
 }
 

@@ -3,6 +3,7 @@
 
 import { isAbsolute } from 'node:path';
 import { readPluginData } from '../plugin-data.ts';
+import { socketPathOf } from './socket-path.ts';
 
 export const IPC_BUSES = ['system', 'session', 'debug'] as const;
 export type IpcBus = (typeof IPC_BUSES)[number];
@@ -26,8 +27,8 @@ export function parseIpcData(input: unknown): { readonly data: IpcData; readonly
     const value = d.string(bus, undefined, HINT);
     if (value === undefined) return [];
     if (NAMED.has(value)) return [{ bus, source: { kind: value as 'system' | 'ai-public' | 'ai-private' } }];
-    // A D-Bus address of one unix socket names the same thing as its path.
-    const path = value.startsWith('unix:path=') && !value.includes(',') ? value.slice('unix:path='.length) : value;
+    // A D-Bus address of a unix socket names the same thing as its path.
+    const path = value.startsWith('unix:') ? (socketPathOf(value) ?? value) : value;
     if (!isAbsolute(path)) d.bad(bus, `is ${JSON.stringify(value)}; it must be ${HINT}`);
     return [{ bus, source: { kind: 'path' as const, path } }];
   });

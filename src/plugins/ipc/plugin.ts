@@ -2,13 +2,17 @@
 // them. At postConstruction each bus asked for is bind-mounted from its host socket to
 // /var/run/dbus/<bus>_bus_socket and named in DBUS_<BUS>_BUS_ADDRESS; SKY_DBUS_DISABLE_UID_IN_EXTERNAL_AUTH=1
 // tells a dbus patched for user namespaces to leave the uid out of its EXTERNAL auth. Every host
-// socket is checked before anything is added, so a bad bus adds nothing. Nothing to undo.
+// socket is checked before anything is added, so a bad bus adds nothing. A missing mount point is
+// made in the rootfs, as Dobby does (and crun would). Nothing to undo.
 
 import { stat } from 'node:fs/promises';
 import { DobbyError } from '../../errors.ts';
+import { ensureMountPoint } from '../mount-point.ts';
 import { forContainer } from '../plugin-data.ts';
 import { HookHint, type DobbyPlugin } from '../types.ts';
 import { parseIpcData, type BusSource, type IpcBus } from './data.ts';
+
+export { socketPathOf } from './socket-path.ts';
 
 export const IPC_PLUGIN = 'ipc';
 
@@ -24,12 +28,6 @@ export interface IpcPluginOptions {
   /** Host sockets of the AI public and private buses; without one, that value is skipped with a warning (as Dobby does). */
   readonly aiPublicBus?: string | null;
   readonly aiPrivateBus?: string | null;
-}
-
-/** The socket path of a `unix:path=...` D-Bus address (e.g. $DBUS_SYSTEM_BUS_ADDRESS); null for other kinds. */
-export function socketPathOf(address: string | undefined): string | null {
-  const m = /^unix:path=([^,;]+)$/.exec(address ?? '');
-  return m === null ? null : m[1]!;
 }
 
 export function busDestination(bus: IpcBus): string {
@@ -49,9 +47,9 @@ export function createIpcPlugin(options: IpcPluginOptions = {}): DobbyPlugin {
   return {
     name: IPC_PLUGIN,
     hookHints: HookHint.PostConstructionSync,
+    checkData: (data) => parseIpcData(data).warnings,
     async postConstruction(ctx, startState) {
-      const { data, warnings } = forContainer(ctx.id, () => parseIpcData(ctx.data));
-      for (const w of warnings) ctx.logger.warn(w);
+      const { data } = forContainer(ctx.id, () => parseIpcData(ctx.data));
       if (data.buses.length === 0) {
         ctx.logger.warn('ipc: the data names no bus (system, session or debug); nothing to do');
         return;
@@ -72,6 +70,7 @@ export function createIpcPlugin(options: IpcPluginOptions = {}): DobbyPlugin {
       }
       startState.addEnvironmentVariable(IPC_AUTH_ENV);
       for (const { bus, socket } of mounts) {
+        await ensureMountPoint(ctx.rootfs, busDestination(bus), 'file');
         startState.addMount({ source: socket, destination: busDestination(bus), type: 'bind', options: [...MOUNT_OPTIONS] });
         startState.addEnvironmentVariable(`DBUS_${bus.toUpperCase()}_BUS_ADDRESS=unix:path=${busDestination(bus)}`);
       }

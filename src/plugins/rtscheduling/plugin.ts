@@ -29,9 +29,9 @@ export function createRtSchedulingPlugin(options: RtSchedulingPluginOptions = {}
   return {
     name: RTSCHEDULING_PLUGIN,
     hookHints: HookHint.PostConstructionSync | HookHint.PreStartSync,
+    checkData: (data) => parseRtSchedulingData(data).warnings,
     async postConstruction(ctx, startState) {
-      const { data: { rtlimit }, warnings } = parse(ctx);
-      for (const w of warnings) ctx.logger.warn(w);
+      const { rtlimit } = parse(ctx).data;
       const ceiling = await scheduler.rtprioCeiling();
       const granted = ceiling === null ? rtlimit : Math.min(rtlimit, ceiling);
       if (granted < rtlimit) {
