@@ -35,6 +35,8 @@ export interface AppPluginDaemon {
   start(id: string, path: string): Promise<RunResult>;
   /** Waits for the container's script to write `/out/done`, then reads `/out/<name>` files. */
   seen(id: string): Promise<(name: string) => string>;
+  /** The host path of the container's `/out/<name>`. */
+  outFile(id: string, name: string): string;
   /** GetInfo's plugins through `dobby info`. */
   plugins(id: string): Promise<PluginInfo[]>;
   /** `dobby stop ID` (returns once the container is gone). */
@@ -64,7 +66,7 @@ export function cgroupsNamed(id: string): string[] {
 
 export interface AppPluginDaemonOptions {
   /** Runs before the daemon starts; what it returns is added to the daemon's environment. */
-  readonly setUp?: () => Promise<NodeJS.ProcessEnv>;
+  readonly setUp?: (scratch: Scratch) => Promise<NodeJS.ProcessEnv>;
   /** Runs after the daemon has stopped. */
   readonly tearDown?: () => Promise<void>;
 }
@@ -75,7 +77,7 @@ export function appPluginDaemon(options: AppPluginDaemonOptions = {}): AppPlugin
   const stateDir = join(scratch.dir, 'dobbyd');
   let daemon: DobbydProcess | undefined;
   before(async () => {
-    const env = (await options.setUp?.()) ?? {};
+    const env = (await options.setUp?.(scratch)) ?? {};
     daemon = await startDobbyd(stateDir, [], { env });
   });
   after(async () => {
@@ -128,6 +130,7 @@ export function appPluginDaemon(options: AppPluginDaemonOptions = {}): AppPlugin
       }
       return (name) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : `(no ${name})`);
     },
+    outFile: (id, name) => join(outDir(scratch, id), name),
     async plugins(id) {
       const info = await dobby(address(), ['info', id]);
       if (info.code !== 0) throw new Error(`dobby info ${id} failed: ${info.stderr}`);
