@@ -79,6 +79,7 @@ async function main(): Promise<number> {
       dbusAddress: options.dbusAddress,
       privateBus: options.privateBus,
       onShutdown: () => void stop(api, 'Shutdown called').then((code) => process.exit(code)),
+      onSetAIDbusAddress: (privateBus, address) => daemon.setAIDbusAddress(privateBus, address),
       onSetLogLevel: (level) => {
         loggers.setLevel(pinoLevelOf(level));
         logger.info({ dobbyLevel: level, level: pinoLevelOf(level) }, 'log level changed over D-Bus');

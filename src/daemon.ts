@@ -17,7 +17,8 @@ import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
-import { createIpcPlugin, socketPathOf, type IpcPluginOptions } from './plugins/ipc/plugin.ts';
+import { busProblem } from './host/dbus-check.ts';
+import { createIpcPlugin, IPC_PLUGIN, isIpcPlugin, socketPathOf, type IpcPluginOptions } from './plugins/ipc/plugin.ts';
 import { createLocalTimePlugin } from './plugins/localtime/plugin.ts';
 import { createLoggingPlugin } from './plugins/logging.ts';
 import { createRtSchedulingPlugin } from './plugins/rtscheduling/plugin.ts';
@@ -42,6 +43,11 @@ export interface Daemon {
    * the signals for containers that ended meanwhile reach the bus.
    */
   adoptLeftovers(): Promise<void>;
+  /**
+   * D-Bus SetAIDbusAddress: true when the bus answers there; from then on the ipc plugin gives
+   * containers that ask for `ai-private` (privateBus) or `ai-public` that bus.
+   */
+  setAIDbusAddress(privateBus: boolean, address: string): Promise<boolean>;
   /** Stops the containers (unless kept), then releases everything the daemon holds. */
   close(options?: { keepContainers?: boolean }): Promise<void>;
 }
@@ -163,6 +169,21 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       stateDir: options.stateDir,
       plugins,
       ports,
+      setAIDbusAddress: async (privateBus, address) => {
+        const bus = privateBus ? 'ai-private' : 'ai-public';
+        const problem = await busProblem(address, 2_000);
+        if (problem !== undefined) {
+          logger.warn({ address, bus }, `SetAIDbusAddress: ${problem.what}`);
+          return false;
+        }
+        const ipc = plugins.get(IPC_PLUGIN);
+        if (isIpcPlugin(ipc) && !ipc.setAiBus(bus, address)) {
+          logger.warn({ address, bus }, `SetAIDbusAddress: ${address} names no socket file, so containers asking for ${bus} cannot be given it`);
+        } else {
+          logger.info({ address, bus }, `the ${bus} bus is at ${address}`);
+        }
+        return true;
+      },
       adoptLeftovers: async () => {
         await adoptLeftovers(manager, runtime, records, logger, {
           dir: layout.bundlesDir, before: startedAt, remove: (bundle) => specBundles.remove(bundle),

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startPrivateBus, type PrivateBus } from '../../src/api/dbus/bus-address.ts';
 import { run } from '../../src/drivers/process.ts';
+import { dobby } from '../api/harness.ts';
 import { appPluginDaemon, warningsAbout } from '../helpers/app-plugins.ts';
 
 const GET_ID = 'call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus GetId';
@@ -25,12 +26,13 @@ const CLIENT_SCRIPT = [
 ].join('\n');
 
 const busDir = mkdtempSync(join(tmpdir(), 'dobby-ipc-buses-'));
-const buses: Record<'system' | 'session' | 'debug', PrivateBus | undefined> = { system: undefined, session: undefined, debug: undefined };
+const BUS_NAMES = ['system', 'session', 'debug', 'ai'] as const;
+const buses: Record<(typeof BUS_NAMES)[number], PrivateBus | undefined> = { system: undefined, session: undefined, debug: undefined, ai: undefined };
 const ids: Record<string, string> = {};
 
 const env = appPluginDaemon({
   async setUp() {
-    for (const name of ['system', 'session', 'debug'] as const) {
+    for (const name of BUS_NAMES) {
       const bus = await startPrivateBus(join(busDir, name));
       buses[name] = bus;
       const r = await run('busctl', [`--address=${bus.address}`, ...GET_ID.split(' ')]);
@@ -83,6 +85,24 @@ describe('ipc plugin through dobbyd', { concurrency: 1 }, () => {
     const ipc = (await env.plugins(id)).find((p) => p.name === 'ipc');
     assert.deepEqual(ipc?.hooks.map((h) => `${h.hook}:${h.ok}`), ['postConstruction:true']);
     assert.equal(ipc?.required, false);
+    await env.stop(id);
+    assert.deepEqual(await env.leftovers(id), []);
+  });
+
+  test('SetAIDbusAddress (dobby set-dbus) gives later containers that ask for ai-private that bus; an unreachable address is refused', async () => {
+    const address = env.daemon().address;
+    const refused = await dobby(address, ['set-dbus', 'private', `unix:path=${join(busDir, 'nobody-listens')}`]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr + refused.stdout, /failed to set the AI private dbus address/);
+    const set = await dobby(address, ['set-dbus', 'private', buses.ai!.address]);
+    assert.equal(set.code, 0, set.stderr);
+
+    const id = env.scratch.id('ipc-ai');
+    const spec = await env.specFile(id, CLIENT_SCRIPT, { dbus: { session: 'ai-private' } });
+    const started = await env.start(id, spec);
+    assert.equal(started.code, 0, `${started.stderr}${started.stdout}\n${env.daemon().stderr().slice(-2000)}`);
+    const seen = await env.seen(id);
+    assert.equal(seen('session').trim(), ids['ai'], seen('session'));
     await env.stop(id);
     assert.deepEqual(await env.leftovers(id), []);
   });

@@ -11,8 +11,9 @@ import { ensureMountPoint } from '../mount-point.ts';
 import { forContainer } from '../plugin-data.ts';
 import { HookHint, type DobbyPlugin } from '../types.ts';
 import { parseIpcData, type BusSource, type IpcBus } from './data.ts';
+import { socketPathOf } from './socket-path.ts';
 
-export { socketPathOf } from './socket-path.ts';
+export { socketPathOf };
 
 export const IPC_PLUGIN = 'ipc';
 
@@ -25,27 +26,47 @@ const MOUNT_OPTIONS = ['bind', 'nodev', 'nosuid', 'noexec'];
 export interface IpcPluginOptions {
   /** Host socket of the system bus (`"system"`); default /var/run/dbus/system_bus_socket. */
   readonly systemBus?: string;
-  /** Host sockets of the AI public and private buses; without one, that value is skipped with a warning (as Dobby does). */
+  /**
+   * Host sockets of the AI public and private buses (also set at run time by D-Bus SetAIDbusAddress);
+   * without one, that value is skipped with a warning, as Dobby does.
+   */
   readonly aiPublicBus?: string | null;
   readonly aiPrivateBus?: string | null;
+}
+
+export type AiBus = 'ai-public' | 'ai-private';
+
+export interface IpcPlugin extends DobbyPlugin {
+  /** Where an AI bus is from now on (a `unix:path=` address); false when the address names no socket file. */
+  setAiBus(bus: AiBus, address: string): boolean;
+}
+
+export function isIpcPlugin(plugin: unknown): plugin is IpcPlugin {
+  return typeof (plugin as Partial<IpcPlugin> | undefined)?.setAiBus === 'function';
 }
 
 export function busDestination(bus: IpcBus): string {
   return `/var/run/dbus/${bus}_bus_socket`;
 }
 
-export function createIpcPlugin(options: IpcPluginOptions = {}): DobbyPlugin {
+export function createIpcPlugin(options: IpcPluginOptions = {}): IpcPlugin {
+  const ai: Record<AiBus, string | null> = { 'ai-public': options.aiPublicBus ?? null, 'ai-private': options.aiPrivateBus ?? null };
   const hostSocket = (source: BusSource): string | null => {
     switch (source.kind) {
       case 'path': return source.path;
       case 'system': return options.systemBus ?? DEFAULT_SYSTEM_BUS_SOCKET;
-      case 'ai-public': return options.aiPublicBus ?? null;
-      case 'ai-private': return options.aiPrivateBus ?? null;
+      default: return ai[source.kind];
     }
   };
 
   return {
     name: IPC_PLUGIN,
+    setAiBus(bus, address) {
+      const socket = socketPathOf(address);
+      if (socket === null) return false;
+      ai[bus] = socket;
+      return true;
+    },
     hookHints: HookHint.PostConstructionSync,
     checkData: (data) => parseIpcData(data).warnings,
     async postConstruction(ctx, startState) {
