@@ -1,5 +1,5 @@
 // The plugin interface: Dobby's five hook points with their sync/async hint flags, and the start
-// state through which a postConstruction hook adds env vars, fds and mounts to the container.
+// state through which a postConstruction hook adds env vars, fds, mounts and rlimits to the container.
 
 import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
 import type { Logger } from '../log.ts';

@@ -86,7 +86,8 @@ export function parseRtPriority(
       return undefined;
     }
     const n = readInteger(issues, 'rtPriority', value, RT_RANGE);
-    return n === undefined ? undefined : { default: n, limit: n };
+    // Dobby writes {rtdefault: N, rtlimit: 0}: the plugin's default limit (6) applies.
+    return n === undefined ? undefined : { default: n, limit: 0 };
   }
   if (!isObject(value)) {
     wrongType(issues, 'rtPriority', 'an object like {"default": 4, "limit": 6} (version 1.1)', value);

@@ -19,6 +19,7 @@ import { buildProcess } from './oci-process.ts';
 import { buildRootfsPlan } from './rootfs-plan.ts';
 import { buildPlugins } from './rdk-plugins.ts';
 import { idProblem } from '../container-id.ts';
+import { DEFAULT_RT_PRIORITY } from '../plugins/rtscheduling/data.ts';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -51,8 +52,9 @@ function hostWarnings(spec: DobbySpec, options: SpecToOciOptions, issues: Issues
     issues.warn('syslog: this host has no /dev/log (no syslog daemon listening); the container runs without it');
   }
   const rtHard = options.hardLimits?.['RLIMIT_RTPRIO'];
-  if (spec.rtPriority !== null && rtHard !== undefined && spec.rtPriority.limit > rtHard) {
-    issues.warn(`rtPriority: limit ${spec.rtPriority.limit} is above this host's RLIMIT_RTPRIO hard limit (${rtHard}); ` +
+  const rtLimit = spec.rtPriority === null ? 0 : spec.rtPriority.limit === 0 ? DEFAULT_RT_PRIORITY : spec.rtPriority.limit;
+  if (rtHard !== undefined && rtLimit > rtHard) {
+    issues.warn(`rtPriority: limit ${rtLimit} is above this host's RLIMIT_RTPRIO hard limit (${rtHard}); ` +
       'the rtscheduling plugin will not be able to grant it');
   }
   if (options.initTargetExists === false) {

@@ -112,6 +112,7 @@ export interface DobbySpec {
   readonly mounts: readonly (SpecMount | SpecLoopMount)[];
   /** shares is Dobby's percentage (1..100); cores the CPU numbers listed (0..7). */
   readonly cpu: { readonly shares: number | null; readonly cores: readonly number[] | null } | null;
+  /** The rtscheduling plugin's rtdefault and rtlimit; 0 means its default (6). A 1.0 integer N is {N, 0}, as Dobby writes it. */
   readonly rtPriority: { readonly default: number; readonly limit: number } | null;
   readonly gpu: { readonly enable: boolean; readonly memLimit: number | null } | null;
   readonly vpu: { readonly enable: boolean } | null;

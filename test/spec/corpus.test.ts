@@ -184,7 +184,8 @@ const checks: Record<string, (c: Converted) => void> = {
     assert.deepEqual(c.plugins.rdkPlugins['minidump'], { required: false, dependsOn: [], data: {} });
   },
   'rtpriority-1.0.json': (c) => {
-    assert.deepEqual(c.plugins.rdkPlugins['rtscheduling']?.data, { rtlimit: 4, rtdefault: 4 });
+    // As Dobby writes it: rtlimit 0, which the plugin reads as its default limit, 6.
+    assert.deepEqual(c.plugins.rdkPlugins['rtscheduling']?.data, { rtlimit: 0, rtdefault: 4 });
     assert.ok(!c.config.process.rlimits.some((r) => r.type === 'RLIMIT_RTPRIO'));
     assert.ok(c.warnings.some((w) => w.includes('RLIMIT_RTPRIO hard limit (0)')));
   },
