@@ -112,7 +112,8 @@ export function readHostFacts(): HostFacts {
     hasLib64: existsSync('/lib64'),
     initTargetExists: existsSync(INIT_PATH_IN_CONTAINER),
     onlineCpus: availableParallelism(),
-    realtimeCpu: cgroupVersion === 1 && existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us'),
+    // The cpu controller alone, or co-mounted with cpuacct without the usual `cpu` link.
+    realtimeCpu: cgroupVersion === 1 && ['cpu', 'cpu,cpuacct'].some((d) => existsSync(`/sys/fs/cgroup/${d}/cpu.rt_runtime_us`)),
     ...(Number.isInteger(lastCap) && lastCap > 0 ? { lastCap } : {}),
     hardLimits: parseProcLimits(readText('/proc/self/limits')),
     driverMajors: parseProcDevices(readText('/proc/devices')),
