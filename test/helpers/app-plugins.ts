@@ -33,7 +33,11 @@ export interface AppPluginDaemon {
   specFile(id: string, script: string, extra: Record<string, unknown>): Promise<string>;
   /** `dobby start ID PATH` (a bundle dir or a spec file). */
   start(id: string, path: string): Promise<RunResult>;
-  /** Waits for the container's script to write `/out/done`, then reads `/out/<name>` files. */
+  /**
+   * Waits for the container's script to write `/out/done`, then reads `/out/<name>` files. The wait
+   * is long: under SCHED_RR with Dobby's real-time budget (1 ms of CPU per second) a short script
+   * takes seconds.
+   */
   seen(id: string): Promise<(name: string) => string>;
   /** The host path of the container's `/out/<name>`. */
   outFile(id: string, name: string): string;
@@ -124,9 +128,9 @@ export function appPluginDaemon(options: AppPluginDaemonOptions = {}): AppPlugin
     start: (id, path) => dobby(address(), ['start', id, path], 60_000),
     async seen(id) {
       const dir = outDir(scratch, id);
-      for (let i = 0; i < 300 && !existsSync(join(dir, 'done')); i++) await sleep(50);
+      for (let i = 0; i < 1200 && !existsSync(join(dir, 'done')); i++) await sleep(50);
       if (!existsSync(join(dir, 'done'))) {
-        throw new Error(`the container '${id}' did not finish its script within 15 s; it wrote: ${readdirSync(dir).join(', ')}; dobbyd: ${daemon!.stderr().slice(-2000)}`);
+        throw new Error(`the container '${id}' did not finish its script within 60 s; it wrote: ${readdirSync(dir).join(', ')}; dobbyd: ${daemon!.stderr().slice(-2000)}`);
       }
       return (name) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : `(no ${name})`);
     },
