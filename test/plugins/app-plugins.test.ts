@@ -98,7 +98,7 @@ describe('ipc', () => {
 describe('localtime', () => {
   test('the zone behind the link, read-only at the same path; TZ from the first line of setTZ', async () => {
     mkdirSync(join(dir, 'zoneinfo'), { recursive: true });
-    writeFileSync(join(dir, 'zoneinfo', 'Zone'), 'TZif');
+    writeFileSync(join(dir, 'zoneinfo', 'Zone'), 'TZif2 zone data');
     symlinkSync(join(dir, 'zoneinfo', 'Zone'), join(dir, 'localtime'));
     writeFileSync(join(dir, 'tz'), 'CET-1\r\nrest\n');
     const context = ctx({ path: join(dir, 'localtime'), setTZ: join(dir, 'tz') });
@@ -107,15 +107,18 @@ describe('localtime', () => {
     assert.deepEqual(added.env, ['TZ=CET-1']);
   });
 
-  test('a broken link or a directory fails naming localtime.data.path', async () => {
+  test('a broken link, a directory, a file that is no zone file fail naming localtime.data.path; a first line that is no TZ value, setTZ', async () => {
     symlinkSync(join(dir, 'nowhere'), join(dir, 'broken'));
-    for (const [path, why] of [[join(dir, 'broken'), /does not exist/], [dir, /not a zone file/]] as const) {
+    writeFileSync(join(dir, 'secret'), 'root:$y$j9T$hash:19000:0:99999:7:::\n');
+    for (const [path, why] of [[join(dir, 'broken'), /does not exist/], [dir, /not a zone file/], [join(dir, 'secret'), /not a zone file \(TZif\)/]] as const) {
       await assert.rejects(async () => construct(createLocalTimePlugin(), ctx({ path })), (err: unknown) => {
         assert.ok(err instanceof DobbyError && /^container 'c1': localtime\.data\.path/.test(err.message), String(err));
         assert.match(err.message, why);
         return true;
       });
     }
+    await assert.rejects(async () => construct(createLocalTimePlugin(), ctx({ path: join(dir, 'localtime'), setTZ: join(dir, 'secret') })),
+      /localtime\.data\.setTZ is \S+secret, whose first line is not a TZ value/);
   });
 });
 
