@@ -156,6 +156,29 @@ describe('networking plugin over fakes', () => {
     ), { numRuns: 60 });
   });
 
+  test("the last container's postStop failing at any step (a bridge-down failure included) is finished by preDestruction", async () => {
+    const data = { type: 'nat' };
+    // How many driver calls a clean teardown of the last container makes.
+    const clean = world();
+    await startOne(clean, 'only', 60, data);
+    clean.ip.removeNamespace(60);
+    const counted = clean.calls;
+    await clean.plugin.postStop?.({ ...ctx('only', data), exit: null });
+    const steps = clean.calls - counted;
+    assert.ok(steps >= 3, `a teardown of ${steps} driver calls is too few to take the bridge down`);
+    for (let k = 1; k <= steps; k++) {
+      const w = world();
+      const before = await hostState(w);
+      await startOne(w, 'only', 61, data);
+      w.ip.removeNamespace(61);
+      w.failAt = w.calls + k;
+      await assert.rejects(Promise.resolve(w.plugin.postStop?.({ ...ctx('only', data), exit: null })), /could not (undo|take)/, `step ${k}`);
+      w.failAt = null;
+      await w.plugin.preDestruction?.({ ...ctx('only', data), exit: null });
+      assert.equal(await hostState(w), before, `step ${k} of ${steps} failed at postStop: something was left`);
+    }
+  });
+
   test('a teardown that comes while set-up is still running (the hook timed out) waits for it; an abort stops it; nothing is left', async () => {
     for (const abort of [false, true]) {
       const w = world();

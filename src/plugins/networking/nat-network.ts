@@ -323,9 +323,14 @@ export class NatNetwork {
     logger.info({ ipv4: lease.ipv4, veth }, 'nat network detached');
   }
 
+  /**
+   * The last lease goes only once the bridge is down: a bridge-down that fails keeps it, so the
+   * container's next teardown hook finds the lease and tries again (without it nothing would).
+   */
   async #releaseLocked(id: string, logger: Logger): Promise<void> {
-    const remaining = await this.#o.allocator.release(id);
-    if (remaining === 0) await this.#bridgeDown(logger);
+    const leases = await this.#o.allocator.leases();
+    if (leases.every((l) => l.id === id)) await this.#bridgeDown(logger);
+    await this.#o.allocator.release(id);
   }
 
   async #deleteTagged(family: Family, tag: string, id?: string): Promise<void> {
