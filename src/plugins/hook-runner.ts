@@ -15,8 +15,8 @@ export const DEFAULT_HOOK_TIMEOUT_MS = 4_000;
 
 /** Hook points whose failure aborts the start; at the others a failure is logged and the rest go on. */
 const ABORTING: ReadonlySet<HookPoint> = new Set(['postConstruction', 'preStart']);
-/** Teardown runs the plugins in reverse, as Dobby reverses postHalt and postStop. */
-const REVERSED: ReadonlySet<HookPoint> = new Set(['postStop', 'preDestruction']);
+/** The teardown points: run the plugins in reverse, as Dobby reverses postHalt and postStop. */
+const TEARDOWN: ReadonlySet<HookPoint> = new Set(['postStop', 'preDestruction']);
 
 export interface HookPointInput {
   readonly id: string;
@@ -47,7 +47,7 @@ export interface HookPointResult {
 
 export async function runHookPoint(input: HookPointInput, options: HookPointOptions): Promise<HookPointResult> {
   const { point, selection } = input;
-  const order = REVERSED.has(point) ? [...selection.plugins].reverse() : selection.plugins;
+  const order = TEARDOWN.has(point) ? [...selection.plugins].reverse() : selection.plugins;
   const runs: HookRun[] = [];
   const inFlight: Promise<void>[] = [];
   let failure: DobbyError | null = null;
@@ -92,7 +92,7 @@ function messageOf(err: unknown): string {
   }
 }
 
-/** One hook under its time limit. Resolves with the run's record; never rejects. */
+/** One hook under its time limit (none for an awaited teardown). Resolves with the run's record; never rejects. */
 function runHook(plugin: DobbyPlugin, entry: PluginEntry, mode: 'sync' | 'async', input: HookPointInput, options: HookPointOptions): Promise<HookRun> {
   const { point } = input;
   const controller = new AbortController();
@@ -115,7 +115,7 @@ function runHook(plugin: DobbyPlugin, entry: PluginEntry, mode: 'sync' | 'async'
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       resolve({ plugin: plugin.name, hook: point, mode, ok: error === null, durationMs, ...(error === null ? {} : { error }) });
     };
-    const timer = setTimeout(() => {
+    const timer = plugin.awaitedTeardown === true && TEARDOWN.has(point) ? undefined : setTimeout(() => {
       const error = `timed out after ${options.timeoutMs} ms`;
       controller.abort(new DobbyError('TIMEOUT', `${point} hook of plugin '${plugin.name}' ${error}`, { containerId: input.id }));
       finish(error);

@@ -94,6 +94,13 @@ export interface DobbyPlugin {
    * says, as a bad config fails Dobby's parser: nothing has been set up, so nothing is torn down.
    */
   checkData?(data: unknown): readonly string[];
+  /**
+   * Its postStop and preDestruction hooks run to their end, past the hook time limit: for in-process
+   * work that holds host resources (links, rules, leases) and cannot be killed as Dobby kills a timed-out
+   * hook's child, so a container is never reported gone (its id free, the daemon done) while that work
+   * still runs. Only for plugins whose every step has a time limit of its own.
+   */
+  readonly awaitedTeardown?: boolean;
   postConstruction?(ctx: HookContext, startState: StartState): HookResult;
   preStart?(ctx: HookContext & { readonly pid: number }): HookResult;
   postStart?(ctx: HookContext & { readonly pid: number }): HookResult;

@@ -212,3 +212,18 @@ test('an empty selection runs nothing', async () => {
   const result = await runHookPoint({ id: 'x', point: 'preStart', selection }, { registry: new PluginRegistry(), timeoutMs: 10, logger: silentLogger() });
   assert.deepEqual(result, { runs: [], failure: null });
 });
+
+test('a plugin with awaitedTeardown: its postStop and preDestruction run to their end past the time limit, its other hooks do not', async () => {
+  const marks: Mark[] = [];
+  const slow = { ...recorder('slow', ALL_SYNC, marks, () => sleep(120)), awaitedTeardown: true } as DobbyPlugin;
+  const { run } = setUp([slow, recorder('other', ALL_SYNC, marks, () => sleep(120))], { slow: {}, other: {} });
+  for (const point of ['postStop', 'preDestruction'] as const) {
+    const result = await run(point, {}, 30);
+    const byName = Object.fromEntries(result.runs.map((r) => [r.plugin, r]));
+    assert.equal(byName['slow']!.ok, true, `${point}: ${byName['slow']!.error ?? ''}`);
+    assert.ok(marks.some((m) => m.plugin === 'slow' && m.hook === point && m.edge === 'end'), `${point} answered before the awaited hook ended`);
+    assert.equal(byName['other']!.error, 'timed out after 30 ms', `${point}: a plugin without awaitedTeardown is still cut off`);
+  }
+  const started = await run('preStart', { pid: 1 }, 30);
+  assert.equal(started.runs.find((r) => r.plugin === 'slow')?.error, 'timed out after 30 ms', 'set-up hooks keep their time limit');
+});

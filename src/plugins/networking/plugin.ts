@@ -2,7 +2,9 @@
 //
 // postConstruction checks the data (so bad data fails before the container exists); preStart (the
 // container created, its namespace there, not started yet) wires the network; postStop undoes it,
-// and preDestruction again for a start that failed before postStop could run. Undoing is idempotent.
+// and preDestruction again for a start that failed before postStop could run. Undoing is idempotent,
+// and awaited to its end (past the hook time limit; every ip/iptables command has its own): a set-up
+// the time limit gave up on is waited for and undone before the container is reported gone.
 //
 // For the port manager: `addressOf(id)` gives a running container's addresses and namespace path,
 // and `events$` tells when a container's network comes and goes.
@@ -121,6 +123,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   return {
     name: NETWORKING_PLUGIN,
     hookHints: HookHint.PostConstructionSync | HookHint.PreStartSync | HookHint.PostStopSync | HookHint.PreDestructionSync,
+    awaitedTeardown: true,
     bridgeName,
     nat,
     events$: events.asObservable(),
