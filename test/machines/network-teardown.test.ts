@@ -1,0 +1,95 @@
+// The manager with the real networking plugin over fake drivers slower than the hook time limit: a
+// container is reported deleted only once its network is gone (the nat teardown is awaited past the
+// limit), whether its set-up ran past the limit or it ran and was stopped.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { filter, firstValueFrom } from 'rxjs';
+import type { CgroupProbe } from '../../src/actors/container-actors.ts';
+import { createFakes } from '../../src/drivers/monitor/fake-monitor.ts';
+import { FakeFirewall } from '../../src/drivers/network/fake-firewall.ts';
+import { FakeIp } from '../../src/drivers/network/fake-ip.ts';
+import { FakeSysctl } from '../../src/drivers/network/sysctl.ts';
+import { MemoryContainerRecords } from '../../src/drivers/records/container-records.ts';
+import { DobbyError } from '../../src/errors.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createContainerManager } from '../../src/manager.ts';
+import { createNetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
+import { PluginRegistry } from '../../src/plugins/registry.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'dobby-net-teardown-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const noCgroups: CgroupProbe = { pathsOf: async () => null, oomKillCount: async () => 0 };
+const HOOK_LIMIT_MS = 30;
+
+function world(name: string) {
+  const fakes = createFakes();
+  const ip = new FakeIp();
+  const fw = new FakeFirewall();
+  const sysctl = new FakeSysctl();
+  /** Each ip and firewall batch takes this long (0: at once). */
+  const slow = { ms: 0 };
+  const delay = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (slow.ms > 0) await sleep(slow.ms);
+    return work();
+  };
+  const networking = createNetworkingPlugin({
+    stateDir: join(dir, name), bridgeName: 'fakebr0', externalInterfaces: ['ext0'],
+    drivers: {
+      ip: { apply: (t, ops, id) => delay(() => ip.apply(t, ops, id)), links: (t) => ip.links(t), routes: (t, f) => ip.routes(t, f) },
+      firewall: { apply: (f, changes, id) => delay(() => fw.apply(f, changes, id)), list: (f) => fw.list(f), save: (f) => fw.save(f) },
+      sysctl, netnsIdentity: async (path) => path,
+    },
+  });
+  const registry = new PluginRegistry();
+  registry.register(networking);
+  const create = fakes.monitor.create.bind(fakes.monitor);
+  fakes.monitor.create = async (options) => {
+    const created = await create(options);
+    ip.addNamespace(created.pid);
+    return created;
+  };
+  const manager = createContainerManager({
+    runtime: fakes.runtime, monitor: fakes.monitor, cgroups: noCgroups, records: new MemoryContainerRecords(),
+    logger: silentLogger(), stateDir: join(dir, `${name}-state`), stopGraceMs: 10, killWaitMs: 50, plugins: registry, hookTimeoutMs: HOOK_LIMIT_MS,
+  });
+  after(() => manager.close());
+  const bundle = join(dir, `${name}-bundle`);
+  mkdirSync(join(bundle, 'rootfs'), { recursive: true });
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
+    ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/bin/true'], cwd: '/' },
+    linux: { namespaces: [{ type: 'network' }, { type: 'pid' }, { type: 'mount' }] },
+    rdkPlugins: { networking: { required: true, data: { type: 'nat' } } },
+  }));
+  const hostState = async (): Promise<string> => JSON.stringify([ip.snapshot()['host'], await fw.save(4), await fw.save(6), [...sysctl.values]]);
+  const deleted = (id: string) => firstValueFrom(manager.events$.pipe(filter((e) => e.id === id && e.type === 'deleted')));
+  return { manager, networking, slow, bundle, hostState, deleted };
+}
+
+test('a nat set-up that runs past the hook time limit fails the start, and deleted comes only after its network is undone', async () => {
+  const w = world('setup');
+  const before = await w.hostState();
+  w.slow.ms = HOOK_LIMIT_MS * 2;
+  const deleted = w.deleted('slowup');
+  await assert.rejects(w.manager.start({ id: 'slowup', bundle: w.bundle }), (err: unknown) => err instanceof DobbyError && /preStart hook of plugin 'networking'/.test(err.message));
+  await deleted;
+  assert.equal(w.networking.addressOf('slowup'), null);
+  assert.equal(await w.hostState(), before, 'the network was still being undone when the container was reported deleted');
+});
+
+test('a nat teardown slower than the hook time limit is awaited: deleted comes after it', async () => {
+  const w = world('stop');
+  const before = await w.hostState();
+  const descriptor = await w.manager.start({ id: 'slowdown', bundle: w.bundle });
+  assert.notEqual(w.networking.addressOf('slowdown'), null);
+  w.slow.ms = HOOK_LIMIT_MS * 2;
+  const deleted = w.deleted('slowdown');
+  await w.manager.stop(descriptor, true);
+  await deleted;
+  assert.equal(w.networking.addressOf('slowdown'), null);
+  assert.equal(await w.hostState(), before, 'the network was still being undone when the container was reported deleted');
+});
