@@ -24,17 +24,27 @@ import { PluginRegistry } from '../../src/plugins/registry.ts';
 const dir = mkdtempSync(join(tmpdir(), 'dobby-net-teardown-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const noCgroups: CgroupProbe = { pathsOf: async () => null, oomKillCount: async () => 0 };
-const HOOK_LIMIT_MS = 30;
+// Long enough that the set-up hooks of a start nobody holds back end well within it on a loaded
+// machine; the tests hold the network drivers at a gate to run past it, instead of racing a delay.
+const HOOK_LIMIT_MS = 1_000;
 
 function world(name: string) {
   const fakes = createFakes();
   const ip = new FakeIp();
   const fw = new FakeFirewall();
   const sysctl = new FakeSysctl();
-  /** Each ip and firewall batch takes this long (0: at once). */
-  const slow = { ms: 0 };
+  /** While closed, every ip and firewall batch waits for it to open. */
+  let gate: Promise<void> | null = null;
+  let open = (): void => undefined;
+  const hold = (): void => {
+    gate = new Promise<void>((resolve) => { open = resolve; });
+  };
+  const release = (): void => {
+    gate = null;
+    open();
+  };
   const delay = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (slow.ms > 0) await sleep(slow.ms);
+    if (gate !== null) await gate;
     return work();
   };
   const networking = createNetworkingPlugin({
@@ -67,15 +77,20 @@ function world(name: string) {
   }));
   const hostState = async (): Promise<string> => JSON.stringify([ip.snapshot()['host'], await fw.save(4), await fw.save(6), [...sysctl.values]]);
   const deleted = (id: string) => firstValueFrom(manager.events$.pipe(filter((e) => e.id === id && e.type === 'deleted')));
-  return { manager, networking, slow, bundle, hostState, deleted };
+  return { manager, networking, hold, release, bundle, hostState, deleted };
 }
 
 test('a nat set-up that runs past the hook time limit fails the start, and deleted comes only after its network is undone', async () => {
   const w = world('setup');
   const before = await w.hostState();
-  w.slow.ms = HOOK_LIMIT_MS * 2;
-  const deleted = w.deleted('slowup');
+  w.hold();
+  let isDeleted = false;
+  const deleted = w.deleted('slowup').then(() => { isDeleted = true; });
   await assert.rejects(w.manager.start({ id: 'slowup', bundle: w.bundle }), (err: unknown) => err instanceof DobbyError && /preStart hook of plugin 'networking'/.test(err.message));
+  // The start has given up on the set-up, which still waits at the gate: its undo cannot have run.
+  await sleep(HOOK_LIMIT_MS / 2);
+  assert.equal(isDeleted, false, 'reported deleted while its nat set-up was still held');
+  w.release();
   await deleted;
   assert.equal(w.networking.addressOf('slowup'), null);
   assert.equal(await w.hostState(), before, 'the network was still being undone when the container was reported deleted');
@@ -86,9 +101,15 @@ test('a nat teardown slower than the hook time limit is awaited: deleted comes a
   const before = await w.hostState();
   const descriptor = await w.manager.start({ id: 'slowdown', bundle: w.bundle });
   assert.notEqual(w.networking.addressOf('slowdown'), null);
-  w.slow.ms = HOOK_LIMIT_MS * 2;
-  const deleted = w.deleted('slowdown');
-  await w.manager.stop(descriptor, true);
+  w.hold();
+  let isDeleted = false;
+  const deleted = w.deleted('slowdown').then(() => { isDeleted = true; });
+  const stopped = w.manager.stop(descriptor, true);
+  // Past the hook time limit with the teardown still held: the container must not be gone yet.
+  await sleep(HOOK_LIMIT_MS * 1.5);
+  assert.equal(isDeleted, false, 'reported deleted while its nat teardown was still held');
+  w.release();
+  await stopped;
   await deleted;
   assert.equal(w.networking.addressOf('slowdown'), null);
   assert.equal(await w.hostState(), before, 'the network was still being undone when the container was reported deleted');
