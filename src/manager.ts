@@ -473,8 +473,6 @@ export class Manager implements ContainerManager {
       case 'exited':
         event = { ...base, type: 'exited', ...emitted.exit };
         log.info({ event: 'exited', ...emitted.exit }, 'container exited');
-        // Before the old actor's teardown ends, so a restart can be decided on the exit status.
-        if (this.#restartable.has(id)) this.#supervisor.send({ type: 'CONTAINER_EXITED', descriptor, status: emitted.exit.status, at: base.at });
         break;
       case 'start-failed':
         event = { ...base, type: 'start-failed', code: emitted.error.code, message: emitted.error.message };

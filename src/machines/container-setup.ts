@@ -14,6 +14,7 @@ import type {
   ContainerEmitted,
   ContainerEvent,
   ContainerInput,
+  ContainerOutput,
   CreateInput,
   CreateOutput,
   ExecInput,
@@ -63,6 +64,7 @@ export const containerSetup = setup({
     events: {} as ContainerEvent,
     input: {} as ContainerInput,
     emitted: {} as ContainerEmitted,
+    output: {} as ContainerOutput,
   },
   actors: {
     adoptContainer: fromPromise<AdoptOutput, IdInput>(notProvided('adoptContainer')),

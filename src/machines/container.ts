@@ -44,6 +44,8 @@ export const containerMachine = containerSetup.createMachine({
     adopted: false,
   }),
   initial: 'unknown',
+  // The parent decides on a restart from how the container ended.
+  output: ({ context }) => ({ exitStatus: context.exitStatus }),
   // Commands that reach the root were not accepted by the current state: refuse them, never drop.
   on: {
     START: { actions: 'refuse' },
@@ -336,9 +338,7 @@ export const containerMachine = containerSetup.createMachine({
               },
             },
             // Delivering SIGKILL failed but the container is still there: try again shortly.
-            retrying: {
-              after: { killRetry: { target: 'killing' } },
-            },
+            retrying: { after: { killRetry: { target: 'killing' } } },
             // Processes that ignore SIGKILL (uninterruptible sleep): keep trying, never give up the id.
             stuck: {
               entry: { type: 'failStopReplies', params: { error: 'the container did not die after SIGKILL' } },
@@ -392,9 +392,6 @@ export const containerMachine = containerSetup.createMachine({
       },
     },
 
-    stopped: {
-      type: 'final',
-      entry: { type: 'lifecycle', params: { event: 'deleted' } },
-    },
+    stopped: { type: 'final', entry: { type: 'lifecycle', params: { event: 'deleted' } } },
   },
 });
