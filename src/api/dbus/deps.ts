@@ -2,8 +2,8 @@
 
 import type { Logger } from '../../log.ts';
 import type { ContainerManager, StartRequest } from '../../manager-types.ts';
-import type { ContainerMounter } from '../../drivers/mount/ns-mount.ts';
-import type { ContainerStats } from '../../drivers/stats/reader.ts';
+import type { ContainerMounter } from '../../host-services.ts';
+import type { ContainerStats } from '../../host-services.ts';
 import type { DobbySignals } from './signals.ts';
 
 /** StartFromBundle's optional arguments; the manager applies them through the container's launch config. */

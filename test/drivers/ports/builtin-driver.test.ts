@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BuiltinPortDriver } from '../../../src/drivers/ports/builtin-driver.ts';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../../src/ports/port-errors.ts';
 import { createPortManager, type PortManager } from '../../../src/drivers/ports/port-manager.ts';
 import type { PortTarget, StepHook } from '../../../src/drivers/ports/port-driver.ts';
 import { ADDR, ask, echoServer, refused, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NatPortDriver, NAT_CHAINS } from '../../../src/drivers/ports/nat-driver.ts';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../../src/ports/port-errors.ts';
 import { createPortManager, type PortManager } from '../../../src/drivers/ports/port-manager.ts';
 import type { PortTarget, StepHook } from '../../../src/drivers/ports/port-driver.ts';
 import { ADDR, ask, echoServer, refused, iptablesSave, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';
