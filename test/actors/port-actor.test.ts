@@ -1,5 +1,6 @@
 // The port actor with real drivers in test namespaces: Dobby's portForwarding (hostToContainer, containerToHost,
 // localhostMasquerade) applied when the network comes up, all or nothing, and removed when the container goes.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

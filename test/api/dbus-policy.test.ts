@@ -1,4 +1,5 @@
 // The system bus policy file, loaded by a private dbus-daemon with the system bus's default-deny policy: who may own, call and listen.
+// needs: root bus
 
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

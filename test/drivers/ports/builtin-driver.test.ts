@@ -1,4 +1,5 @@
 // The builtin (userland proxy) port driver: echo to services bound to the container's loopback, [::1], UDP expiry, no leaks.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';

@@ -1,4 +1,5 @@
 // containerToHost / localhostMasquerade rules in test namespaces: a failure at any step leaves host and container as they were.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,5 @@
 // The nat port driver in test namespaces: echo through DNAT (TCP, UDP, v4, v6, two ports), source address kept, bad input, no leaks.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
