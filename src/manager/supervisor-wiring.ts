@@ -1,36 +1,24 @@
 // Builds the supervisor machine with the real actor logic: the container actors over the runtime,
 // monitor and cgroups the composition root gives, and the plugin hook actors.
 
-import { createContainerActors, type CgroupProbe } from '../actors/container-actors.ts';
+import { createContainerActors } from '../actors/container-actors.ts';
 import { createHookActors } from '../actors/hook-actors.ts';
-import type { LaunchConfigs } from '../drivers/bundles/launch-configs.ts';
-import type { ConsoleSinks } from '../drivers/monitor/console-follower.ts';
-import type { Monitor } from '../drivers/monitor/types.ts';
-import type { ContainerRecords } from '../drivers/records/container-records.ts';
-import type { OciRuntime } from '../drivers/runtime/types.ts';
-import type { Logger } from '../log.ts';
+import type { ManagerOptions } from '../manager.ts';
 import { containerMachine } from '../machines/container.ts';
 import { supervisorMachine } from '../machines/supervisor.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import type { HookRun } from '../plugins/types.ts';
 import { Semaphore } from '../semaphore.ts';
 
-export interface SupervisorWiring {
-  readonly runtime: OciRuntime;
-  readonly monitor: Monitor;
-  readonly cgroups: CgroupProbe;
-  readonly records: ContainerRecords;
-  readonly logger: Logger;
-  readonly stateDir: string;
-  readonly maxRuntimeProcesses?: number;
-  readonly launchConfigs?: LaunchConfigs;
-  readonly consoleSinks?: ConsoleSinks;
-  readonly plugins?: PluginRegistry;
-  readonly hookTimeoutMs?: number;
+/** The manager's options the actors use, and how the manager hears of teardowns and hook runs. */
+export type SupervisorWiring = Pick<
+  ManagerOptions,
+  'runtime' | 'monitor' | 'cgroups' | 'records' | 'logger' | 'stateDir' | 'maxRuntimeProcesses' | 'launchConfigs' | 'consoleSinks' | 'plugins' | 'hookTimeoutMs'
+> & {
   /** Removes a generated bundle at teardown; absent without spec support. */
   readonly removeBundle?: (bundle: string) => Promise<void>;
   readonly onHookRun: (container: { readonly id: string; readonly descriptor: number }, run: HookRun) => void;
-}
+};
 
 export function wireSupervisor(options: SupervisorWiring) {
   const actors = createContainerActors({
