@@ -51,6 +51,7 @@ const COMMAND_OPS: Readonly<Record<string, string>> = { START: 'start', STOP: 's
  */
 export function acceptedCommands(snapshot: AnyMachineSnapshot): string[] {
   const accepted = new Set<string>();
+  // _nodes: the active state nodes, which XState keeps on every snapshot; only read here.
   for (const node of snapshot._nodes) {
     if (node.parent === undefined) continue;
     for (const type of node.transitions.keys()) if (COMMAND_OPS[type] !== undefined) accepted.add(COMMAND_OPS[type]);

@@ -1,4 +1,5 @@
-// What the D-Bus handlers work with: the manager, the signal emitter, drivers, and the daemon's admin hooks.
+// What the D-Bus handlers work with: the manager, the signal emitter, the host services (interfaces
+// from src/host-services.ts; daemon.ts gives the real drivers), and the daemon's admin hooks.
 
 import type { Logger } from '../../log.ts';
 import type { ContainerManager, StartRequest } from '../../manager-types.ts';
