@@ -1,9 +1,12 @@
 // Runs the node:test files under test/ with this Node (24): all, only unit, or only integration.
+// Unit and integration are needs, not folders: a file is integration when it lives in
+// test/integration/ or says in its first lines what it needs of the host (`// needs: root crun bus
+// netns`); every other file is unit and must run without root, crun, conmon, a bus or a namespace.
 // Usage: node scripts/run-tests.ts [all|unit|integration] [FILTER...] [-- NODE_TEST_ARGS...]
 //   FILTER keeps the files whose path contains it. Env: DOBBY_TEST_CONCURRENCY (default 2),
 //   DOBBY_TEST_TIMEOUT_MS per test (default 120000), DOBBY_TEST_TOTAL_TIMEOUT_MS for the run (default 18 min).
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +26,18 @@ export function findTestFiles(dir: string): string[] {
   return out.sort();
 }
 
+/** What a test file needs of the host: the words of its `// needs:` line (in its first 10 lines). */
+export function needsOf(path: string): string[] {
+  const head = readFileSync(join(root, path), 'utf8').split('\n', 10);
+  const line = head.find((l) => l.startsWith('// needs:'));
+  return line === undefined ? [] : line.slice('// needs:'.length).trim().split(/[\s,]+/).filter((w) => w !== '');
+}
+
+/** Integration: under test/integration/, or needing anything of the host. */
+export function isIntegration(path: string): boolean {
+  return path.startsWith(join('test', 'integration') + sep) || needsOf(path).length > 0;
+}
+
 function numberFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 ? value : fallback;
@@ -37,10 +52,9 @@ function main(argv: string[]): void {
   const selection = first !== undefined && selections.includes(first) ? first : 'all';
   const filters = first !== undefined && selections.includes(first) ? rest : own;
 
-  const integrationDir = join('test', 'integration') + sep;
   let files = findTestFiles(join(root, 'test'));
-  if (selection === 'unit') files = files.filter((f) => !f.startsWith(integrationDir));
-  if (selection === 'integration') files = files.filter((f) => f.startsWith(integrationDir));
+  if (selection === 'unit') files = files.filter((f) => !isIntegration(f));
+  if (selection === 'integration') files = files.filter((f) => isIntegration(f));
   if (filters.length > 0) files = files.filter((f) => filters.some((filter) => f.includes(filter)));
   if (files.length === 0) {
     process.stderr.write(`run-tests: no test files for ${selection}${filters.length > 0 ? ` matching ${filters.join(' ')}` : ''}\n`);

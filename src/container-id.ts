@@ -1,4 +1,6 @@
 // Container id validation, as Dobby does it: the id names the crun container, its cgroup and its files.
+// The one validator: the supervisor, the spec converter, the port specs and the drivers that make a
+// file of an id all ask it.
 
 import { DobbyError } from './errors.ts';
 
@@ -17,9 +19,10 @@ export function idProblem(id: unknown): string | null {
   return null;
 }
 
-export function assertValidId(id: unknown): asserts id is string {
+/** Throws INVALID_ID naming the problem; `context` is added to the error (the driver verb, say). */
+export function assertValidId(id: unknown, context: { readonly verb?: string } = {}): asserts id is string {
   const problem = idProblem(id);
-  if (problem !== null) throw new DobbyError('INVALID_ID', problem);
+  if (problem !== null) throw new DobbyError('INVALID_ID', problem, { ...(typeof id === 'string' ? { containerId: id } : {}), ...context });
 }
 
 function printable(id: string): string {

@@ -8,7 +8,7 @@ import { startDaemon, type Daemon } from './daemon.ts';
 import { DobbyError } from './errors.ts';
 import { createLoggerFamily } from './log.ts';
 import { pinoLevelOf } from './api/dbus/admin-handlers.ts';
-import { startApi, type Api } from './api/dbus/start-api.ts';
+import { startApi, type Api } from './daemon.ts';
 import { versionLine } from './version.ts';
 
 async function main(): Promise<number> {

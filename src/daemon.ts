@@ -1,4 +1,5 @@
-// The composition root: the only place that wires the real drivers, the manager and the API together.
+// The composition root: the only place that wires the real drivers, the manager and the API together
+// (src/api depends on interfaces only: it is given the bus, the manager and the host services here).
 
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,6 +31,14 @@ import type { DobbyPlugin } from './plugins/types.ts';
 import { lockStateDir, type StateLock } from './state-lock.ts';
 import { asNetworkLookup, containerTargets, createPortActor, type PortActor } from './actors/port-actor.ts';
 import { createContainerToHost, createPorts } from './drivers/ports/index.ts';
+import { resolveBus } from './drivers/dbus/bus-address.ts';
+import { createNsMounter } from './drivers/mount/ns-mount.ts';
+import { readContainerStats } from './drivers/stats/reader.ts';
+import { readContainerUsage } from './drivers/stats/usage.ts';
+import type { AdminHooks, SpecSupport } from './api/dbus/deps.ts';
+import type { PortService } from './api/dbus/ports-handlers.ts';
+import { startDbusService } from './api/dbus/service.ts';
+import type { ContainerManager } from './manager-types.ts';
 
 export interface Daemon {
   readonly manager: Manager;
@@ -251,5 +260,56 @@ async function sweepBundles(bundles: LeftoverBundles, owned: ReadonlySet<string>
     if (info === null || !info.isDirectory() || info.mtimeMs >= bundles.before) continue;
     logger.info({ bundle: path }, 'removing a generated bundle no container owns');
     await bundles.remove(path).catch((err: unknown) => logger.warn({ err, bundle: path }, 'could not remove a leftover bundle'));
+  }
+}
+
+export interface ApiOptions extends Partial<AdminHooks> {
+  readonly manager: ContainerManager & Partial<SpecSupport>;
+  readonly logger: Logger;
+  /** org.rdk.dobby.ports1's port manager. */
+  readonly ports?: PortService;
+  /** Where a private bus keeps its config, socket and pid file (`<stateDir>/dbus`). */
+  readonly stateDir: string;
+  /** --dbus-address; else $DBUS_SYSTEM_BUS_ADDRESS, else the system bus. */
+  readonly dbusAddress: string | null;
+  readonly privateBus: boolean;
+  readonly onShutdown: () => void;
+  /** The bus connection is gone for good (the daemon should exit and be restarted). */
+  readonly onBusLost?: (reason: unknown) => void;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface Api {
+  /** The private bus's address (for the `DBUS_ADDRESS=` line), or null when serving on an existing bus. */
+  readonly address: string | null;
+  /** The address served on, whichever bus it is. */
+  readonly busAddress: string;
+  /** Stops serving, then ends the private bus if dobbyd started one. */
+  close(): Promise<void>;
+}
+
+/** The daemon's entry to the API: pick or start the bus, serve org.rdk.dobby on it over the host's drivers, and tear both down on close. */
+export async function startApi(options: ApiOptions): Promise<Api> {
+  const bus = await resolveBus({ dbusAddress: options.dbusAddress, privateBus: options.privateBus, stateDir: options.stateDir }, options.env);
+  try {
+    const service = await startDbusService({
+      ...options,
+      address: bus.address,
+      mounter: createNsMounter(),
+      readStats: (pid) => readContainerStats(pid),
+      readUsage: (pid) => readContainerUsage(pid),
+    });
+    let closing: Promise<void> | null = null;
+    return {
+      address: bus.privateBus?.address ?? null,
+      busAddress: bus.address,
+      close: () => (closing ??= (async () => {
+        await service.close();
+        await bus.privateBus?.stop();
+      })()),
+    };
+  } catch (err) {
+    await bus.privateBus?.stop();
+    throw err;
   }
 }

@@ -4,26 +4,28 @@
 import { join } from 'node:path';
 import type { Observable } from 'rxjs';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
-import { createContainerActors, type CgroupProbe } from './actors/container-actors.ts';
-import { createHookActors } from './actors/hook-actors.ts';
-import { pluginReport } from './plugins/report.ts';
-import { PluginRegistry } from './plugins/registry.ts';
+import type { CgroupProbe } from './actors/container-actors.ts';
 import { EventBus, type LifecycleEvent } from './bus.ts';
-import type { Monitor } from './drivers/monitor/types.ts';
-import { recordStop, type ContainerRecords } from './drivers/records/container-records.ts';
-import type { SpecBundles } from './drivers/bundles/spec-bundles.ts';
-import { createFdDuplicator, type FdDuplicator } from './drivers/fds/duplicate.ts';
+import { assertValidId } from './container-id.ts';
 import { readBundleConfig } from './drivers/bundles/bundle-config.ts';
 import type { LaunchConfigs } from './drivers/bundles/launch-configs.ts';
+import type { SpecBundles } from './drivers/bundles/spec-bundles.ts';
+import { createFdDuplicator, type FdDuplicator } from './drivers/fds/duplicate.ts';
 import type { ConsoleSinks } from './drivers/monitor/console-follower.ts';
+import type { Monitor } from './drivers/monitor/types.ts';
+import { recordStop, type ContainerRecords } from './drivers/records/container-records.ts';
 import type { OciRuntime } from './drivers/runtime/types.ts';
-import { idProblem } from './container-id.ts';
-import { DobbyError, toDobbyError } from './errors.ts';
+import { DobbyError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { containerMachine, phaseOf } from './machines/container.ts';
-import type { ContainerEmitted, ContainerContext } from './machines/container-types.ts';
-import { childIdOf, supervisorMachine, type ContainerCommand, type SupervisorEmitted } from './machines/supervisor.ts';
+import { phaseOf } from './machines/container.ts';
+import type { ContainerContext, ContainerEmitted } from './machines/container-types.ts';
 import { restartPolicyProblem, type RestartPolicy } from './machines/restart-policy.ts';
+import { childIdOf, type ContainerCommand, type SupervisorEmitted } from './machines/supervisor.ts';
+import { ContainerNotes } from './manager/container-notes.ts';
+import { lifecycleEvent, logSupervisorEvent } from './manager/lifecycle-events.ts';
+import { PendingRequests } from './manager/pending-requests.ts';
+import { RestartStore, type Restartable } from './manager/restart-store.ts';
+import { wireSupervisor } from './manager/supervisor-wiring.ts';
 import {
   WireState,
   type ContainerManager,
@@ -32,7 +34,8 @@ import {
   type ExecRequest,
   type StartRequest,
 } from './manager-types.ts';
-import { Semaphore } from './semaphore.ts';
+import type { PluginRegistry } from './plugins/registry.ts';
+import { pluginReport } from './plugins/report.ts';
 
 export interface ManagerOptions {
   readonly runtime: OciRuntime;
@@ -62,15 +65,6 @@ export interface ManagerOptions {
   readonly hookTimeoutMs?: number;
 }
 
-/** A container that restarts on crash: its bundle and fd copies live until it is gone for good. */
-interface Restartable {
-  readonly bundle: string;
-  /** Our copies of the caller's fds (the caller's own are closed once the start is answered). */
-  readonly fds: readonly number[];
-  /** Known once the first start succeeded. */
-  descriptor: number | null;
-}
-
 /** A start from a Dobby spec (StartFromSpec): the daemon makes the bundle. */
 export interface SpecStartRequest {
   readonly id: string;
@@ -97,12 +91,7 @@ const WIRE_BY_PHASE: Readonly<Record<ContainerPhase, WireState>> = {
   stopped: WireState.INVALID,
 };
 
-interface Pending {
-  resolve(value: number | undefined): void;
-  reject(error: DobbyError): void;
-}
-
-type SupervisorActor = Actor<typeof supervisorMachine>;
+type SupervisorActor = Actor<ReturnType<typeof wireSupervisor>>;
 
 export class Manager implements ContainerManager {
   readonly #supervisor: SupervisorActor;
@@ -110,20 +99,12 @@ export class Manager implements ContainerManager {
   readonly #logger: Logger;
   readonly #records: ContainerRecords;
   readonly #launchConfigsDir: string;
-  readonly #pending = new Map<string, Pending>();
-  // A counter, not randomUUID: ids only pair replies with this manager's requests, and node:crypto
-  // would cost an idle dobbyd ~0.9 MiB (it is otherwise loaded only when first needed).
-  #lastRequest = 0;
+  readonly #requests = new PendingRequests();
   readonly #attached = new WeakSet<AnyActorRef>();
-  readonly #annotations = new Map<number, Map<string, string>>();
+  readonly #notes = new ContainerNotes();
   readonly #idle = new Set<() => void>();
-  readonly #specs = new Map<number, string>();
   readonly #specBundles: SpecBundles | undefined;
-  readonly #fdDuplicator: FdDuplicator;
-  /** Restartable containers by id (ids are unique among live containers, through restarts too). */
-  readonly #restartable = new Map<string, Restartable>();
-  /** Final clean-ups (bundle, fd copies) of restartable containers in flight, by descriptor. */
-  readonly #cleanups = new Map<number, Promise<void>>();
+  readonly #restartable: RestartStore;
 
   constructor(options: ManagerOptions) {
     this.#logger = options.logger;
@@ -131,32 +112,26 @@ export class Manager implements ContainerManager {
     // The actors' default LaunchConfigs lives there too.
     this.#launchConfigsDir = options.launchConfigs?.dir ?? join(options.stateDir, 'configs');
     this.#specBundles = options.specBundles;
-    this.#fdDuplicator = options.fdDuplicator ?? createFdDuplicator();
     const policyProblem = options.restartPolicy === undefined ? null : restartPolicyProblem(options.restartPolicy);
     if (policyProblem !== null) throw new DobbyError('INVALID_ARGUMENT', policyProblem);
+    this.#restartable = new RestartStore({
+      fdDuplicator: options.fdDuplicator ?? createFdDuplicator(),
+      removeBundle: async (bundle) => await this.#specBundles?.remove(bundle),
+      logger: options.logger,
+    });
     this.#bus = new EventBus((err, event) =>
       this.#logger.error({ err, containerId: event.id, event: event.type }, 'an event listener threw; other listeners are unaffected'),
     );
-    const actors = createContainerActors({
-      runtime: options.runtime,
-      monitor: options.monitor,
-      cgroups: options.cgroups,
-      records: options.records,
-      limiter: new Semaphore(options.maxRuntimeProcesses ?? 8),
-      logger: options.logger,
-      stateDir: options.stateDir,
-      ...(options.launchConfigs === undefined ? {} : { launchConfigs: options.launchConfigs }),
-      ...(options.consoleSinks === undefined ? {} : { consoleSinks: options.consoleSinks }),
-      ...(options.specBundles === undefined ? {} : { removeBundle: (bundle: string) => this.#removeBundleAtTeardown(bundle) }),
-    });
-    const hookActors = createHookActors({
-      registry: options.plugins ?? new PluginRegistry(),
-      logger: options.logger,
-      ...(options.hookTimeoutMs === undefined ? {} : { hookTimeoutMs: options.hookTimeoutMs }),
+    const machine = wireSupervisor({
+      ...options,
+      // Teardown of a restartable container keeps its bundle: a restart needs it; the final removal takes it.
+      ...(options.specBundles === undefined ? {} : {
+        removeBundle: async (bundle: string) => {
+          if (!this.#restartable.ownsBundle(bundle)) await this.#specBundles?.remove(bundle);
+        },
+      }),
       onHookRun: ({ id, descriptor }, run) => this.#bus.publish({ id, descriptor, at: Date.now(), type: 'hook', ...run }),
-      bundleOf: async (id) => (await options.records.list()).find((r) => r.id === id)?.bundle ?? null,
     });
-    const machine = supervisorMachine.provide({ actors: { container: containerMachine.provide({ actors: { ...actors, ...hookActors } }) } });
     this.#supervisor = createActor(machine, {
       input: {
         stopGraceMs: options.stopGraceMs ?? 5_000,
@@ -182,8 +157,9 @@ export class Manager implements ContainerManager {
   }
 
   async start(request: StartRequest): Promise<number> {
-    await checkBundle(request.bundle, request.id);
-    const value = await this.#request((requestId) => this.#supervisor.send({ type: 'START', requestId, request }));
+    // A bundle that cannot run is refused before anything is made for it (path, config.json, rootfs).
+    await readBundleConfig(request.bundle, request.id);
+    const value = await this.#requests.open((requestId) => this.#supervisor.send({ type: 'START', requestId, request }));
     if (value === undefined) throw new DobbyError('INTERNAL', `start of '${request.id}' gave no descriptor`);
     return value;
   }
@@ -197,9 +173,8 @@ export class Manager implements ContainerManager {
     try {
       let fds = request.fds;
       if (restartOnCrashOf(made.spec) && !this.#restartable.has(request.id) && this.findById(request.id) === undefined) {
-        fds = await this.#fdDuplicator.duplicate(request.fds ?? []);
-        restartable = { bundle: made.bundle, fds, descriptor: null };
-        this.#restartable.set(request.id, restartable);
+        restartable = await this.#restartable.keep(request.id, made.bundle, request.fds ?? []);
+        fds = restartable.fds;
       }
       const descriptor = await this.start({
         id: request.id,
@@ -212,13 +187,10 @@ export class Manager implements ContainerManager {
         ...(restartable === null ? {} : { restartOnCrash: true }),
       });
       if (restartable !== null) restartable.descriptor = descriptor;
-      this.#specs.set(descriptor, made.spec);
+      this.#notes.setSpec(descriptor, made.spec);
       return descriptor;
     } catch (err) {
-      if (restartable !== null && this.#restartable.get(request.id) === restartable) {
-        this.#restartable.delete(request.id);
-        this.#fdDuplicator.close(restartable.fds);
-      }
+      if (restartable !== null) this.#restartable.drop(request.id, restartable);
       // A refused start (bad id, duplicate) never reached teardown: the bundle is still ours to remove.
       if (this.findById(request.id)?.bundle !== made.bundle) await bundles.remove(made.bundle);
       throw err;
@@ -227,15 +199,14 @@ export class Manager implements ContainerManager {
 
   /** Writes the bundle a spec describes without running it (Dobby's debug CreateBundle). */
   async createBundle(id: string, spec: string): Promise<void> {
-    const problem = idProblem(id);
-    if (problem !== null) throw new DobbyError('INVALID_ID', problem);
+    assertValidId(id);
     const made = await this.#requireSpecBundles().create(id, spec);
     this.#logger.info({ containerId: id, bundle: made.bundle }, 'bundle created from a spec');
   }
 
   /** The spec a running container was started from (compact JSON), if it was started from one. */
   specOf(descriptor: number): string | undefined {
-    return this.#specs.get(descriptor);
+    return this.#notes.specOf(descriptor);
   }
 
   #requireSpecBundles(): SpecBundles {
@@ -249,7 +220,7 @@ export class Manager implements ContainerManager {
     if (id !== undefined) await recordStop(this.#records, id, force).catch((err: unknown) => this.#logger.warn({ err, containerId: id }, 'could not note the stop in the record'));
     await this.#command(descriptor, (requestId) => ({ type: 'STOP', requestId, force }));
     // A stop during a restart's backoff removes the container at once: answer once it is all gone.
-    await this.#cleanups.get(descriptor);
+    await this.#restartable.cleanedUp(descriptor);
   }
 
   async pause(descriptor: number): Promise<void> {
@@ -303,19 +274,16 @@ export class Manager implements ContainerManager {
 
   annotate(descriptor: number, key: string, value: string): boolean {
     if (this.get(descriptor) === undefined) return false;
-    let map = this.#annotations.get(descriptor);
-    if (map === undefined) this.#annotations.set(descriptor, (map = new Map()));
-    map.set(key, value);
+    this.#notes.annotate(descriptor, key, value);
     return true;
   }
 
   removeAnnotation(descriptor: number, key: string): boolean {
-    return this.#annotations.get(descriptor)?.delete(key) ?? false;
+    return this.#notes.removeAnnotation(descriptor, key);
   }
 
   annotations(descriptor: number): ReadonlyMap<string, string> | undefined {
-    if (this.get(descriptor) === undefined) return undefined;
-    return this.#annotations.get(descriptor) ?? new Map();
+    return this.get(descriptor) === undefined ? undefined : this.#notes.annotations(descriptor);
   }
 
   /** Re-attaches a container found on the host after a daemon restart, with its recorded descriptor if free. */
@@ -326,7 +294,7 @@ export class Manager implements ContainerManager {
   async shutdown(options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
     this.#supervisor.send({ type: 'SHUTDOWN', force: options.force === true });
     await this.whenIdle(options.timeoutMs ?? 60_000);
-    await Promise.all(this.#cleanups.values());
+    await this.#restartable.allCleanedUp();
   }
 
   /** Resolves once no container is left (or after the timeout, with a warning). */
@@ -349,8 +317,7 @@ export class Manager implements ContainerManager {
   /** Stops the supervisor actor and completes the bus; containers are left as they are. */
   close(): void {
     this.#supervisor.stop();
-    for (const [, pending] of this.#pending) pending.reject(new DobbyError('ABORTED', 'the daemon is closing'));
-    this.#pending.clear();
+    this.#requests.rejectAll(new DobbyError('ABORTED', 'the daemon is closing'));
     this.#bus.complete();
   }
 
@@ -359,93 +326,28 @@ export class Manager implements ContainerManager {
     return children[childIdOf(descriptor)];
   }
 
-  #request(send: (requestId: string) => void): Promise<number | undefined> {
-    return new Promise((resolve, reject) => {
-      const requestId = `r${++this.#lastRequest}`;
-      this.#pending.set(requestId, { resolve, reject });
-      try {
-        send(requestId);
-      } catch (err) {
-        this.#pending.delete(requestId);
-        reject(toDobbyError(err));
-      }
-    });
-  }
-
   #command(descriptor: number, make: (requestId: string) => ContainerCommand): Promise<number | undefined> {
     if (!Number.isInteger(descriptor)) {
       return Promise.reject(new DobbyError('INVALID_ARGUMENT', `descriptor must be an integer, got ${String(descriptor)}`));
     }
-    return this.#request((requestId) => this.#supervisor.send({ type: 'COMMAND', descriptor, command: make(requestId) }));
-  }
-
-  #settle(requestId: string, result: { ok: true; value?: number } | { ok: false; error: DobbyError }): void {
-    const pending = this.#pending.get(requestId);
-    if (pending === undefined) return;
-    this.#pending.delete(requestId);
-    if (result.ok) pending.resolve(result.value);
-    else pending.reject(result.error);
+    return this.#requests.open((requestId) => this.#supervisor.send({ type: 'COMMAND', descriptor, command: make(requestId) }));
   }
 
   #onSupervisorEmitted(event: SupervisorEmitted): void {
-    switch (event.type) {
-      case 'reply':
-        this.#settle(event.requestId, event);
-        return;
-      case 'acknowledged':
-        this.#settle(event.requestId, { ok: true });
-        return;
-      case 'removed':
-        this.#annotations.delete(event.descriptor);
-        this.#specs.delete(event.descriptor);
-        this.#forgetRestartable(event.id, event.descriptor);
-        // Emitted while the supervisor is still in its transition: look at the entries after it.
-        queueMicrotask(() => {
-          if (this.list().length === 0) for (const done of [...this.#idle]) done();
-        });
-        return;
-      case 'restarted':
-        this.#logger.error({ err: event.error, containerId: event.id, descriptor: event.descriptor }, 'container actor crashed; re-adopting the container');
-        return;
-      case 'abandoned':
-        this.#logger.error({ err: event.error, containerId: event.id, descriptor: event.descriptor }, 'container actor kept crashing; giving it up');
-        this.#annotations.delete(event.descriptor);
-        this.#forgetRestartable(event.id, event.descriptor);
-        return;
-      case 'restart-scheduled':
-        this.#logger.warn({ containerId: event.id, descriptor: event.descriptor, attempt: event.attempt, delayMs: event.delayMs },
-          `container crashed; restart attempt ${event.attempt} in ${event.delayMs} ms`);
-        return;
-      case 'restarting':
-        this.#logger.info({ containerId: event.id, descriptor: event.descriptor, attempt: event.attempt }, `restarting the container (attempt ${event.attempt})`);
-        return;
-      case 'restart-exhausted':
-        this.#logger.error({ containerId: event.id, descriptor: event.descriptor, attempts: event.attempts },
-          `container crashed again after ${event.attempts} restarts in a row; not restarting it any more`);
-        return;
-      case 'restart-cancelled':
-        this.#logger.info({ containerId: event.id, descriptor: event.descriptor }, 'pending restart cancelled by a stop');
-        return;
-    }
+    logSupervisorEvent(this.#logger, event);
+    if (event.type === 'reply') this.#requests.settle(event.requestId, event);
+    else if (event.type === 'acknowledged') this.#requests.settle(event.requestId, { ok: true });
+    else if (event.type === 'removed' || event.type === 'abandoned') this.#gone(event.id, event.descriptor);
   }
 
-  /** Teardown of a restartable container keeps its bundle: a restart needs it; the final removal takes it. */
-  async #removeBundleAtTeardown(bundle: string): Promise<void> {
-    for (const r of this.#restartable.values()) if (r.bundle === bundle) return;
-    await this.#specBundles?.remove(bundle);
-  }
-
-  /** A restartable container is gone for good: its bundle and fd copies go too. */
-  #forgetRestartable(id: string, descriptor: number): void {
-    const r = this.#restartable.get(id);
-    if (r === undefined || r.descriptor !== descriptor) return;
-    this.#restartable.delete(id);
-    this.#fdDuplicator.close(r.fds);
-    const log = this.#logger.child({ containerId: id, descriptor });
-    const cleanup = (this.#specBundles?.remove(r.bundle) ?? Promise.resolve())
-      .catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'))
-      .finally(() => this.#cleanups.delete(descriptor));
-    this.#cleanups.set(descriptor, cleanup);
+  /** A container is gone for good: what was kept beside it goes too. */
+  #gone(id: string, descriptor: number): void {
+    this.#notes.forget(descriptor);
+    this.#restartable.forget(id, descriptor);
+    // Emitted while the supervisor is still in its transition: look at the entries after it.
+    queueMicrotask(() => {
+      if (this.list().length === 0) for (const done of [...this.#idle]) done();
+    });
   }
 
   // Children emit their replies and lifecycle events; attach before any of them can be emitted
@@ -458,33 +360,11 @@ export class Manager implements ContainerManager {
       if (child === undefined || this.#attached.has(child)) continue;
       this.#attached.add(child);
       const log = this.#logger.child({ containerId: entry.id, descriptor });
-      child.on('*', (emitted: ContainerEmitted) => this.#onChildEmitted(descriptor, entry.id, emitted, log));
+      child.on('*', (emitted: ContainerEmitted) => {
+        if (emitted.type === 'reply') this.#requests.settle(emitted.requestId, emitted);
+        else this.#bus.publish(lifecycleEvent(descriptor, entry.id, emitted, log));
+      });
     }
-  }
-
-  #onChildEmitted(descriptor: number, id: string, emitted: ContainerEmitted, log: Logger): void {
-    if (emitted.type === 'reply') {
-      this.#settle(emitted.requestId, emitted);
-      return;
-    }
-    const base = { id, descriptor, at: Date.now() };
-    let event: LifecycleEvent;
-    switch (emitted.event) {
-      case 'exited':
-        event = { ...base, type: 'exited', ...emitted.exit };
-        log.info({ event: 'exited', ...emitted.exit }, 'container exited');
-        // Before the old actor's teardown ends, so a restart can be decided on the exit status.
-        if (this.#restartable.has(id)) this.#supervisor.send({ type: 'CONTAINER_EXITED', descriptor, status: emitted.exit.status, at: base.at });
-        break;
-      case 'start-failed':
-        event = { ...base, type: 'start-failed', code: emitted.error.code, message: emitted.error.message };
-        log.warn({ event: 'start-failed', err: emitted.error }, 'container failed to start');
-        break;
-      default:
-        event = { ...base, type: emitted.event };
-        log.info({ event: emitted.event }, `container ${emitted.event}`);
-    }
-    this.#bus.publish(event);
   }
 }
 
@@ -495,11 +375,6 @@ function restartOnCrashOf(spec: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A bundle that cannot run is refused before anything is made for it (path, config.json, rootfs). */
-async function checkBundle(bundle: string, id: string): Promise<void> {
-  await readBundleConfig(bundle, id);
 }
 
 export function createContainerManager(options: ManagerOptions): Manager {

@@ -66,7 +66,7 @@ test('the model has ids, initial states, invokes, internal events and labelled e
   assert.equal(model.root.initial, 'idle');
   assert.deepEqual(model.byId.get('running')?.invokes, ['watchExit']);
   assert.deepEqual(model.byId.get('running')?.entry, ['notifyStarted']);
-  assert.deepEqual(model.byId.get('idle')?.internal, ['PING']);
+  assert.deepEqual(model.byId.get('idle')?.internal, ['PING / pong']);
   assert.equal(model.byId.get('running_activity_hist')?.history, 'deep');
   const labels = model.edges.map((e) => `${e.from} -> ${e.to} : ${e.label}`);
   assert.deepEqual(labels.filter((l) => l.startsWith('idle') || l.startsWith('creating') || l.startsWith('stopping')), [
@@ -86,7 +86,7 @@ test('Mermaid: nested composites, parallel regions, notes, finals', () => {
   assert.equal(lines[1], 'stateDiagram-v2');
   for (const expected of [
     '  [*] --> idle',
-    '  idle : handles PING',
+    '  idle : handles PING / pong',
     '  creating : invoke runCreate',
     '  state "running · invoke watchExit · entry notifyStarted" as running',
     '  state running {',

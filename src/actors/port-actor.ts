@@ -8,7 +8,7 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { LifecycleEvent } from '../bus.ts';
 import type { ActivePort, PortTarget } from '../drivers/ports/port-driver.ts';
-import { PortError } from '../drivers/ports/port-errors.ts';
+import { PortError } from '../ports/port-errors.ts';
 import type { AddPortRequest, PortManager } from '../drivers/ports/port-manager.ts';
 import { toDobbyError } from '../errors.ts';
 import type { Logger } from '../log.ts';

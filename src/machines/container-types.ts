@@ -130,6 +130,12 @@ export interface ContainerInput {
   readonly killWaitMs?: number;
 }
 
+/** What a container actor reports to its parent when it is gone: how it ended, if it ran. */
+export interface ContainerOutput {
+  /** null: it never ran (a failed or cancelled start) or was found gone. */
+  readonly exitStatus: ExitStatus | null;
+}
+
 export type ContainerEvent =
   | { readonly type: 'START'; readonly requestId: string; readonly request: StartRequest }
   | { readonly type: 'ADOPT' }

@@ -1,189 +1,23 @@
 // The container lifecycle as one XState machine: states, guards and which actor each state invokes.
-// Pure definition: every side effect is an actor named here and implemented in src/actors.
+// Pure definition: every side effect is an actor named here and implemented in src/actors; the
+// named guards and actions are in container-setup.ts, the teardown sequence in container-teardown.ts.
 
-import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, spawnChild } from 'xstate';
+import { assign, raise, spawnChild } from 'xstate';
 import { DobbyError } from '../errors.ts';
-import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
-import type { ContainerPhase } from '../manager-types.ts';
-import type { HookRun } from '../plugins/types.ts';
-import type {
-  AdoptOutput,
-  ConstructInput,
-  ConstructOutput,
-  ContainerContext,
-  ContainerEmitted,
-  ContainerEvent,
-  ContainerInput,
-  CreateInput,
-  CreateOutput,
-  ExecInput,
-  ExecOutput,
-  HookInput,
-  HookOutput,
-  IdInput,
-  LaterHookPoint,
-  InspectInput,
-  ProbeOutput,
-  RawExit,
-  SignalInput,
-  TeardownInput,
-  WatchInput,
-} from './container-types.ts';
-import { type Operation, refusalMessage } from './operations.ts';
+import { adoptedFields, asDobbyError, containerSetup, hookInput, KILLED_WITHOUT_RECORD, ownedBundleOf } from './container-setup.ts';
+import { teardownStates } from './container-teardown.ts';
+import type { ExecInput } from './container-types.ts';
 
-/** Actor logic placeholders: the composition root provides the real ones with machine.provide(). */
-function notProvided(name: string): () => Promise<never> {
-  return () => Promise.reject(new DobbyError('INTERNAL', `actor '${name}' was not provided to the container machine`));
-}
+export { phaseOf } from './container-phase.ts';
 
-/** A container gone without a recorded exit was last sent SIGKILL by us. */
-const KILLED_WITHOUT_RECORD: RawExit = { code: 128 + 9, oomKilled: false };
+/** Stop while there is nothing to signal (a start or a teardown in progress): noted and answered at once. */
+const STOP_ANSWERED = { STOP: { actions: 'answerStop' as const } };
+/** Stop while a signal is about to go out: noted, answered once it did. */
+const STOP_HELD = { STOP: { actions: 'holdStop' as const } };
+/** An exit while the start is still in progress: kept for when the start ends. */
+const EXIT_NOTED = { EXITED: { actions: 'noteExit' as const } };
 
-/** SIGKILL deliveries tried before a stop call is told the container is stuck. */
-const MAX_KILL_ATTEMPTS = 3;
-
-const commandOps: Readonly<Record<string, Operation>> = {
-  START: 'start',
-  STOP: 'stop',
-  PAUSE: 'pause',
-  RESUME: 'resume',
-  EXEC: 'exec',
-};
-
-export const containerMachine = setup({
-  types: {
-    context: {} as ContainerContext,
-    events: {} as ContainerEvent,
-    input: {} as ContainerInput,
-    emitted: {} as ContainerEmitted,
-  },
-  actors: {
-    adoptContainer: fromPromise<AdoptOutput, IdInput>(notProvided('adoptContainer')),
-    // One actor per hook point, so each hook state names its point (they share one implementation).
-    postConstructionHooks: fromPromise<ConstructOutput, ConstructInput>(notProvided('postConstructionHooks')),
-    preStartHooks: fromPromise<HookOutput, HookInput>(notProvided('preStartHooks')),
-    postStartHooks: fromPromise<HookOutput, HookInput>(notProvided('postStartHooks')),
-    postStopHooks: fromPromise<HookOutput, HookInput>(notProvided('postStopHooks')),
-    preDestructionHooks: fromPromise<HookOutput, HookInput>(notProvided('preDestructionHooks')),
-    createContainer: fromPromise<CreateOutput, CreateInput>(notProvided('createContainer')),
-    startContainer: fromPromise<void, IdInput>(notProvided('startContainer')),
-    signalContainer: fromPromise<void, SignalInput>(notProvided('signalContainer')),
-    pauseContainer: fromPromise<void, IdInput>(notProvided('pauseContainer')),
-    resumeContainer: fromPromise<void, IdInput>(notProvided('resumeContainer')),
-    execInContainer: fromPromise<ExecOutput, ExecInput>(notProvided('execInContainer')),
-    probeContainer: fromPromise<ProbeOutput, IdInput>(notProvided('probeContainer')),
-    inspectExit: fromPromise<ExitStatus, InspectInput>(notProvided('inspectExit')),
-    teardown: fromPromise<void, TeardownInput>(notProvided('teardown')),
-    watchExit: fromCallback<ContainerEvent, WatchInput>(() => {
-      throw new DobbyError('INTERNAL', "actor 'watchExit' was not provided to the container machine");
-    }),
-  },
-  delays: {
-    stopGrace: ({ context }) => context.stopGraceMs,
-    killWait: ({ context }) => context.killWaitMs,
-    stuckRetry: ({ context }) => context.killWaitMs,
-    killRetry: ({ context }) => Math.min(100, context.killWaitMs),
-  },
-  guards: {
-    stopRequested: ({ context }) => context.stopRequest !== null,
-    stopForced: ({ context }) => context.stopRequest?.force === true,
-    frozen: ({ context }) => context.frozen,
-    hasExit: ({ context }) => context.exit !== null,
-    forcedStopEvent: ({ event }) => event.type === 'STOP' && event.force,
-    mayRetryKill: ({ context }) => context.killAttempts < MAX_KILL_ATTEMPTS,
-    adoptedRunning: (_, output: AdoptOutput) => output.status === 'running',
-    adoptedPaused: (_, output: AdoptOutput) => output.status === 'paused',
-    adoptedCreated: (_, output: AdoptOutput) => output.status === 'created',
-    adoptedExited: (_, output: AdoptOutput) => output.status === 'exited',
-    probeFoundGone: (_, output: ProbeOutput) => output.gone,
-    hooksFailed: (_, output: { readonly failure: DobbyError | null }) => output.failure !== null,
-    wasCreated: ({ context }) => context.pid !== null,
-  },
-  actions: {
-    recordHooks: assign(({ context }, params: { runs: readonly HookRun[] }) => ({ hookRuns: [...context.hookRuns, ...params.runs] })),
-    refuse: emit(({ context, event, self }) => {
-      const op = commandOps[event.type] ?? 'start';
-      const phase = phaseOf(self.getSnapshot().value);
-      const requestId = 'requestId' in event ? event.requestId : '';
-      return {
-        type: 'reply' as const,
-        requestId,
-        ok: false as const,
-        error: new DobbyError('ILLEGAL_STATE', refusalMessage(context.id, phase, op), { containerId: context.id }),
-      };
-    }),
-    replyOk: emit(({ event }) => ({
-      type: 'reply' as const,
-      requestId: 'requestId' in event ? event.requestId : '',
-      ok: true as const,
-    })),
-    recordStop: assign(({ context, event }) => {
-      if (event.type !== 'STOP') return {};
-      return {
-        stopRequest: { force: event.force || context.stopRequest?.force === true },
-        stopReplies: [...context.stopReplies, event.requestId],
-      };
-    }),
-    flushStopReplies: enqueueActions(({ context, enqueue }) => {
-      for (const requestId of context.stopReplies) enqueue.emit({ type: 'reply', requestId, ok: true });
-      enqueue.assign({ stopReplies: [] });
-    }),
-    failStopReplies: enqueueActions(({ context, enqueue }, params: { error: unknown }) => {
-      const error = new DobbyError('RUNTIME_FAILED', `could not signal container '${context.id}': ${messageOf(params.error)}`, {
-        containerId: context.id,
-        cause: params.error,
-      });
-      for (const requestId of context.stopReplies) enqueue.emit({ type: 'reply', requestId, ok: false, error });
-      enqueue.assign({ stopReplies: [] });
-    }),
-    replyOpOk: enqueueActions(({ context, enqueue }) => {
-      if (context.opRequestId !== null) enqueue.emit({ type: 'reply', requestId: context.opRequestId, ok: true });
-      enqueue.assign({ opRequestId: null });
-    }),
-    replyOpError: enqueueActions(({ context, enqueue }, params: { error: unknown; verb: string }) => {
-      if (context.opRequestId !== null) {
-        enqueue.emit({
-          type: 'reply',
-          requestId: context.opRequestId,
-          ok: false,
-          error: asDobbyError(params.error, context.id, `could not ${params.verb} container '${context.id}'`),
-        });
-      }
-      enqueue.assign({ opRequestId: null });
-    }),
-    lifecycle: emit((_, params: { event: 'created' | 'started' | 'paused' | 'resumed' | 'deleted' }) => ({
-      type: 'lifecycle' as const,
-      event: params.event,
-    })),
-    replyStarted: enqueueActions(({ context, enqueue }) => {
-      if (context.startRequestId !== null) {
-        enqueue.emit({ type: 'reply', requestId: context.startRequestId, ok: true, value: context.descriptor });
-      }
-      enqueue.assign({ startRequestId: null });
-    }),
-    replyStartFailed: enqueueActions(({ context, enqueue }) => {
-      if (context.startRequestId !== null && context.failure !== null) {
-        enqueue.emit({ type: 'reply', requestId: context.startRequestId, ok: false, error: context.failure });
-      }
-      enqueue.assign({ startRequestId: null });
-    }),
-    /** A container that ended while a command was in flight: answer everyone who waits. */
-    settleWaiters: enqueueActions(({ context, enqueue }) => {
-      if (context.opRequestId !== null) {
-        enqueue.emit({
-          type: 'reply',
-          requestId: context.opRequestId,
-          ok: false,
-          error: new DobbyError('ILLEGAL_STATE', `container '${context.id}' exited before the command completed`, {
-            containerId: context.id,
-          }),
-        });
-      }
-      for (const requestId of context.stopReplies) enqueue.emit({ type: 'reply', requestId, ok: true });
-      enqueue.assign({ opRequestId: null, stopReplies: [] });
-    }),
-  },
-}).createMachine({
+export const containerMachine = containerSetup.createMachine({
   id: 'container',
   context: ({ input }) => ({
     id: input.id,
@@ -210,6 +44,8 @@ export const containerMachine = setup({
     adopted: false,
   }),
   initial: 'unknown',
+  // The parent decides on a restart from how the container ended.
+  output: ({ context }) => ({ exitStatus: context.exitStatus }),
   // Commands that reach the root were not accepted by the current state: refuse them, never drop.
   on: {
     START: { actions: 'refuse' },
@@ -217,30 +53,13 @@ export const containerMachine = setup({
     PAUSE: { actions: 'refuse' },
     RESUME: { actions: 'refuse' },
     EXEC: { actions: 'refuse' },
-    'xstate.done.actor.exec.*': {
-      actions: emit(({ event }) => ({
-        type: 'reply' as const,
-        requestId: (event as { output: ExecOutput }).output.requestId,
-        ok: true as const,
-        value: (event as { output: ExecOutput }).output.pid,
-      })),
-    },
-    'xstate.error.actor.exec.*': {
-      actions: emit(({ context, event }) => ({
-        type: 'reply' as const,
-        requestId: (event as { actorId: string }).actorId.slice('exec.'.length),
-        ok: false as const,
-        error: asDobbyError((event as { error: unknown }).error, context.id, `exec in container '${context.id}' failed`),
-      })),
-    },
+    'xstate.done.actor.exec.*': { actions: 'replyExec' },
+    'xstate.error.actor.exec.*': { actions: 'replyExec' },
   },
   states: {
     unknown: {
       on: {
-        START: {
-          target: 'live',
-          actions: assign(({ event }) => ({ request: event.request, startRequestId: event.requestId })),
-        },
+        START: { target: 'live', actions: assign(({ event }) => ({ request: event.request, startRequestId: event.requestId })) },
         ADOPT: { target: 'adopting', actions: assign({ adopted: true }) },
       },
     },
@@ -274,22 +93,16 @@ export const containerMachine = setup({
           {
             guard: { type: 'adoptedExited', params: ({ event }) => event.output },
             target: 'exited',
-            actions: assign(({ event }) => ({
-              runtimeHasContainer: true,
-              exit: event.output.status === 'exited' ? event.output.exit : null,
-            })),
+            actions: assign(({ event }) => ({ runtimeHasContainer: true, exit: event.output.status === 'exited' ? event.output.exit : null })),
           },
           { target: 'forgetting' },
         ],
         onError: {
           target: 'failing',
-          actions: assign(({ context, event }) => ({
-            runtimeHasContainer: true,
-            failure: asDobbyError(event.error, context.id, `could not adopt container '${context.id}'`),
-          })),
+          actions: [assign({ runtimeHasContainer: true }), { type: 'failWith', params: { verb: 'adopt' } }],
         },
       },
-      on: { STOP: { actions: ['recordStop'] } },
+      on: STOP_HELD,
     },
 
     live: {
@@ -301,9 +114,7 @@ export const containerMachine = setup({
         onError: { target: '#container.adopting', actions: 'settleWaiters' },
       },
       initial: 'constructing',
-      on: {
-        EXITED: { target: 'exited', actions: assign(({ event }) => ({ exit: event.exit })) },
-      },
+      on: { EXITED: { target: 'exited', actions: 'noteExit' } },
       states: {
         // postConstruction: the bundle's plugins are selected and may add env, fds and mounts.
         constructing: {
@@ -317,36 +128,22 @@ export const containerMachine = setup({
               {
                 guard: { type: 'hooksFailed', params: ({ event }) => event.output },
                 target: '#container.failing',
-                actions: [
-                  assign(({ event }) => ({ plugins: event.output.selection, failure: event.output.failure })),
-                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
-                ],
+                actions: [assign(({ event }) => ({ plugins: event.output.selection, failure: event.output.failure })), 'recordHooks'],
               },
               {
                 guard: 'stopRequested',
                 target: '#container.failing',
-                actions: [
-                  assign(({ context, event }) => ({ plugins: event.output.selection, failure: cancelledByStop(context.id) })),
-                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
-                ],
+                actions: [assign(({ event }) => ({ plugins: event.output.selection })), 'cancelByStop', 'recordHooks'],
               },
               {
                 target: 'creating',
-                actions: [
-                  assign(({ event }) => ({ plugins: event.output.selection, additions: event.output.additions })),
-                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
-                ],
+                actions: [assign(({ event }) => ({ plugins: event.output.selection, additions: event.output.additions })), 'recordHooks'],
               },
             ],
             // The plugins could not be selected (a required one missing, a dependsOn cycle): no hook ran.
-            onError: {
-              target: '#container.failing',
-              actions: assign(({ context, event }) => ({
-                failure: asDobbyError(event.error, context.id, `could not set up the plugins of container '${context.id}'`),
-              })),
-            },
+            onError: { target: '#container.failing', actions: { type: 'failWith', params: { verb: 'set up the plugins of' } } },
           },
-          on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+          on: STOP_ANSWERED,
         },
 
         creating: {
@@ -354,44 +151,26 @@ export const containerMachine = setup({
             src: 'createContainer',
             input: ({ context }) => {
               if (context.request === null) throw new DobbyError('INTERNAL', 'creating without a start request');
-              return {
-                id: context.id,
-                descriptor: context.descriptor,
-                request: context.request,
-                ...(context.additions === null ? {} : { additions: context.additions }),
-              };
+              const { id, descriptor, request, additions } = context;
+              return { id, descriptor, request, ...(additions === null ? {} : { additions }) };
             },
             onDone: {
               target: 'created',
               actions: [
-                assign(({ event }) => ({
-                  pid: event.output.pid,
-                  monitorPid: event.output.monitorPid,
-                  cgroup: event.output.cgroup,
-                  runtimeHasContainer: true,
-                })),
+                assign(({ event }) => ({ pid: event.output.pid, monitorPid: event.output.monitorPid, cgroup: event.output.cgroup, runtimeHasContainer: true })),
                 { type: 'lifecycle', params: { event: 'created' } },
               ],
             },
-            onError: {
-              target: '#container.failing',
-              actions: assign(({ context, event }) => ({
-                // A failed create may still have left runtime state behind: clean up as if it had.
-                runtimeHasContainer: true,
-                failure: asDobbyError(event.error, context.id, `could not create container '${context.id}'`),
-              })),
-            },
+            // A failed create may still have left runtime state behind: clean up as if it had.
+            onError: { target: '#container.failing', actions: [assign({ runtimeHasContainer: true }), { type: 'failWith', params: { verb: 'create' } }] },
           },
-          on: {
-            STOP: { actions: ['recordStop', 'flushStopReplies'] },
-            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
-          },
+          on: { ...STOP_ANSWERED, ...EXIT_NOTED },
         },
 
         created: {
           always: [
-            { guard: 'stopRequested', target: '#container.failing', actions: assign(({ context }) => ({ failure: cancelledByStop(context.id) })) },
-            { guard: 'hasExit', target: '#container.failing', actions: assign(({ context }) => ({ failure: diedBeforeStart(context.id) })) },
+            { guard: 'stopRequested', target: '#container.failing', actions: 'cancelByStop' },
+            { guard: 'hasExit', target: '#container.failing', actions: 'diedBeforeStart' },
             { target: 'preStarting' },
           ],
         },
@@ -405,28 +184,11 @@ export const containerMachine = setup({
               {
                 guard: { type: 'hooksFailed', params: ({ event }) => event.output },
                 target: '#container.failing',
-                actions: [
-                  assign(({ event }) => ({ failure: event.output.failure })),
-                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
-                ],
+                actions: [assign(({ event }) => ({ failure: event.output.failure })), 'recordHooks'],
               },
-              {
-                guard: 'stopRequested',
-                target: '#container.failing',
-                actions: [
-                  assign(({ context }) => ({ failure: cancelledByStop(context.id) })),
-                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
-                ],
-              },
-              {
-                guard: 'hasExit',
-                target: '#container.failing',
-                actions: [
-                  assign(({ context }) => ({ failure: diedBeforeStart(context.id) })),
-                  { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
-                ],
-              },
-              { target: 'starting', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
+              { guard: 'stopRequested', target: '#container.failing', actions: ['cancelByStop', 'recordHooks'] },
+              { guard: 'hasExit', target: '#container.failing', actions: ['diedBeforeStart', 'recordHooks'] },
+              { target: 'starting', actions: 'recordHooks' },
             ],
             onError: {
               target: '#container.failing',
@@ -435,10 +197,7 @@ export const containerMachine = setup({
               })),
             },
           },
-          on: {
-            STOP: { actions: ['recordStop', 'flushStopReplies'] },
-            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
-          },
+          on: { ...STOP_ANSWERED, ...EXIT_NOTED },
         },
 
         starting: {
@@ -446,18 +205,10 @@ export const containerMachine = setup({
             src: 'startContainer',
             input: ({ context }) => ({ id: context.id }),
             onDone: { target: 'postStarting' },
-            onError: {
-              target: '#container.failing',
-              actions: assign(({ context, event }) => ({
-                failure: asDobbyError(event.error, context.id, `could not start container '${context.id}'`),
-              })),
-            },
+            onError: { target: '#container.failing', actions: { type: 'failWith', params: { verb: 'start' } } },
           },
-          on: {
-            STOP: { actions: ['recordStop', 'flushStopReplies'] },
-            // The process may exit before `start` returns: keep the exit for after Started.
-            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
-          },
+          // The process may exit before `start` returns: keep the exit for after Started.
+          on: { ...STOP_ANSWERED, ...EXIT_NOTED },
         },
 
         // postStart: the container runs; Started (and the start reply) follow the hooks, as in Dobby.
@@ -466,20 +217,10 @@ export const containerMachine = setup({
           invoke: {
             src: 'postStartHooks',
             input: ({ context }) => hookInput(context, 'postStart'),
-            onDone: {
-              target: 'running',
-              actions: [
-                { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) },
-                { type: 'lifecycle', params: { event: 'started' } },
-                'replyStarted',
-              ],
-            },
+            onDone: { target: 'running', actions: ['recordHooks', { type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
             onError: { target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
           },
-          on: {
-            STOP: { actions: ['recordStop', 'flushStopReplies'] },
-            EXITED: { actions: assign(({ event }) => ({ exit: event.exit })) },
-          },
+          on: { ...STOP_ANSWERED, ...EXIT_NOTED },
         },
 
         running: {
@@ -488,8 +229,8 @@ export const containerMachine = setup({
             { guard: 'stopRequested', target: 'stopping' },
           ],
           on: {
-            STOP: { target: 'stopping', actions: 'recordStop' },
-            PAUSE: { target: 'pausing', actions: assign(({ event }) => ({ opRequestId: event.requestId })) },
+            STOP: { target: 'stopping', actions: 'holdStop' },
+            PAUSE: { target: 'pausing', actions: 'holdOp' },
             EXEC: {
               actions: spawnChild('execInContainer', {
                 id: ({ event }) => `exec.${(event as { requestId: string }).requestId}`,
@@ -506,23 +247,17 @@ export const containerMachine = setup({
           invoke: {
             src: 'pauseContainer',
             input: ({ context }) => ({ id: context.id }),
-            onDone: {
-              target: 'paused',
-              actions: [assign({ frozen: true }), { type: 'lifecycle', params: { event: 'paused' } }, 'replyOpOk'],
-            },
-            onError: {
-              target: 'running',
-              actions: { type: 'replyOpError', params: ({ event }) => ({ error: event.error, verb: 'pause' }) },
-            },
+            onDone: { target: 'paused', actions: [assign({ frozen: true }), { type: 'lifecycle', params: { event: 'paused' } }, 'replyOpOk'] },
+            onError: { target: 'running', actions: { type: 'replyOpError', params: { verb: 'pause' } } },
           },
-          on: { STOP: { actions: 'recordStop' } },
+          on: STOP_HELD,
         },
 
         paused: {
           always: { guard: 'stopRequested', target: 'stopping' },
           on: {
-            STOP: { target: 'stopping', actions: 'recordStop' },
-            RESUME: { target: 'resuming', actions: assign(({ event }) => ({ opRequestId: event.requestId })) },
+            STOP: { target: 'stopping', actions: 'holdStop' },
+            RESUME: { target: 'resuming', actions: 'holdOp' },
           },
         },
 
@@ -530,21 +265,15 @@ export const containerMachine = setup({
           invoke: {
             src: 'resumeContainer',
             input: ({ context }) => ({ id: context.id }),
-            onDone: {
-              target: 'running',
-              actions: [assign({ frozen: false }), { type: 'lifecycle', params: { event: 'resumed' } }, 'replyOpOk'],
-            },
-            onError: {
-              target: 'paused',
-              actions: { type: 'replyOpError', params: ({ event }) => ({ error: event.error, verb: 'resume' }) },
-            },
+            onDone: { target: 'running', actions: [assign({ frozen: false }), { type: 'lifecycle', params: { event: 'resumed' } }, 'replyOpOk'] },
+            onError: { target: 'paused', actions: { type: 'replyOpError', params: { verb: 'resume' } } },
           },
-          on: { STOP: { actions: 'recordStop' } },
+          on: STOP_HELD,
         },
 
         stopping: {
           initial: 'deciding',
-          on: { STOP: { actions: 'recordStop' } },
+          on: STOP_HELD,
           states: {
             deciding: {
               always: [
@@ -573,10 +302,7 @@ export const containerMachine = setup({
             graceWait: {
               after: { stopGrace: { target: 'killing' } },
               on: {
-                STOP: [
-                  { guard: 'forcedStopEvent', target: 'killing', actions: 'recordStop' },
-                  { actions: ['recordStop', 'flushStopReplies'] },
-                ],
+                STOP: [{ guard: 'forcedStopEvent', target: 'killing', actions: 'holdStop' }, { actions: 'answerStop' }],
               },
             },
             killing: {
@@ -590,7 +316,7 @@ export const containerMachine = setup({
             },
             awaitingExit: {
               after: { killWait: { target: 'probing' } },
-              on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+              on: STOP_ANSWERED,
             },
             // No exit arrived: ask the host whether the container is still there.
             probing: {
@@ -602,10 +328,7 @@ export const containerMachine = setup({
                     guard: { type: 'probeFoundGone', params: ({ event }) => event.output },
                     actions: [
                       'flushStopReplies',
-                      raise(({ event }) => ({
-                        type: 'EXITED' as const,
-                        exit: (event.output.gone ? event.output.exit : null) ?? KILLED_WITHOUT_RECORD,
-                      })),
+                      raise(({ event }) => ({ type: 'EXITED' as const, exit: (event.output.gone ? event.output.exit : null) ?? KILLED_WITHOUT_RECORD })),
                     ],
                   },
                   { guard: 'mayRetryKill', target: 'retrying' },
@@ -615,14 +338,12 @@ export const containerMachine = setup({
               },
             },
             // Delivering SIGKILL failed but the container is still there: try again shortly.
-            retrying: {
-              after: { killRetry: { target: 'killing' } },
-            },
+            retrying: { after: { killRetry: { target: 'killing' } } },
             // Processes that ignore SIGKILL (uninterruptible sleep): keep trying, never give up the id.
             stuck: {
               entry: { type: 'failStopReplies', params: { error: 'the container did not die after SIGKILL' } },
               after: { stuckRetry: { target: 'killing' } },
-              on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+              on: STOP_ANSWERED,
             },
           },
         },
@@ -632,104 +353,37 @@ export const containerMachine = setup({
     exited: {
       entry: 'settleWaiters',
       initial: 'inspecting',
-      on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+      on: STOP_ANSWERED,
       states: {
         inspecting: {
           invoke: {
             src: 'inspectExit',
             input: ({ context }) => ({ id: context.id, cgroup: context.cgroup, exit: context.exit ?? KILLED_WITHOUT_RECORD }),
-            onDone: {
-              target: 'postStopping',
-              actions: [
-                assign(({ event }) => ({ exitStatus: event.output })),
-                emit(({ event }) => ({ type: 'lifecycle' as const, event: 'exited' as const, exit: event.output })),
-              ],
-            },
-            onError: {
-              target: 'postStopping',
-              actions: [
-                assign(({ context }) => ({ exitStatus: rawToStatus(context.exit) })),
-                emit(({ context }) => ({ type: 'lifecycle' as const, event: 'exited' as const, exit: rawToStatus(context.exit) })),
-              ],
-            },
+            onDone: { target: 'postStopping', actions: 'exited' },
+            onError: { target: 'postStopping', actions: 'exited' },
           },
         },
-        // Teardown hooks: their failures are logged and teardown goes on.
-        postStopping: {
-          invoke: {
-            src: 'postStopHooks',
-            input: ({ context }) => hookInput(context, 'postStop'),
-            onDone: { target: 'preDestructing', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
-            onError: { target: 'preDestructing' },
-          },
-        },
-        preDestructing: {
-          invoke: {
-            src: 'preDestructionHooks',
-            input: ({ context }) => hookInput(context, 'preDestruction'),
-            onDone: { target: 'tearingDown', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
-            onError: { target: 'tearingDown' },
-          },
-        },
-        tearingDown: {
-          invoke: {
-            src: 'teardown',
-            input: ({ context }) => ({ id: context.id, force: false, ownedBundle: ownedBundleOf(context) }),
-            onDone: { target: '#container.stopped' },
-            // Teardown logs its own failures; the container is gone either way.
-            onError: { target: '#container.stopped' },
-          },
-        },
+        ...teardownStates({ force: false }),
       },
     },
 
     // The start failed (or was cancelled): undo whatever was done, then answer the start call.
     failing: {
-      entry: [
-        'settleWaiters',
-        emit(({ context }) => ({
-          type: 'lifecycle' as const,
-          event: 'start-failed' as const,
-          error: context.failure ?? new DobbyError('INTERNAL', `start of '${context.id}' failed`, { containerId: context.id }),
-        })),
-      ],
-      on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+      entry: ['settleWaiters', 'startFailed'],
+      on: STOP_ANSWERED,
       initial: 'deciding',
       states: {
         // postStop only for a container that was created; preDestruction whenever postConstruction ran.
         deciding: {
           always: [{ guard: 'wasCreated', target: 'postStopping' }, { target: 'preDestructing' }],
         },
-        postStopping: {
-          invoke: {
-            src: 'postStopHooks',
-            input: ({ context }) => hookInput(context, 'postStop'),
-            onDone: { target: 'preDestructing', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
-            onError: { target: 'preDestructing' },
-          },
-        },
-        preDestructing: {
-          invoke: {
-            src: 'preDestructionHooks',
-            input: ({ context }) => hookInput(context, 'preDestruction'),
-            onDone: { target: 'tearingDown', actions: { type: 'recordHooks', params: ({ event }) => ({ runs: event.output.runs }) } },
-            onError: { target: 'tearingDown' },
-          },
-        },
-        tearingDown: {
-          invoke: {
-            src: 'teardown',
-            input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context) }),
-            onDone: { target: '#container.stopped', actions: 'replyStartFailed' },
-            onError: { target: '#container.stopped', actions: 'replyStartFailed' },
-          },
-        },
+        ...teardownStates({ force: true, finish: 'replyStartFailed' }),
       },
     },
 
     // Adopted but gone from the host: clear what is left of it (monitor files, the daemon's record).
     forgetting: {
-      on: { STOP: { actions: ['recordStop', 'flushStopReplies'] } },
+      on: STOP_ANSWERED,
       invoke: {
         src: 'teardown',
         input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context) }),
@@ -738,78 +392,6 @@ export const containerMachine = setup({
       },
     },
 
-    stopped: {
-      type: 'final',
-      entry: { type: 'lifecycle', params: { event: 'deleted' } },
-    },
+    stopped: { type: 'final', entry: { type: 'lifecycle', params: { event: 'deleted' } } },
   },
 });
-
-function hookInput(context: ContainerContext, point: LaterHookPoint): HookInput {
-  return {
-    id: context.id,
-    descriptor: context.descriptor,
-    point,
-    selection: context.plugins,
-    pid: context.pid,
-    exit: context.exitStatus,
-    adopted: context.adopted,
-  };
-}
-
-function cancelledByStop(id: string): DobbyError {
-  return new DobbyError('ABORTED', `start of container '${id}' was cancelled by a stop`, { containerId: id });
-}
-
-function diedBeforeStart(id: string): DobbyError {
-  return new DobbyError('RUNTIME_FAILED', `container '${id}' died before it was started`, { containerId: id });
-}
-
-function ownedBundleOf(context: ContainerContext): string | null {
-  return context.request?.ownedBundle === true ? context.request.bundle : null;
-}
-
-function adoptedFields(output: AdoptOutput): Partial<ContainerContext> {
-  if (output.status !== 'running' && output.status !== 'paused') return {};
-  return { pid: output.pid, monitorPid: output.monitorPid, cgroup: output.cgroup, runtimeHasContainer: true };
-}
-
-function rawToStatus(exit: RawExit | null) {
-  const raw = exit ?? KILLED_WITHOUT_RECORD;
-  return exitStatusFromCode(raw.code, raw.oomKilled);
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function asDobbyError(err: unknown, id: string, context: string): DobbyError {
-  if (err instanceof DobbyError) return err;
-  return new DobbyError('INTERNAL', `${context}: ${messageOf(err)}`, { containerId: id, cause: err });
-}
-
-/** The hook states of a live container, shown as the phase they belong to. */
-const HOOK_STATE_PHASES: Readonly<Record<string, ContainerPhase>> = {
-  constructing: 'creating',
-  preStarting: 'created',
-  postStarting: 'starting',
-};
-
-/** The user-visible phase of a container machine state value. */
-export function phaseOf(value: unknown): ContainerPhase {
-  if (typeof value === 'string') {
-    if (value === 'failing' || value === 'forgetting') return 'stopping';
-    if (value === 'unknown' || value === 'adopting' || value === 'stopped') return value;
-    return 'unknown';
-  }
-  if (value !== null && typeof value === 'object') {
-    if ('live' in value) {
-      const live = (value as { live: unknown }).live;
-      const key = typeof live === 'string' ? live : Object.keys(live as object)[0];
-      if (key === undefined) return 'unknown';
-      return HOOK_STATE_PHASES[key] ?? (key as ContainerPhase);
-    }
-    if ('exited' in value || 'failing' in value) return 'stopping';
-  }
-  return 'unknown';
-}

@@ -1,5 +1,6 @@
 // The port actor with real drivers in test namespaces: Dobby's portForwarding (hostToContainer, containerToHost,
 // localhostMasquerade) applied when the network comes up, all or nothing, and removed when the container goes.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +8,7 @@ import { Subject } from 'rxjs';
 import { createPortActor, type NetworkNotice, type PortActor, type PortEvent } from '../../src/actors/port-actor.ts';
 import type { LifecycleEvent } from '../../src/bus.ts';
 import { createContainerToHost, createPorts } from '../../src/drivers/ports/index.ts';
-import { PortError } from '../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../src/ports/port-errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { ADDR, ask, echoServer, makeTopology, snapshot, type EchoServer, type Topology } from '../drivers/ports/netns-fixture.ts';
 

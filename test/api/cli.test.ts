@@ -1,4 +1,5 @@
 // The `dobby` CLI against the D-Bus service over an in-test manager: DobbyTool's exact lines, exit statuses, --json, run and events.
+// needs: bus
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

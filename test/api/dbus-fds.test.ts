@@ -1,4 +1,5 @@
 // Unix fds under load: many clients starting containers with fds at once each get their own fds through, and the daemon keeps serving.
+// needs: bus
 
 import assert from 'node:assert/strict';
 import { readSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,5 @@
 // The system bus policy file, loaded by a private dbus-daemon with the system bus's default-deny policy: who may own, call and listen.
+// needs: root bus
 
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { startDbusService, type DbusService } from '../../src/api/dbus/service.ts';
 import { run } from '../../src/drivers/process.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startPrivateBus, type PrivateBus } from '../../src/api/dbus/bus-address.ts';
-import { FakeManager } from './harness.ts';
+import { startPrivateBus, type PrivateBus } from '../../src/drivers/dbus/bus-address.ts';
+import { FakeManager, hostServices } from './harness.ts';
 import { systemLikeConfig } from '../helpers/system-bus.ts';
 
 describe('etc/dbus-1/system.d/org.rdk.dobby.conf', () => {
@@ -28,7 +29,7 @@ describe('etc/dbus-1/system.d/org.rdk.dobby.conf', () => {
     // startPrivateBus writes its own permissive config; this test swaps in the system-like one.
     bus = await startPrivateBus(join(dir, 'bus'), { configFor: (socket) => systemLikeConfig(socket) });
     chmodSync(join(dir, 'bus'), 0o755);
-    service = await startDbusService({ manager: new FakeManager(), address: bus.address, logger: silentLogger(), onShutdown: () => {} });
+    service = await startDbusService({ manager: new FakeManager(), address: bus.address, logger: silentLogger(), onShutdown: () => {}, ...hostServices() });
   });
 
   const as = (user: string, args: readonly string[]) =>

@@ -1,4 +1,5 @@
 // The D-Bus surface over an in-test manager, called with busctl and dbus-send: every method and arity, failure values, errors, introspection, fds.
+// needs: bus
 
 import assert from 'node:assert/strict';
 import { readlinkSync, readSync, writeFileSync } from 'node:fs';

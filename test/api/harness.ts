@@ -6,9 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import type { LifecycleEvent } from '../../src/bus.ts';
-import { startPrivateBus, type PrivateBus } from '../../src/api/dbus/bus-address.ts';
+import { startPrivateBus, type PrivateBus } from '../../src/drivers/dbus/bus-address.ts';
 import { startDbusService, type DbusService, type DbusServiceOptions } from '../../src/api/dbus/service.ts';
 import { run, type RunResult } from '../../src/drivers/process.ts';
+import { createNsMounter } from '../../src/drivers/mount/ns-mount.ts';
+import { readContainerStats } from '../../src/drivers/stats/reader.ts';
+import { readContainerUsage } from '../../src/drivers/stats/usage.ts';
 import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import {
@@ -46,10 +49,21 @@ export async function testBus(): Promise<TestBus> {
 /** Services started on each test bus, closed before that bus ends. */
 const services = new Map<string, DbusService[]>();
 
+/** The host services over this host's real drivers, as daemon.ts wires them. */
+export function hostServices(): Pick<DbusServiceOptions, 'mounter' | 'readStats' | 'readUsage'> {
+  return { mounter: createNsMounter(), readStats: (pid) => readContainerStats(pid), readUsage: (pid) => readContainerUsage(pid) };
+}
+
 /** Serves a manager on the bus; closed by the bus's `stop`. */
 export async function serve(options: Partial<DbusServiceOptions> & Pick<DbusServiceOptions, 'manager' | 'address'>): Promise<DbusService> {
-  // SetLogLevel's default would raise the silent test logger's level and make tests noisy.
-  const service = await startDbusService({ logger: silentLogger(), onShutdown: () => {}, onSetLogLevel: () => true, ...options });
+  const { mounter, readStats, readUsage, ...rest } = options;
+  const host = hostServices();
+  const service = await startDbusService({
+    // SetLogLevel's default would raise the silent test logger's level and make tests noisy.
+    logger: silentLogger(), onShutdown: () => {}, onSetLogLevel: () => true,
+    mounter: mounter ?? host.mounter, readStats: readStats ?? host.readStats, readUsage: readUsage ?? host.readUsage,
+    ...rest,
+  });
   services.set(options.address, [...(services.get(options.address) ?? []), service]);
   return service;
 }

@@ -1,4 +1,5 @@
 // org.rdk.dobby.ports1 and `dobby port add|ls|rm` against a service on a private bus, forwarding into test namespaces.
+// needs: root bus netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,5 @@
 // Real crun and runc under conmon: create, start, exits, signals, pause, exec, fds, OOM and failed creates.
+// needs: root crun conmon
 
 import assert from 'node:assert/strict';
 import { closeSync, openSync, writeFileSync } from 'node:fs';

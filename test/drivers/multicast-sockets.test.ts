@@ -1,4 +1,5 @@
 // The dgram-backed multicast socket driver, in a private network namespace: real datagrams through the fds.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';

@@ -1,4 +1,5 @@
 // The runtime driver against real crun and runc, for what needs no container: absence, errors, lists.
+// needs: crun
 
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,10 @@
 // A raw D-Bus client for fuzzing: hand-built messages (any header field, any body bytes, unix fds) on one
 // connection, many calls in flight, replies matched by serial, and a note when the bus drops the connection.
+// The connection (authentication, Hello, replies) is the one the CLI uses: src/api/dbus/bus-connection.ts.
 
 import { createRequire } from 'node:module';
-import { decodeMessage, marshalBody, MessageFramer, MessageKind, type WireMessage, type WireValue } from '../../src/api/dbus/wire.ts';
+import { BusConnection, type BusTransport } from '../../src/api/dbus/bus-connection.ts';
+import { marshalBody, MessageKind, type WireValue } from '../../src/api/dbus/wire.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -66,29 +68,33 @@ export function encodeCall(serial: number, call: RawCall): Buffer {
 }
 
 export class RawBus {
-  readonly #socket: USocket;
-  readonly #framer = new MessageFramer();
-  #serial = 1;
-  readonly #pending = new Map<number, (outcome: CallOutcome) => void>();
-  #closed = false;
-  uniqueName = '';
-  /** Why the connection ended, when a socket error ended it. */
-  lastError: Error | null = null;
+  readonly #connection: BusConnection;
   /** Messages the bus or a peer sent us that were not replies (signals), counted only. */
   signals = 0;
 
-  private constructor(socket: USocket) {
-    this.#socket = socket;
+  private constructor(connection: BusConnection) {
+    this.#connection = connection;
+    connection.onSignal(() => this.signals++);
+  }
+
+  get uniqueName(): string {
+    return this.#connection.uniqueName;
+  }
+
+  /** Why the connection ended, when a socket error ended it. */
+  get lastError(): Error | null {
+    return this.#connection.lastError;
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#connection.closed;
   }
 
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#connection.inFlight;
   }
 
+  /** Connects over usocket (fd passing), authenticates with unix fds negotiated, says Hello. */
   static async connect(address: string): Promise<RawBus> {
     const path = /^unix:path=([^,]+)/.exec(address)?.[1];
     if (path === undefined) throw new Error(`RawBus needs a unix:path= address, not ${address}`);
@@ -98,58 +104,13 @@ export class RawBus {
       socket.once('connected', () => resolve());
       socket.once('error', reject);
     });
-    await authenticate(socket);
-    const bus = new RawBus(socket);
-    bus.#listen();
-    const hello = await bus.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello', signature: '', body: [] });
-    if (hello.kind !== 'return') throw new Error(`Hello failed: ${JSON.stringify(hello)}`);
-    bus.uniqueName = String(hello.body[0]);
-    return bus;
-  }
-
-  #listen(): void {
-    this.#socket.on('data', (chunk: Buffer) => {
-      for (const raw of this.#framer.push(chunk)) {
-        let message: WireMessage;
-        try {
-          message = decodeMessage(raw);
-        } catch {
-          continue;
-        }
-        this.#dispatch(message);
-      }
-    });
-    const gone = (): void => {
-      if (this.#closed) return;
-      this.#closed = true;
-      for (const resolve of this.#pending.values()) resolve({ kind: 'disconnected' });
-      this.#pending.clear();
-    };
-    this.#socket.on('close', gone);
-    this.#socket.on('end', gone);
-    this.#socket.on('error', (err) => {
-      this.lastError = err;
-      gone();
-    });
-  }
-
-  #dispatch(message: WireMessage): void {
-    if (message.type === MessageKind.METHOD_RETURN || message.type === MessageKind.ERROR) {
-      const resolve = message.replySerial === undefined ? undefined : this.#pending.get(message.replySerial);
-      if (resolve === undefined) return;
-      this.#pending.delete(message.replySerial!);
-      resolve(message.type === MessageKind.ERROR
-        ? { kind: 'error', name: message.errorName ?? '', message: String(message.body[0] ?? '') }
-        : { kind: 'return', signature: message.signature, body: message.body });
-    } else {
-      this.signals++;
-    }
+    return new RawBus(await BusConnection.open(usocketTransport(socket), { negotiateUnixFd: true }));
   }
 
   /** Sends a call and resolves with what came back (never rejects). */
   call(call: RawCall, timeoutMs = 30_000): Promise<CallOutcome> {
-    if (this.#closed) return Promise.resolve({ kind: 'disconnected' });
-    const serial = this.#serial++;
+    if (this.closed) return Promise.resolve({ kind: 'disconnected' });
+    const serial = this.nextSerial();
     let data: Buffer;
     try {
       data = encodeCall(serial, call);
@@ -160,81 +121,46 @@ export class RawBus {
   }
 
   /** Sends bytes already encoded as a call with `serial` (see encodeBigEndianCall) and waits for its reply. */
-  callEncoded(serial: number, data: Buffer, timeoutMs = 30_000, fds?: readonly number[]): Promise<CallOutcome> {
-    if (this.#closed) return Promise.resolve({ kind: 'disconnected' });
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(serial);
-        resolve({ kind: 'timeout' });
-      }, timeoutMs);
-      this.#pending.set(serial, (outcome) => {
-        clearTimeout(timer);
-        resolve(outcome);
-      });
-      this.#socket.write(fds === undefined || fds.length === 0 ? data : { data, fds: [...fds] });
-    });
+  async callEncoded(serial: number, data: Buffer, timeoutMs = 30_000, fds?: readonly number[]): Promise<CallOutcome> {
+    const outcome = await this.#connection.call(serial, data, timeoutMs, fds);
+    return outcome.kind === 'return' ? { kind: 'return', signature: outcome.message.signature, body: outcome.message.body } : outcome;
   }
 
   /** A serial no call of this connection uses (for callEncoded). */
   nextSerial(): number {
-    return this.#serial++;
+    return this.#connection.nextSerial();
   }
 
   close(): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      for (const resolve of this.#pending.values()) resolve({ kind: 'disconnected' });
-      this.#pending.clear();
-    }
-    // end() only, as dbus-next does: usocket closes once the bus has closed its side too. Closing the
-    // handle (destroy) while usocket still polls it trips a libuv assertion and aborts the process.
-    try {
-      this.#socket.end();
-    } catch {
-      // already gone
-    }
+    this.#connection.close();
   }
 }
 
-/** SASL EXTERNAL as our uid, with unix fd passing negotiated. */
-function authenticate(socket: USocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    let step = 0;
-    const timer = setTimeout(() => reject(new Error(`D-Bus authentication got no answer (so far: ${JSON.stringify(text)})`)), 5_000);
-    const onData = (chunk: Buffer): void => {
-      text += chunk.toString('latin1');
-      while (text.includes('\r\n')) {
-        const lineEnd = text.indexOf('\r\n');
-        const reply = text.slice(0, lineEnd);
-        text = text.slice(lineEnd + 2);
-        if (step === 0 && reply.startsWith('OK ')) {
-          step = 1;
-          socket.write(Buffer.from('NEGOTIATE_UNIX_FD\r\n'));
-        } else if (step === 1 && reply === 'AGREE_UNIX_FD') {
-          step = 2;
-          clearTimeout(timer);
-          socket.write(Buffer.from('BEGIN\r\n'));
-          detach();
-          resolve();
-          return;
-        } else {
-          clearTimeout(timer);
-          detach();
-          reject(new Error(`D-Bus authentication failed at step ${step}: ${reply}`));
-          return;
-        }
+function usocketTransport(socket: USocket): BusTransport {
+  let ended = false;
+  const ends = new Set<(error: Error | null) => void>();
+  const end = (error: Error | null): void => {
+    if (ended) return;
+    ended = true;
+    for (const listener of ends) listener(error);
+  };
+  socket.on('close', () => end(null));
+  socket.on('end', () => end(null));
+  socket.on('error', (err) => end(err));
+  return {
+    write: (data, fds) => void socket.write(fds === undefined || fds.length === 0 ? data : { data, fds: [...fds] }),
+    onData: (listener) => socket.on('data', listener),
+    onEnd: (listener) => void ends.add(listener),
+    // end() only, as dbus-next does: usocket closes once the bus has closed its side too. Closing the
+    // handle (destroy) while usocket still polls it trips a libuv assertion and aborts the process.
+    end: () => {
+      try {
+        socket.end();
+      } catch {
+        // already gone
       }
-    };
-    // Later data belongs to the message reader: the auth handler turns into a no-op once done.
-    let handler: (chunk: Buffer) => void = onData;
-    const detach = (): void => {
-      handler = () => {};
-    };
-    socket.on('data', (c) => handler(c));
-    const uid = Buffer.from(String(process.getuid?.() ?? 0)).toString('hex');
-    socket.write(Buffer.concat([Buffer.from([0]), Buffer.from(`AUTH EXTERNAL ${uid}\r\n`)]));
-  });
+    },
+  };
 }
 
 /**

@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import { chmodSync } from 'node:fs';
-import { startPrivateBus, type PrivateBus } from '../../src/api/dbus/bus-address.ts';
+import { startPrivateBus, type PrivateBus } from '../../src/drivers/dbus/bus-address.ts';
 
 export const POLICY = join(import.meta.dirname, '..', '..', 'etc', 'dbus-1', 'system.d', 'org.rdk.dobby.conf');
 

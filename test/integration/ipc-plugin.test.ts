@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { startPrivateBus, type PrivateBus } from '../../src/api/dbus/bus-address.ts';
+import { startPrivateBus, type PrivateBus } from '../../src/drivers/dbus/bus-address.ts';
 import { run } from '../../src/drivers/process.ts';
 import { dobby } from '../api/harness.ts';
 import { appPluginDaemon, warningsAbout } from '../helpers/app-plugins.ts';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BusClient } from '../../src/api/cli/bus-client.ts';
-import type { PrivateBus } from '../../src/api/dbus/bus-address.ts';
+import type { PrivateBus } from '../../src/drivers/dbus/bus-address.ts';
 import { ADMIN, CONTRACT, CTRL, DEBUG, OBJECT, splitTypes } from '../helpers/dbus-fuzz.ts';
 import { makeBundle } from '../helpers/bundle.ts';
 import { startDobbyd, type DobbydProcess } from '../helpers/dobbyd-process.ts';

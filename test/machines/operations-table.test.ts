@@ -1,5 +1,5 @@
-// The machine accepts exactly the commands the allowed-operations table lists, in every phase,
-// transitional ones included, and refuses the rest with a typed error naming the state.
+// The machine accepts exactly the commands the table below lists, in every phase, transitional
+// ones included, and refuses the rest with a typed error naming the state and what it accepts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -21,8 +21,27 @@ import type {
   Reply,
   TeardownInput,
 } from '../../src/machines/container-types.ts';
-import { allowedOperations, type Operation } from '../../src/machines/operations.ts';
 import type { ContainerPhase } from '../../src/manager-types.ts';
+
+type Operation = 'start' | 'stop' | 'pause' | 'resume' | 'exec';
+
+/**
+ * What each phase accepts. Stop is accepted in every live state: during a start it cancels the
+ * start, during a stop it is a no-op (or upgrades a graceful stop to a forced one), as Dobby's Stop does.
+ */
+const allowedOperations: Readonly<Record<ContainerPhase, readonly Operation[]>> = {
+  unknown: ['start'],
+  adopting: ['stop'],
+  creating: ['stop'],
+  created: ['stop'],
+  starting: ['stop'],
+  running: ['stop', 'pause', 'exec'],
+  pausing: ['stop'],
+  paused: ['stop', 'resume'],
+  resuming: ['stop'],
+  stopping: ['stop'],
+  stopped: [],
+};
 
 type Step = 'create' | 'start' | 'pause' | 'resume' | 'signal' | 'adopt' | 'postConstruction' | 'preStart' | 'postStart' | 'postStop' | 'preDestruction';
 
@@ -132,6 +151,8 @@ for (const { phase, ...route } of allRoutes) {
         assert.ok(refusal !== undefined, `${op} in ${phase} was not refused`);
         assert.equal(refusal.error.code, 'ILLEGAL_STATE');
         assert.match(refusal.error.message, new RegExp(`cannot ${op} container 'c' while it is ${phase}`));
+        const hint = allowedOperations[phase].length === 0 ? 'it accepts no commands' : `it accepts only: ${allowedOperations[phase].join(', ')}`;
+        assert.ok(refusal.error.message.endsWith(`; ${hint}`), `refusal in ${phase}: ${refusal.error.message}`);
       }
       actor.stop();
     }

@@ -32,7 +32,12 @@ async function until(condition: () => boolean, ms = 5_000): Promise<void> {
 const BUNDLE = mkdtempSync(join(tmpdir(), 'dobby-supervisor-'));
 mkdirSync(join(BUNDLE, 'rootfs'));
 writeFileSync(join(BUNDLE, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, process: { args: ['/bin/true'], cwd: '/' } }));
-after(() => rmSync(BUNDLE, { recursive: true, force: true }));
+// The actors write their state (exec pid files, launch configs) here, never outside the test's own dirs.
+const STATE_DIR = mkdtempSync(join(tmpdir(), 'dobby-supervisor-state-'));
+after(() => {
+  rmSync(BUNDLE, { recursive: true, force: true });
+  rmSync(STATE_DIR, { recursive: true, force: true });
+});
 
 const noCgroups: CgroupProbe = { pathsOf: async () => null, oomKillCount: async () => 0 };
 
@@ -45,7 +50,7 @@ function setUp(crashOnPause: { armed: boolean }) {
     records: new MemoryContainerRecords(),
     limiter: new Semaphore(4),
     logger: silentLogger(),
-    stateDir: '/nonexistent-state-dir',
+    stateDir: STATE_DIR,
   });
   const container = containerMachine.provide({
     actors: { ...actors, ...createHookActors({ registry: new PluginRegistry(), logger: silentLogger() }) },

@@ -5,6 +5,7 @@
 // found through /proc/self/cgroup, mounts, /etc files, what is writable). Where this host lacks a feature the test
 // says so (a diagnostic) and checks the conversion's warning instead. Plugin-driven fields (networking, logging,
 // storage, ipc, rtscheduling, gpu) are the plugins' and the daemon's: here only what crun itself applies is checked.
+// needs: root crun
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';

@@ -1,4 +1,5 @@
 // Converted configs really run under crun on this host (skipped unless root with crun and tini-static).
+// needs: root crun
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

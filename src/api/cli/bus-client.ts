@@ -1,8 +1,10 @@
-// A minimal D-Bus client connection (unix sockets, EXTERNAL auth): method calls, match rules and signals, without dbus-next.
+// The CLI's D-Bus client (unix sockets, without dbus-next): method calls that throw on error
+// replies, match rules and signals, over the one client connection (src/api/dbus/bus-connection.ts).
 
 import { connect, type Socket } from 'node:net';
 import { parseBusAddress } from '../../host/dbus-check.ts';
-import { decodeMessage, encodeMessage, FLAG_NO_REPLY_EXPECTED, MessageFramer, MessageKind, type WireMessage, type WireValue } from '../dbus/wire.ts';
+import { BusConnection } from '../dbus/bus-connection.ts';
+import { encodeMessage, FLAG_NO_REPLY_EXPECTED, MessageKind, type WireMessage, type WireValue } from '../dbus/wire.ts';
 
 /** An error reply from the bus or the service, with its D-Bus error name. */
 export class DBusCallError extends Error {
@@ -32,19 +34,18 @@ export interface Reply {
 type SignalListener = (message: WireMessage) => void;
 
 export class BusClient {
-  readonly #socket: Socket;
-  readonly #framer = new MessageFramer();
-  #serial = 1;
-  readonly #pending = new Map<number, { resolve(m: WireMessage): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
-  readonly #listeners = new Set<SignalListener>();
-  #closed = false;
-  /** Our unique name once Hello has been answered. */
-  uniqueName = '';
+  readonly #connection: BusConnection;
   /** Called with each message sent and received (for -v). */
   trace: ((direction: 'send' | 'recv', message: WireMessage) => void) | null = null;
 
-  private constructor(socket: Socket) {
-    this.#socket = socket;
+  private constructor(connection: BusConnection) {
+    this.#connection = connection;
+    connection.traceReceived = (message) => this.trace?.('recv', message);
+  }
+
+  /** Our unique name on the bus. */
+  get uniqueName(): string {
+    return this.#connection.uniqueName;
   }
 
   /** Connects, authenticates (EXTERNAL, as our uid) and says Hello. */
@@ -59,12 +60,7 @@ export class BusClient {
       const path = endpoint.kind === 'unix' ? endpoint.path : `\0${endpoint.name}`;
       try {
         const socket = await openSocket(path, timeoutMs);
-        await authenticate(socket, timeoutMs);
-        const client = new BusClient(socket);
-        client.#listen();
-        const hello = await client.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello', timeoutMs });
-        client.uniqueName = String(hello.body[0] ?? '');
-        return client;
+        return new BusClient(await BusConnection.open(socketTransport(socket), { timeoutMs }));
       } catch (err) {
         lastError = err instanceof Error ? err : new Error(String(err));
       }
@@ -72,81 +68,29 @@ export class BusClient {
     throw lastError;
   }
 
-  #listen(): void {
-    this.#socket.on('data', (chunk: Buffer) => {
-      for (const raw of this.#framer.push(chunk)) {
-        let message: WireMessage;
-        try {
-          message = decodeMessage(raw);
-        } catch (err) {
-          this.#fail(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
-        this.trace?.('recv', message);
-        this.#dispatch(message);
-      }
-    });
-    this.#socket.on('error', (err) => this.#fail(err));
-    this.#socket.on('close', () => this.#fail(new Error('the D-Bus connection closed')));
-  }
-
-  #dispatch(message: WireMessage): void {
-    if (message.type === MessageKind.METHOD_RETURN || message.type === MessageKind.ERROR) {
-      const pending = message.replySerial === undefined ? undefined : this.#pending.get(message.replySerial);
-      if (pending === undefined) return;
-      this.#pending.delete(message.replySerial!);
-      clearTimeout(pending.timer);
-      if (message.type === MessageKind.ERROR) {
-        pending.reject(new DBusCallError(message.errorName ?? 'org.freedesktop.DBus.Error.Failed', String(message.body[0] ?? '')));
-      } else {
-        pending.resolve(message);
-      }
-    } else if (message.type === MessageKind.SIGNAL) {
-      for (const listener of this.#listeners) listener(message);
+  async call(options: CallOptions): Promise<Reply> {
+    const serial = this.#connection.nextSerial();
+    const message = callMessage(options, serial, 0);
+    this.trace?.('send', message);
+    const timeoutMs = options.timeoutMs ?? 25_000;
+    const outcome = await this.#connection.call(serial, encodeMessage(message), timeoutMs);
+    switch (outcome.kind) {
+      case 'return':
+        return { signature: outcome.message.signature, body: outcome.message.body };
+      case 'error':
+        throw new DBusCallError(outcome.name, outcome.message);
+      case 'timeout':
+        throw new DBusCallError('org.freedesktop.DBus.Error.NoReply', `no reply to ${options.interface}.${options.member} within ${timeoutMs} ms`);
+      case 'disconnected':
+        throw this.#connection.lastError ?? new Error('the D-Bus connection closed');
     }
-  }
-
-  #fail(err: Error): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const [, pending] of this.#pending) {
-      clearTimeout(pending.timer);
-      pending.reject(err);
-    }
-    this.#pending.clear();
-    this.#socket.destroy();
-  }
-
-  call(options: CallOptions): Promise<Reply> {
-    if (this.#closed) return Promise.reject(new Error('the D-Bus connection is closed'));
-    const serial = this.#serial++;
-    const message: WireMessage = {
-      type: MessageKind.METHOD_CALL, flags: 0, serial,
-      destination: options.destination, path: options.path, interface: options.interface, member: options.member,
-      signature: options.signature ?? '', body: options.body ?? [],
-    };
-    const data = encodeMessage(message);
-    return new Promise((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? 25_000;
-      const timer = setTimeout(() => {
-        this.#pending.delete(serial);
-        reject(new DBusCallError('org.freedesktop.DBus.Error.NoReply', `no reply to ${options.interface}.${options.member} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(serial, { resolve: (m) => resolve({ signature: m.signature, body: m.body }), reject, timer });
-      this.trace?.('send', message);
-      this.#socket.write(data);
-    });
   }
 
   /** Sends a call without waiting for (or wanting) a reply. */
   send(options: CallOptions): void {
-    const message: WireMessage = {
-      type: MessageKind.METHOD_CALL, flags: FLAG_NO_REPLY_EXPECTED, serial: this.#serial++,
-      destination: options.destination, path: options.path, interface: options.interface, member: options.member,
-      signature: options.signature ?? '', body: options.body ?? [],
-    };
+    const message = callMessage(options, this.#connection.nextSerial(), FLAG_NO_REPLY_EXPECTED);
     this.trace?.('send', message);
-    this.#socket.write(encodeMessage(message));
+    this.#connection.send(encodeMessage(message));
   }
 
   /** Adds a match rule on the bus; resolves once the bus has it, so no later signal can be missed. */
@@ -158,17 +102,36 @@ export class BusClient {
   }
 
   onSignal(listener: SignalListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#connection.onSignal(listener);
   }
 
   close(): void {
-    this.#closed = true;
-    for (const [, pending] of this.#pending) clearTimeout(pending.timer);
-    this.#pending.clear();
-    this.#socket.end();
-    this.#socket.destroy();
+    this.#connection.close();
   }
+}
+
+function callMessage(options: CallOptions, serial: number, flags: number): WireMessage {
+  return {
+    type: MessageKind.METHOD_CALL, flags, serial,
+    destination: options.destination, path: options.path, interface: options.interface, member: options.member,
+    signature: options.signature ?? '', body: options.body ?? [],
+  };
+}
+
+function socketTransport(socket: Socket) {
+  return {
+    write: (data: Buffer) => void socket.write(data),
+    onData: (listener: (chunk: Buffer) => void) => void socket.on('data', listener),
+    onEnd: (listener: (error: Error | null) => void) => {
+      let error: Error | null = null;
+      socket.on('error', (err) => (error = err));
+      socket.on('close', () => listener(error));
+    },
+    end: () => {
+      socket.end();
+      socket.destroy();
+    },
+  };
 }
 
 function openSocket(path: string, timeoutMs: number): Promise<Socket> {
@@ -187,40 +150,5 @@ function openSocket(path: string, timeoutMs: number): Promise<Socket> {
       clearTimeout(timer);
       reject(new Error(`cannot connect to the D-Bus socket ${path.replace('\0', '@')}: ${err.code ?? err.message}`));
     });
-  });
-}
-
-/** SASL EXTERNAL with our uid, then BEGIN; the server's lines end in CRLF. */
-function authenticate(socket: Socket, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => done(new Error(`the D-Bus server did not finish authentication within ${timeoutMs} ms`)), timeoutMs);
-    const done = (err?: Error): void => {
-      clearTimeout(timer);
-      socket.removeListener('data', onData);
-      socket.removeListener('error', onError);
-      if (err === undefined) resolve();
-      else {
-        socket.destroy();
-        reject(err);
-      }
-    };
-    const onError = (err: Error): void => done(err);
-    const onData = (chunk: Buffer): void => {
-      text += chunk.toString('latin1');
-      const end = text.indexOf('\r\n');
-      if (end < 0) return;
-      const line = text.slice(0, end);
-      if (line.startsWith('OK ')) {
-        socket.write('BEGIN\r\n');
-        done();
-      } else {
-        done(new Error(`the D-Bus server refused EXTERNAL authentication: ${line}`));
-      }
-    };
-    socket.on('data', onData);
-    socket.on('error', onError);
-    const uid = Buffer.from(String(process.getuid?.() ?? 0), 'ascii').toString('hex');
-    socket.write(`\0AUTH EXTERNAL ${uid}\r\n`);
   });
 }

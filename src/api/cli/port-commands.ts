@@ -3,7 +3,7 @@
 import { DOBBY_OBJECT, DOBBY_SERVICE } from '../dbus/names.ts';
 import { PORTS_IFACE } from '../dbus/ports-protocol.ts';
 import type { WireValue } from '../dbus/wire.ts';
-import { parsePortText } from '../../drivers/ports/port-spec.ts';
+import { parsePortText } from '../../ports/port-spec.ts';
 import type { Command, CommandContext } from './context.ts';
 import { EXIT } from './output.ts';
 

@@ -1,9 +1,10 @@
-// What the D-Bus handlers work with: the manager, the signal emitter, drivers, and the daemon's admin hooks.
+// What the D-Bus handlers work with: the manager, the signal emitter, the host services (interfaces
+// from src/host-services.ts; daemon.ts gives the real drivers), and the daemon's admin hooks.
 
 import type { Logger } from '../../log.ts';
 import type { ContainerManager, StartRequest } from '../../manager-types.ts';
-import type { ContainerMounter } from '../../drivers/mount/ns-mount.ts';
-import type { ContainerStats } from '../../drivers/stats/reader.ts';
+import type { ContainerMounter } from '../../host-services.ts';
+import type { ContainerStats } from '../../host-services.ts';
 import type { DobbySignals } from './signals.ts';
 
 /** StartFromBundle's optional arguments; the manager applies them through the container's launch config. */

@@ -1,6 +1,6 @@
 // Builds GetInfo's document (reference §3.7): id, state, monotonic timestamp, pids, processes, cpu, memory, annotations, plugins.
 
-import type { ContainerStats } from '../../drivers/stats/reader.ts';
+import type { ContainerStats } from '../../host-services.ts';
 import type { ContainerSummary } from '../../manager-types.ts';
 import type { PluginReport } from '../../plugins/report.ts';
 import { formatJsonLikeJsoncpp, type JsonValue } from '../json-format.ts';

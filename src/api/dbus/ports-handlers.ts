@@ -1,8 +1,7 @@
 // Handlers of org.rdk.dobby.ports1: AddPort, ListPorts and RemovePort over the daemon's port actor.
 
-import type { ActivePort } from '../../drivers/ports/port-driver.ts';
-import type { AddPortRequest } from '../../drivers/ports/port-manager.ts';
-import { PortError } from '../../drivers/ports/port-errors.ts';
+import type { ActivePort, AddPortRequest } from '../../ports/types.ts';
+import { PortError } from '../../ports/port-errors.ts';
 import { toDobbyError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { ContainerManager } from '../../manager-types.ts';

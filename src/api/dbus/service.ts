@@ -3,10 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import dbus from 'dbus-next';
 import type { Subscription } from 'rxjs';
-import { createNsMounter, type ContainerMounter } from '../../drivers/mount/ns-mount.ts';
-import { readContainerStats, type ContainerStats } from '../../drivers/stats/reader.ts';
-import { readContainerUsage, type ContainerUsage } from '../../drivers/stats/usage.ts';
 import { DobbyError } from '../../errors.ts';
+import type { ContainerMounter, ContainerStats, ContainerUsage } from '../../host-services.ts';
 import type { Logger } from '../../log.ts';
 import type { ContainerManager } from '../../manager-types.ts';
 import { adminHandlers, debugHandlers } from './admin-handlers.ts';
@@ -27,10 +25,12 @@ export interface DbusServiceOptions extends AdminHooks {
   readonly address: string;
   /** Well-known name to own; Dobby's by default (tests may pick another). */
   readonly serviceName?: string;
-  readonly mounter?: ContainerMounter;
-  readonly readStats?: (pid: number | null) => Promise<ContainerStats>;
-  /** GetStats' reader (stats1); default: the container's cgroups on this host. */
-  readonly readUsage?: (pid: number | null) => Promise<ContainerUsage | null>;
+  /** The host services the handlers use; daemon.ts gives the real drivers. */
+  readonly mounter: ContainerMounter;
+  /** GetInfo's reader of the container's cgroups and processes. */
+  readonly readStats: (pid: number | null) => Promise<ContainerStats>;
+  /** GetStats' reader (stats1). */
+  readonly readUsage: (pid: number | null) => Promise<ContainerUsage | null>;
   /** The port manager behind org.rdk.dobby.ports1; without it AddPort/RemovePort fail and ListPorts is empty. */
   readonly ports?: PortService;
   /** Connection attempts before giving up (Dobby: 5, back-off from 200 ms). */
@@ -155,15 +155,15 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
     logger,
     rootLogger: options.logger,
     signals,
-    mounter: options.mounter ?? createNsMounter(),
-    readStats: options.readStats ?? ((pid) => readContainerStats(pid)),
+    mounter: options.mounter,
+    readStats: options.readStats,
     admin: options,
   };
   const dispatcher = new Dispatcher({
     [ADMIN_IFACE]: adminHandlers(deps),
     [CTRL_IFACE]: ctrlHandlers(deps),
     [DEBUG_IFACE]: debugHandlers(deps),
-    [STATS_IFACE]: statsHandlers({ manager: options.manager, logger, readUsage: options.readUsage ?? ((pid) => readContainerUsage(pid)) }),
+    [STATS_IFACE]: statsHandlers({ manager: options.manager, logger, readUsage: options.readUsage }),
     [PORTS_IFACE]: portsHandlers({ manager: options.manager, ports: options.ports, logger }),
   }, logger);
 

@@ -1,4 +1,6 @@
 // Turns lifecycle events into Dobby's signals in Dobby's order: Started before the start reply; StoppedWithStatus then Stopped at teardown.
+// Started has one path, the `started` event: the manager publishes it before it settles the start
+// call, so the signal always goes out before the reply.
 
 import type { LifecycleEvent } from '../../bus.ts';
 import type { Logger } from '../../log.ts';
@@ -18,7 +20,6 @@ interface Track {
 interface InFlightStart {
   /** Start calls for this id not yet answered (a duplicate start of a running id makes two). */
   calls: number;
-  startedSent: boolean;
   readonly deferred: (() => void)[];
 }
 
@@ -55,7 +56,7 @@ export class DobbySignals {
   beginStart(id: string): void {
     const flight = this.#inFlight.get(id);
     if (flight !== undefined) flight.calls++;
-    else this.#inFlight.set(id, { calls: 1, startedSent: false, deferred: [] });
+    else this.#inFlight.set(id, { calls: 1, deferred: [] });
   }
 
   /** The start call's reply has been sent: release what was held. */
@@ -64,21 +65,6 @@ export class DobbySignals {
     if (flight === undefined || --flight.calls > 0) return;
     this.#inFlight.delete(id);
     for (const fn of flight.deferred) fn();
-  }
-
-  /** Sends Started unless it already went out for this run of the container. Call before the start reply. */
-  ensureStarted(descriptor: number, id: string): void {
-    const flight = this.#inFlight.get(id);
-    const track = this.#tracks.get(descriptor);
-    if (flight?.startedSent === true || (track?.id === id && track.startedSent)) return;
-    this.#started(descriptor, id);
-  }
-
-  #started(descriptor: number, id: string): void {
-    const flight = this.#inFlight.get(id);
-    if (flight !== undefined) flight.startedSent = true;
-    this.#track(descriptor, id).startedSent = true;
-    this.#send(CTRL_IFACE, 'Started', [descriptor, id]);
   }
 
   onEvent(event: LifecycleEvent): void {
@@ -90,8 +76,9 @@ export class DobbySignals {
         return;
       case 'started': {
         const track = this.#track(descriptor, id);
-        const flight = this.#inFlight.get(id);
-        if (!track.startedSent && flight?.startedSent !== true) this.#started(descriptor, id);
+        if (track.startedSent) return;
+        track.startedSent = true;
+        this.#send(CTRL_IFACE, 'Started', [descriptor, id]);
         return;
       }
       case 'exited':

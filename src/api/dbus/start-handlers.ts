@@ -1,4 +1,5 @@
-// Start, StartFromSpec and StartFromBundle in all their arities: start through the manager, Started before the reply.
+// Start, StartFromSpec and StartFromBundle in all their arities: start through the manager; the
+// container's stop signals are held until the reply is out (Started comes from the event stream, before it).
 
 import { toDobbyError } from '../../errors.ts';
 import type { BundleStartRequest, HandlerDeps, SpecStartRequest } from './deps.ts';
@@ -47,7 +48,6 @@ export function startHandlers(deps: HandlerDeps): { bundle: Handler; spec: Handl
       log.warn({ err: e, code: e.code }, `failed to start container '${a.id}': ${e.message}`);
       return [-1];
     }
-    signals.ensureStarted(descriptor, a.id);
     log.info({ descriptor }, 'container started');
     return [descriptor];
   };

@@ -1,6 +1,6 @@
 // Builds GetStats' document (dobby-ts's own stats1 interface): cpu time, memory usage/peak/limit and pids count/limit of one container.
 
-import type { ContainerUsage } from '../../drivers/stats/usage.ts';
+import type { ContainerUsage } from '../../host-services.ts';
 import type { ContainerSummary } from '../../manager-types.ts';
 import { formatJsonLikeJsoncpp, type JsonValue } from '../json-format.ts';
 import { WIRE_STATE_NAMES } from './names.ts';

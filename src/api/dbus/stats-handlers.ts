@@ -1,6 +1,6 @@
 // org.rdk.dobby.stats1 (dobby-ts's own): GetStats(descriptor) → JSON text of the container's resource usage, "" if unknown.
 
-import type { ContainerUsage } from '../../drivers/stats/usage.ts';
+import type { ContainerUsage } from '../../host-services.ts';
 import type { Logger } from '../../log.ts';
 import type { ContainerManager } from '../../manager-types.ts';
 import type { HandlerTable } from './dispatcher.ts';

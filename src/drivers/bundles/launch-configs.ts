@@ -3,6 +3,7 @@
 
 import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
 import { readBundleConfig } from './bundle-config.ts';
 import { DOBBY_INIT, deriveLaunchConfig, type JsonObject, type LaunchAdditions, type LaunchOverrides } from './launch-config.ts';
@@ -47,9 +48,7 @@ export class LaunchConfigs {
   }
 
   pathOf(id: string): string {
-    if (id === '' || id.includes('/') || id === '.' || id === '..') {
-      throw new DobbyError('INVALID_ID', `container id '${id}' cannot name a file; use letters, digits, '.', '_' and '-'`, { containerId: id });
-    }
+    assertValidId(id);
     return join(this.dir, `${id}.json`);
   }
 

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Observable, Subject } from 'rxjs';
+import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
 import { cgroupPathsOfPid, readOomKillCount, type CgroupPaths } from '../cgroup/index.ts';
 import { isMissingExecutable, resolveExecutable, summariseStderr, type DriverLogger } from '../process.ts';
@@ -59,9 +60,7 @@ export class ConmonMonitor implements Monitor {
 
   async create(options: CreateOptions): Promise<CreatedContainer> {
     const { id } = options;
-    if (id === '' || id.includes('/') || id === '.' || id === '..') {
-      throw new DobbyError('INVALID_ID', `container id '${id}' cannot name a file; use letters, digits, '.', '_' and '-'`, { containerId: id, verb: 'create' });
-    }
+    assertValidId(id, { verb: 'create' });
     const conmon = this.#conmonOrThrow(id);
     const runtimeBinary = resolveExecutable(this.#options.runtime.binary);
     if (runtimeBinary === null) {

@@ -5,28 +5,7 @@ import { isAbsolute, posix } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import { run } from '../process.ts';
 import { parseMountFlags } from './flags.ts';
-
-export interface MountRequest {
-  /** Host pid of the container's init: its mount namespace and root are the target. */
-  readonly pid: number;
-  readonly source: string;
-  /** Path inside the container; must not exist yet (it is created, as Dobby does). */
-  readonly destination: string;
-  readonly flags: readonly string[];
-  /** Ignored: a bind mount takes no filesystem data (Dobby's open_tree path ignores it too). */
-  readonly data?: string;
-}
-
-export interface UnmountRequest {
-  readonly pid: number;
-  readonly destination: string;
-}
-
-export interface ContainerMounter {
-  /** Resolves once mounted; rejects with a DobbyError naming what is wrong. */
-  mount(request: MountRequest): Promise<{ readonly ignoredFlags: readonly string[] }>;
-  unmount(request: UnmountRequest): Promise<void>;
-}
+import type { ContainerMounter, MountRequest, UnmountRequest } from '../../host-services.ts';
 
 /** Syscall numbers the helper needs: open_tree, move_mount, setns, mount, umount2. */
 const SYSCALLS: Readonly<Record<string, readonly [number, number, number, number, number]>> = {

@@ -15,8 +15,8 @@ import type { HostNetns } from './netns-exec.ts';
 import { isLocalIn, netnsPathOf } from './netns-exec.ts';
 import { HelperError, HelperPool, type NetnsHelper } from './netns-helpers.ts';
 import type { ActivePort, PortDriver, PortTarget, StepHook } from './port-driver.ts';
-import { bindError, notTheContainers, PortError } from './port-errors.ts';
-import { canonicalIp, familiesOf, transportOf, type PortSpec } from './port-spec.ts';
+import { bindError, notTheContainers, PortError } from '../../ports/port-errors.ts';
+import { canonicalIp, familiesOf, transportOf, type PortSpec } from '../../ports/port-spec.ts';
 
 export interface BuiltinDriverOptions {
   /** Treat this named network namespace as the host: listeners are made there by a helper (tests). */

@@ -16,7 +16,7 @@ import { NatPortDriver } from './nat-driver.ts';
 import { mustRunIn, runIn, type HostNetns } from './netns-exec.ts';
 import type { ActivePort, StepHook } from './port-driver.ts';
 import { chainRules, valueAfter } from './rule-text.ts';
-import { PortError } from './port-errors.ts';
+import { PortError } from '../../ports/port-errors.ts';
 import { routeLocalnetFor, type RouteLocalnet } from './route-localnet.ts';
 
 export const C2H_CHAINS = { dnat: 'DOBBY-PORTS-C2H', input: 'DOBBY-PORTS-C2H-IN' } as const;

@@ -1,8 +1,8 @@
 // An in-memory port driver for model tests: records what is forwarded, fails where told, takes as long as told.
 
 import type { ActivePort, PortDriver, PortDriverName, PortTarget } from './port-driver.ts';
-import { PortError } from './port-errors.ts';
-import { conflicts } from './port-spec.ts';
+import { PortError } from '../../ports/port-errors.ts';
+import { conflicts } from '../../ports/port-spec.ts';
 
 export class FakePortDriver implements PortDriver {
   readonly name: PortDriverName;

@@ -1,7 +1,7 @@
 // Finds a socket on the host already bound where a port's parent side would be (`ss`), so nat does not silently steal it.
 
 import { runIn, type HostNetns } from './netns-exec.ts';
-import { canonicalIp, normalise, transportOf, type Bind, type PortSpec } from './port-spec.ts';
+import { canonicalIp, normalise, transportOf, type Bind, type PortSpec } from '../../ports/port-spec.ts';
 
 /** `127.0.0.1:80`, `[::1]:80`, `*:80`, `0.0.0.0%lo:53` → what the socket holds (null when the text is not an address). */
 export function bindsOfLocalAddress(text: string): Bind[] | null {

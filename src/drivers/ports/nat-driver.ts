@@ -21,9 +21,9 @@
 import type { DriverLogger } from '../process.ts';
 import { isLocalIn, mustRunIn, runIn, ToolError, type HostNetns } from './netns-exec.ts';
 import type { ActivePort, PortDriver, PortTarget, StepHook } from './port-driver.ts';
-import { notTheContainers, PortError } from './port-errors.ts';
+import { notTheContainers, PortError } from '../../ports/port-errors.ts';
 import { routeLocalnetFor, type RouteLocalnet } from './route-localnet.ts';
-import { canonicalIp, familiesOf, normalise, transportOf, type Family, type PortProto } from './port-spec.ts';
+import { canonicalIp, familiesOf, normalise, transportOf, type Family, type PortProto } from '../../ports/port-spec.ts';
 import { chainRules, parseDnat, portTag, type RecoveredDnat } from './rule-text.ts';
 import { listeningOn } from './listeners.ts';
 

@@ -1,9 +1,8 @@
 // The interface both port drivers (nat, builtin) implement, and what they are told about the container.
 
-import type { PortStatus } from './port-spec.ts';
+import type { ActivePort, PortDriverName } from '../../ports/types.ts';
 
-export const PORT_DRIVER_NAMES = ['nat', 'builtin'] as const;
-export type PortDriverName = (typeof PORT_DRIVER_NAMES)[number];
+export { PORT_DRIVER_NAMES, type ActivePort, type PortDriverName } from '../../ports/types.ts';
 
 /** Where a container's side of a port is: its network namespace and its addresses (from the networking plugin). */
 export interface PortTarget {
@@ -13,11 +12,6 @@ export interface PortTarget {
   /** The container's own addresses, null when it has none of that family (e.g. network mode none). */
   readonly ipv4: string | null;
   readonly ipv6: string | null;
-}
-
-/** A port as a driver holds it: the registry's status plus the target it was resolved against. */
-export interface ActivePort extends PortStatus {
-  readonly driver: PortDriverName;
 }
 
 export interface PortDriver {

@@ -2,14 +2,14 @@
 
 import type { DriverLogger } from '../process.ts';
 import { PORT_DRIVER_NAMES, type ActivePort, type PortDriver, type PortDriverName, type PortTarget } from './port-driver.ts';
-import { PortError } from './port-errors.ts';
-import { canonicalIp, checkPortSpec, findConflict, type PortSpec } from './port-spec.ts';
+import { PortError } from '../../ports/port-errors.ts';
+import { canonicalIp, checkPortSpec, findConflict, type PortSpec } from '../../ports/port-spec.ts';
+import type { AddPortRequest } from '../../ports/types.ts';
 
 /** Where a container's side is; undefined when the container is not known or not running. */
 export type TargetResolver = (containerId: string) => PortTarget | undefined | Promise<PortTarget | undefined>;
 
-/** AddPort's argument: a spec, plus optionally the driver to use (else chosen by the manager). */
-export type AddPortRequest = Record<string, unknown>;
+export type { AddPortRequest } from '../../ports/types.ts';
 
 export interface PortManagerOptions {
   readonly drivers: Partial<Record<PortDriverName, PortDriver>>;

@@ -1,7 +1,7 @@
 // route_localnet=1 on the host interface towards a container, shared by everything in one namespace that needs it, restored with its last user.
 
 import { mustRunIn, runIn, type HostNetns } from './netns-exec.ts';
-import { PortError } from './port-errors.ts';
+import { PortError } from '../../ports/port-errors.ts';
 
 type Undo = () => Promise<void>;
 

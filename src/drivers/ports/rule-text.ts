@@ -1,6 +1,6 @@
 // Reads our own rules back from iptables-save text (rebuild after a restart, never restore): tokens, tags, ports.
 
-import type { Family } from './port-spec.ts';
+import type { Family } from '../../ports/port-spec.ts';
 
 /** Splits an iptables-save rule line into arguments, honouring its double quotes. */
 export function tokens(line: string): string[] {

@@ -1,7 +1,9 @@
 // Pure parsers for the cgroup and /proc files GetInfo reports (text in, values out; no I/O).
 
 /** A cgroup counter: safe integers as numbers, larger ones as bigint, -1 for "unlimited", null when unreadable. */
-export type CgroupValue = number | bigint | null;
+import type { CgroupValue } from '../../host-services.ts';
+
+export type { CgroupValue };
 
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MAX = (1n << 63n) - 1n;

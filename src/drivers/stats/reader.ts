@@ -2,29 +2,8 @@
 
 import { readFile, readlink } from 'node:fs/promises';
 import { cgroupDir, parseCgroupMounts, parseProcCgroup, v1MountFor, type CgroupMounts, type CgroupPaths } from '../cgroup/index.ts';
+import type { ContainerStats, MemoryStats, ProcessInfo } from '../../host-services.ts';
 import { parseCmdline, parseLimit, parseNsPid, parseSingleValue, parseV2CpuTotalNs, parseValueList, type CgroupValue } from './parse.ts';
-
-export interface ProcessInfo {
-  readonly pid: number;
-  readonly nsPid: number;
-  readonly executable: string;
-  readonly cmdline: string;
-}
-
-export interface MemoryStats {
-  readonly limit: CgroupValue;
-  readonly usage: CgroupValue;
-  readonly max: CgroupValue;
-  readonly failcnt: CgroupValue;
-}
-
-export interface ContainerStats {
-  readonly pids: (number | bigint)[];
-  readonly processes: ProcessInfo[];
-  /** `percpu` only exists on cgroup v1 (Dobby leaves it out on v2). */
-  readonly cpu: { readonly usage: { readonly total: CgroupValue; readonly percpu?: (number | bigint)[] } } | null;
-  readonly memory: { readonly user: MemoryStats } | null;
-}
 
 /** The file system as the stats reader sees it; tests replace it with recorded text. */
 export interface StatsFs {

@@ -1,19 +1,9 @@
 // Reads a container's resource usage (cpu time, memory usage/peak/limit, pids count/limit) from
 // cgroupfs v1 or v2, for GetStats and `dobby stats`.
 
+import type { ContainerUsage } from '../../host-services.ts';
 import { parseCpuacctStat, parseFlatKey, parseLimit, parseSingleValue, parseV2CpuSplitNs, type CgroupValue } from './parse.ts';
 import { hostStatsFs, statsDirsOfPid, type StatsFs } from './reader.ts';
-
-export interface ContainerUsage {
-  /** Which cgroup layout the numbers came from (1 also on a hybrid host). */
-  readonly cgroupVersion: 1 | 2;
-  /** Nanoseconds; null where the host does not count it. */
-  readonly cpu: { readonly totalNs: CgroupValue; readonly userNs: CgroupValue; readonly systemNs: CgroupValue };
-  /** Bytes; `limit` is -1 when unlimited; `failcnt` only on v1 (v2: the `max` events of memory.events). */
-  readonly memory: { readonly usage: CgroupValue; readonly peak: CgroupValue; readonly limit: CgroupValue; readonly failcnt: CgroupValue };
-  /** Tasks in the cgroup and the pids limit (-1: unlimited). */
-  readonly pids: { readonly current: CgroupValue; readonly limit: CgroupValue };
-}
 
 /** The usage of the container whose init has host pid `pid`; null when it has no readable cgroup. */
 export async function readContainerUsage(pid: number | null, fs: StatsFs = hostStatsFs): Promise<ContainerUsage | null> {

@@ -57,6 +57,7 @@ interface NodeLike {
 interface TransitionLike {
   readonly target: readonly NodeLike[] | undefined;
   readonly guard?: unknown;
+  readonly actions?: readonly unknown[];
 }
 
 /** Order of transitions out of one state: plain events first, timers and eventless ones last. */
@@ -167,7 +168,9 @@ export function machineModel(name: string, machine: AnyStateMachine): DiagramMod
       for (const t of list) {
         const guard = guardLabel(t.guard);
         const full = guard === '' ? label : `${label} [${guard}]`;
-        if (t.target === undefined || t.target.length === 0) internal.push(full);
+        // A transition that changes no state is known by what it does: its named actions.
+        const actions = (t.actions ?? []).map(actionName).filter((n): n is string => n !== undefined);
+        if (t.target === undefined || t.target.length === 0) internal.push(actions.length === 0 ? full : `${full} / ${actions.join(', ')}`);
         else for (const target of t.target) edges.push({ from: id, to: idOf.get(target)!, label: full, kind });
       }
     };

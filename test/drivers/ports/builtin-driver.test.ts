@@ -1,11 +1,12 @@
 // The builtin (userland proxy) port driver: echo to services bound to the container's loopback, [::1], UDP expiry, no leaks.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BuiltinPortDriver } from '../../../src/drivers/ports/builtin-driver.ts';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../../src/ports/port-errors.ts';
 import { createPortManager, type PortManager } from '../../../src/drivers/ports/port-manager.ts';
 import type { PortTarget, StepHook } from '../../../src/drivers/ports/port-driver.ts';
 import { ADDR, ask, echoServer, refused, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';

@@ -1,9 +1,10 @@
 // containerToHost / localhostMasquerade rules in test namespaces: a failure at any step leaves host and container as they were.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ContainerToHost, C2H_CHAINS } from '../../../src/drivers/ports/container-to-host.ts';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../../src/ports/port-errors.ts';
 import type { StepHook } from '../../../src/drivers/ports/port-driver.ts';
 import { ADDR, ask, echoServer, iptablesSave, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';
 

@@ -1,9 +1,10 @@
 // The nat port driver in test namespaces: echo through DNAT (TCP, UDP, v4, v6, two ports), source address kept, bad input, no leaks.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NatPortDriver, NAT_CHAINS } from '../../../src/drivers/ports/nat-driver.ts';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../../src/ports/port-errors.ts';
 import { createPortManager, type PortManager } from '../../../src/drivers/ports/port-manager.ts';
 import type { PortTarget, StepHook } from '../../../src/drivers/ports/port-driver.ts';
 import { ADDR, ask, echoServer, refused, iptablesSave, makeTopology, snapshot, type EchoServer, type Topology } from './netns-fixture.ts';

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { run } from '../../../src/drivers/process.ts';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../../src/ports/port-errors.ts';
 
 export const ADDR = {
   host4: '10.213.1.1', ctr4: '10.213.1.2', host6: 'fd00:d0b:1::1', ctr6: 'fd00:d0b:1::2',

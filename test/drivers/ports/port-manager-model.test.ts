@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FakePortDriver } from '../../../src/drivers/ports/fake-driver.ts';
-import { PortError } from '../../../src/drivers/ports/port-errors.ts';
+import { PortError } from '../../../src/ports/port-errors.ts';
 import { createPortManager } from '../../../src/drivers/ports/port-manager.ts';
-import { conflicts, PORT_PROTOS } from '../../../src/drivers/ports/port-spec.ts';
+import { conflicts, PORT_PROTOS } from '../../../src/ports/port-spec.ts';
 
 const spec = fc.record({
   proto: fc.constantFrom(...PORT_PROTOS),

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bindError, PortError } from '../../../src/drivers/ports/port-errors.ts';
-import { checkPortSpec, conflicts, findConflict, normalise, parsePortText, PORT_PROTOS, type PortSpec, type PortStatus } from '../../../src/drivers/ports/port-spec.ts';
+import { bindError, PortError } from '../../../src/ports/port-errors.ts';
+import { checkPortSpec, conflicts, findConflict, normalise, parsePortText, PORT_PROTOS, type PortSpec, type PortStatus } from '../../../src/ports/port-spec.ts';
 import { bindsOfLocalAddress, parseSsListeners } from '../../../src/drivers/ports/listeners.ts';
 
 const base = { proto: 'tcp', parentIP: '', parentPort: 8080, childIP: '', childPort: 80, containerId: 'web' };

@@ -1,5 +1,6 @@
 // A daemon that exits keeping its containers leaves their nat ports working; the next one rebuilds them from the
 // rules (ids, route_localnet's old value), removes a dead container's, and removes the rest cleanly later.
+// needs: root netns
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

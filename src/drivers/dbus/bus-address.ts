@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DobbyError } from '../../errors.ts';
 import { busAddressFor } from '../../host/dbus-check.ts';
-import { sealInheritedFds } from '../../drivers/cloexec.ts';
+import { sealInheritedFds } from '../cloexec.ts';
 
 export interface BusSelection {
   /** --dbus-address, if given. */

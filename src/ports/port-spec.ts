@@ -1,7 +1,7 @@
 // Port specs: validation (rootlesskit's rules, fixed), address normalisation and conflict detection; pure, no I/O.
 
 import { isIP } from 'node:net';
-import { idProblem } from '../../container-id.ts';
+import { idProblem } from '../container-id.ts';
 import { PortError } from './port-errors.ts';
 
 export const PORT_PROTOS = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'] as const;

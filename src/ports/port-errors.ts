@@ -1,6 +1,6 @@
 // Typed port-manager errors: a DobbyError with a finer reason, so API clients and tests can tell the failures apart.
 
-import { DobbyError, type ErrorCode } from '../../errors.ts';
+import { DobbyError, type ErrorCode } from '../errors.ts';
 
 export type PortErrorReason =
   | 'invalid-spec'
