@@ -61,6 +61,8 @@ export interface LaunchInput {
   readonly overrides?: LaunchOverrides;
   readonly additions?: LaunchAdditions;
   readonly init: InitFacts;
+  /** Dobby's settings `pids`: the limit a config without a `pids` object gets (null: none). */
+  readonly defaultPidsLimit?: number | null;
 }
 
 export interface LaunchConfig {
@@ -281,5 +283,9 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
   if (overrides.env !== undefined) appendEnv(stringsAt(objectAt(config, 'process'), 'env'), overrides.env);
 
   resolveInit(config, input.init, notes);
+  if (input.defaultPidsLimit != null) {
+    const resources = objectAt(objectAt(config, 'linux'), 'resources');
+    if (resources['pids'] === undefined) resources['pids'] = { limit: input.defaultPidsLimit };
+  }
   return { config, changed: JSON.stringify(config) !== JSON.stringify(input.config), notes };
 }

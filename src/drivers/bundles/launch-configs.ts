@@ -21,6 +21,8 @@ export interface LaunchConfigsOptions {
    * looked for at each start. Tests pass null to run as on a host without DobbyInit.
    */
   readonly hostDobbyInit?: string | null;
+  /** The pids limit a bundle whose config has none runs with (Dobby's settings `pids`); default none. */
+  readonly defaultPidsLimit?: number | null;
 }
 
 export interface PreparedLaunch {
@@ -40,11 +42,13 @@ export class LaunchConfigs {
   readonly dir: string;
   readonly #containerInit: string;
   readonly #hostDobbyInit: string | null | undefined;
+  readonly #defaultPidsLimit: number | null;
 
   constructor(options: LaunchConfigsOptions) {
     this.dir = options.dir;
     this.#containerInit = options.containerInit ?? DEFAULT_CONTAINER_INIT;
     this.#hostDobbyInit = options.hostDobbyInit;
+    this.#defaultPidsLimit = options.defaultPidsLimit ?? null;
   }
 
   pathOf(id: string): string {
@@ -66,6 +70,7 @@ export class LaunchConfigs {
       config: read.config,
       overrides,
       ...(additions === undefined ? {} : { additions }),
+      defaultPidsLimit: this.#defaultPidsLimit,
       init: {
         hostDobbyInit,
         containerInit: this.#containerInit,

@@ -12,6 +12,7 @@ import {
   specToOci,
   validateOciConfig,
   writeRootfs,
+  type SpecToOciOptions,
 } from '../../spec/index.ts';
 
 export interface SpecBundle {
@@ -26,6 +27,8 @@ export interface SpecBundlesOptions {
   readonly dir: string;
   /** The container's init on the host (Debian's static tini), seen as /usr/libexec/DobbyInit inside. */
   readonly initPath: string;
+  /** What the daemon's settings file decides (env, gpu/vpu, default plugins, pids limit). */
+  readonly settings?: Partial<Omit<SpecToOciOptions, 'id' | 'rootfsPath' | 'initPath'>>;
 }
 
 export class SpecBundles {
@@ -45,7 +48,7 @@ export class SpecBundles {
     // Dobby's name: <id>.<random 10000-99999>, so a restarted container never reuses a half-removed dir.
     // node:crypto on first use: loaded at start it costs an idle dobbyd ~0.9 MiB.
     const bundle = join(this.#options.dir, `${id}.${process.getBuiltinModule('node:crypto').randomInt(10_000, 100_000)}`);
-    const converted = specToOci(parsed.value, { ...facts, id, rootfsPath: join(bundle, 'rootfs'), initPath: this.#options.initPath });
+    const converted = specToOci(parsed.value, { ...facts, ...this.#options.settings, id, rootfsPath: join(bundle, 'rootfs'), initPath: this.#options.initPath });
     if (!converted.ok) throw specErrorsToDobbyError(converted.errors, id);
     const problems = validateOciConfig(converted.value.config);
     if (problems.length > 0) {

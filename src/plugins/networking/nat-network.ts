@@ -50,6 +50,8 @@ export interface NatNetworkOptions {
   readonly sysctl: Sysctl;
   readonly hostNetns: string | null;
   readonly logger: Logger;
+  /** false: IPv4 only (the daemon's settings); absent: IPv6 too where the host has it. */
+  readonly ipv6?: boolean;
   /** Tells namespaces apart (default: the nsfs inode); fakes give their own. */
   readonly netnsIdentity?: (path: string) => Promise<string>;
 }
@@ -102,8 +104,9 @@ export class NatNetwork {
     return network;
   }
 
-  /** IPv6 is used when the host namespace has it enabled. */
+  /** IPv6 is used when the host namespace has it enabled, unless the daemon's settings turn it off. */
   ipv6Supported(): Promise<boolean> {
+    if (this.#o.ipv6 === false) return Promise.resolve(false);
     return (this.#ipv6 ??= this.#o.sysctl.get('net.ipv6.conf.all.disable_ipv6').then((v) => v === '0'));
   }
 
@@ -202,7 +205,7 @@ export class NatNetwork {
       if (signal?.aborted === true) throw new DobbyError('TIMEOUT', `nat set-up of container '${id}' ran past the hook's time limit`, { containerId: id });
     };
     const v6 = data.ipv6 && (await this.ipv6Supported());
-    if (data.ipv6 && !v6) logger.warn('IPv6 was asked for but the host has it disabled; the container gets IPv4 only');
+    if (data.ipv6 && !v6) logger.warn('IPv6 was asked for but the host has it disabled or settings network.ipv6 is off; the container gets IPv4 only');
     const v4 = data.ipv4;
     const { host: veth, peer } = vethNames(lease);
     const len = this.#range().prefixLength;

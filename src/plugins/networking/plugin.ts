@@ -37,6 +37,8 @@ export interface NetworkingPluginOptions {
   readonly ipv6Prefix?: string;
   /** Interfaces nat traffic may leave through (masqueraded), as Dobby's settings `network.externalInterfaces`. */
   readonly externalInterfaces?: readonly string[];
+  /** false: IPv4 only, whatever the host has (settings `network.ipv6`); default: IPv6 too where the host has it. */
+  readonly ipv6?: boolean;
   /** Prefix of our iptables chains, default `DOBBY-NET`. */
   readonly chainPrefix?: string;
   /** A named namespace standing in for the host (tests). */
@@ -91,6 +93,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
   const nat = new NatNetwork({
     bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, sysctl, hostNetns, logger,
+    ...(options.ipv6 === false ? { ipv6: false } : {}),
     ...(options.drivers?.netnsIdentity === undefined ? {} : { netnsIdentity: options.drivers.netnsIdentity }),
   });
   const others = new Map<string, ContainerNetwork>();

@@ -1,0 +1,55 @@
+// Where the settings go: spec conversion (env, gpu/vpu, default plugins, pids), bundle defaults and the networking plugin.
+
+import { readdirSync } from 'node:fs';
+import type { SpecToOciOptions } from '../spec/options.ts';
+import { hardwareAccess } from './hardware.ts';
+import type { DobbySettings } from './types.ts';
+
+/** The part of spec conversion the settings decide. */
+export type SettingsConversion = Pick<SpecToOciOptions, 'extraEnv' | 'gpu' | 'vpu' | 'defaultPlugins' | 'pidsLimit'>;
+
+export function specConversionOf(settings: DobbySettings): SettingsConversion {
+  const gpu = hardwareAccess(settings.gpu);
+  const vpu = hardwareAccess(settings.vpu);
+  return {
+    extraEnv: settings.extraEnvVariables,
+    ...(gpu === undefined ? {} : { gpu }),
+    ...(vpu === undefined ? {} : { vpu }),
+    defaultPlugins: settings.defaultPlugins,
+    // Dobby sets the limit only when its `pids` setting is on; a spec's own limit still wins.
+    pidsLimit: settings.pids.enable ? settings.pids.limit : null,
+  };
+}
+
+/** The pids limit Dobby gives a bundle whose config has none (null: leave it unlimited). */
+export function bundlePidsLimitOf(settings: DobbySettings): number | null {
+  return settings.pids.enable ? settings.pids.limit : null;
+}
+
+export interface NetworkSettings {
+  readonly externalInterfaces?: readonly string[];
+  readonly addressRange?: string;
+  readonly ipv6: boolean;
+}
+
+/**
+ * The networking plugin's options. As Dobby's plugin does, only the listed interfaces this host has are used
+ * (`/sys/class/net`); none of them present leaves nat without a way out, which the plugin's rules then show.
+ */
+export function networkOptionsOf(settings: DobbySettings, hostInterfaces: () => readonly string[] = listHostInterfaces): NetworkSettings {
+  const listed = settings.network.externalInterfaces;
+  const present = listed === null ? null : new Set(hostInterfaces());
+  return {
+    ...(listed === null ? {} : { externalInterfaces: listed.filter((name) => present!.has(name)) }),
+    ...(settings.network.addressRange === null ? {} : { addressRange: settings.network.addressRange }),
+    ipv6: settings.network.ipv6,
+  };
+}
+
+export function listHostInterfaces(): string[] {
+  try {
+    return readdirSync('/sys/class/net');
+  } catch {
+    return [];
+  }
+}
