@@ -10,6 +10,13 @@ import { createLoggerFamily } from './log.ts';
 import { pinoLevelOf } from './api/dbus/admin-handlers.ts';
 import { startApi, type Api } from './daemon.ts';
 import { versionLine } from './version.ts';
+import { DOBBY_PROCESS_NAME, restartInBackground, setRealtimePriority, takeDobbyName } from './daemon-process.ts';
+import { LogTargets } from './logging/log-targets.ts';
+import { MILESTONE } from './logging/record.ts';
+import { loadSettings, type LoadedSettings } from './settings/load-settings.ts';
+
+let name = 'dobbyd';
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -22,18 +29,61 @@ async function main(): Promise<number> {
   try {
     options = parseDaemonArgs(argv, process.env, availableParallelism());
   } catch (err) {
-    process.stderr.write(`dobbyd: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${process.argv.includes('--dobby-compat') ? DOBBY_PROCESS_NAME : name}: ${messageOf(err)}\n`);
     return 2;
   }
   if (options === 'help') {
     process.stdout.write(DAEMON_USAGE);
     return 0;
   }
-  const loggers = createLoggerFamily(options.logLevel);
+  if (options.dobbyCompat) {
+    name = DOBBY_PROCESS_NAME;
+    takeDobbyName();
+  }
+  let targets: LogTargets;
+  try {
+    targets = new LogTargets({
+      console: options.console ? { fd: 2, format: options.logFormat } : null,
+      journald: options.journald, syslog: options.syslog,
+      journaldSocket: options.journaldSocket, syslogSocket: options.syslogSocket,
+      identifier: name,
+    });
+  } catch (err) {
+    process.stderr.write(`${name}: cannot log to journald or syslog: ${messageOf(err)}\n`);
+    return 1;
+  }
+  const loggers = createLoggerFamily(options.logLevel, targets);
   const logger = loggers.root;
   // An error in any rxjs subscriber must be logged, never rethrown on a timer (that would crash us).
   rxConfig.onUnhandledError = (err: unknown) => logger.error({ err }, 'unhandled error in an event subscriber');
   process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'));
+  // Before forking, as Dobby: this one still reaches the console the daemon was started from.
+  logger.info(MILESTONE, 'starting Dobby daemon');
+  if (!options.foreground) {
+    restartInBackground();
+    targets.flush();
+    return 0;
+  }
+  if (options.priority !== null) {
+    const problem = setRealtimePriority(options.priority);
+    if (problem !== null) logger.error({ priority: options.priority }, `could not set the SCHED_RR priority: ${problem}`);
+  }
+  let loaded: LoadedSettings;
+  try {
+    loaded = await loadSettings(options.settingsFile);
+  } catch (err) {
+    process.stderr.write(`${name}: ${messageOf(err)}\n`);
+    // The console has it already (the line above); journald and syslog get it too.
+    if (options.journald || options.syslog) logger.fatal(messageOf(err));
+    targets.flush();
+    return 1;
+  }
+  for (const warning of loaded.warnings) logger.warn(warning);
+  const { settings } = loaded;
+  logger.info({ settingsFile: settings.source, settings: { ...settings, source: undefined } }, 'settings loaded');
+  for (const [relay, value] of Object.entries(settings.logRelay)) {
+    if (value?.enable === true) logger.warn({ socketPath: value.socketPath }, `settings logRelay.${relay} is not supported by dobbyd yet: no relay socket is made`);
+  }
 
   if (!options.skipHostCheck) {
     const problems = await checkHost({
@@ -43,27 +93,27 @@ async function main(): Promise<number> {
     });
     const fatal = problems.filter((p) => p.fatal);
     if (fatal.length > 0) {
-      process.stderr.write(`dobbyd: this host cannot run containers yet:\n${formatProblems(fatal)}\n`);
+      process.stderr.write(`${name}: this host cannot run containers yet:\n${formatProblems(fatal)}\n`);
       return 1;
     }
   }
 
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(options, logger);
+    daemon = await startDaemon(options, logger, { settings });
   } catch (err) {
-    process.stderr.write(`dobbyd: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${name}: ${messageOf(err)}\n`);
     return 1;
   }
 
   let stopping: Promise<number> | null = null;
   const stop = (api: Api | null, reason: string): Promise<number> => {
     stopping ??= (async () => {
-      logger.info({ reason }, 'stopping dobbyd');
+      logger.info({ ...MILESTONE, reason }, 'stopping Dobby daemon');
       await api?.close();
       await daemon.close({ keepContainers: options.keepContainersOnExit });
-      logger.info('stopped dobbyd');
-      logger.flush();
+      logger.info(MILESTONE, 'stopped Dobby daemon');
+      targets.flush();
       return 0;
     })();
     return stopping;
@@ -85,24 +135,29 @@ async function main(): Promise<number> {
         logger.info({ dobbyLevel: level, level: pinoLevelOf(level) }, 'log level changed over D-Bus');
         return true;
       },
+      onSetLogMethod: (method, fd) => {
+        const ok = targets.setMethod(method, fd);
+        logger.info({ method, fd, ok, targets: targets.targets }, 'log method set over D-Bus');
+        return ok;
+      },
       // Without the bus nobody can reach us: exit non-zero so a supervisor (systemd) restarts dobbyd,
       // which re-adopts the containers; they keep running meanwhile under their monitors.
       onBusLost: (reason) => {
         logger.fatal({ err: reason }, 'lost the D-Bus connection; exiting so that dobbyd is restarted');
-        logger.flush();
+        targets.flush();
         void daemon.close({ keepContainers: true }).finally(() => process.exit(1));
       },
     });
   } catch (err) {
     const message = err instanceof DobbyError || err instanceof Error ? err.message : String(err);
-    process.stderr.write(`dobbyd: could not serve on D-Bus: ${message}\n`);
+    process.stderr.write(`${name}: could not serve on D-Bus: ${message}\n`);
     // Containers this daemon adopted belong to whoever serves next: never stop them for our failure.
     await daemon.close({ keepContainers: true });
     return 1;
   }
   await daemon.adoptLeftovers();
-  if (api.address !== null) process.stdout.write(`DBUS_ADDRESS=${api.address}\n`);
-  logger.info({ address: api.address, stateDir: options.stateDir, runtime: options.runtime }, 'started dobbyd');
+  if (api.address !== null && options.console) process.stdout.write(`DBUS_ADDRESS=${api.address}\n`);
+  logger.info({ ...MILESTONE, address: api.address, stateDir: options.stateDir, runtime: options.runtime, logTargets: targets.targets }, 'started Dobby daemon');
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => void stop(api, signal).then((code) => process.exit(code)));
@@ -118,7 +173,7 @@ main().then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`dobbyd: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${name}: ${messageOf(err)}\n`);
     process.exitCode = 1;
   },
 );

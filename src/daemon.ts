@@ -39,6 +39,8 @@ import type { AdminHooks, SpecSupport } from './api/dbus/deps.ts';
 import type { PortService } from './api/dbus/ports-handlers.ts';
 import { startDbusService } from './api/dbus/service.ts';
 import type { ContainerManager } from './manager-types.ts';
+import { bundlePidsLimitOf, networkOptionsOf, specConversionOf } from './settings/apply.ts';
+import type { DobbySettings } from './settings/types.ts';
 
 export interface Daemon {
   readonly manager: Manager;
@@ -93,6 +95,8 @@ export interface DaemonExtras {
   readonly plugins?: readonly DobbyPlugin[];
   /** A named network namespace the port drivers treat as the host (tests). */
   readonly portsHostNetns?: string;
+  /** Dobby's settings file, loaded (daemon-main loads it); without it, dobbyd's own defaults. */
+  readonly settings?: DobbySettings;
 }
 
 /**
@@ -135,11 +139,18 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const plugins = new PluginRegistry();
     registerBuiltinPlugins(plugins, logger, pluginSettingsFromEnv(process.env));
     // Built in unless the embedder brings its own (tests give one whose "host" is a namespace of theirs).
-    if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) plugins.register(createNetworkingPlugin({ stateDir: join(options.stateDir, 'network'), logger: logger.child({ plugin: NETWORKING_PLUGIN }) }));
+    if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) {
+      plugins.register(createNetworkingPlugin({
+        stateDir: join(options.stateDir, 'network'), logger: logger.child({ plugin: NETWORKING_PLUGIN }),
+        ...(extras.settings === undefined ? {} : networkOptionsOf(extras.settings)),
+      }));
+    }
     for (const plugin of extras.plugins ?? []) plugins.register(plugin, 'the daemon embedder');
     await loadPluginDir(options.pluginDir, plugins, logger);
     logger.info({ plugins: plugins.list().map((p) => ({ name: p.name, source: p.source })), skipped: plugins.problems() }, 'plugins installed');
-    const specBundles = new SpecBundles({ dir: layout.bundlesDir, initPath: CONTAINER_INIT });
+    const specBundles = new SpecBundles({
+      dir: layout.bundlesDir, initPath: CONTAINER_INIT, ...(extras.settings === undefined ? {} : { settings: specConversionOf(extras.settings) }),
+    });
     const startedAt = Date.now();
     const manager = createContainerManager({
       runtime,
@@ -147,7 +158,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       cgroups: realCgroupProbe,
       records,
       specBundles,
-      launchConfigs: new LaunchConfigs({ dir: layout.launchConfigsDir, containerInit: CONTAINER_INIT }),
+      launchConfigs: new LaunchConfigs({
+        dir: layout.launchConfigsDir, containerInit: CONTAINER_INIT,
+        ...(extras.settings === undefined ? {} : { defaultPidsLimit: bundlePidsLimitOf(extras.settings) }),
+      }),
       consoleSinks,
       logger,
       stateDir: options.stateDir,

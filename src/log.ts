@@ -33,8 +33,11 @@ export function isoTime(ms: number = Date.now()): string {
     `T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}Z"`;
 }
 
-/** The daemon's loggers: JSON lines to stderr (or the given fd), written asynchronously by sonic-boom. */
-export function createLoggerFamily(level: LogLevel = 'info', fd = 2): LoggerFamily {
+/**
+ * The daemon's loggers: JSON lines to stderr (or the given fd), written asynchronously by sonic-boom, or to a
+ * destination of the caller's (the daemon's log targets: text console, journald, syslog).
+ */
+export function createLoggerFamily(level: LogLevel = 'info', out: number | pino.DestinationStream = 2): LoggerFamily {
   const children = new Set<WeakRef<Logger>>();
   const root = pino(
     {
@@ -43,7 +46,7 @@ export function createLoggerFamily(level: LogLevel = 'info', fd = 2): LoggerFami
       timestamp: isoTime,
       onChild: (child) => void children.add(new WeakRef(child)),
     },
-    pino.destination({ fd, sync: false }),
+    typeof out === 'number' ? pino.destination({ fd: out, sync: false }) : out,
   );
   return {
     root,

@@ -1,6 +1,6 @@
 // Where the settings go: spec conversion (env, gpu/vpu, default plugins, pids), bundle defaults and the networking plugin.
 
-import { readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { SpecToOciOptions } from '../spec/options.ts';
 import { hardwareAccess } from './hardware.ts';
 import type { DobbySettings } from './types.ts';
@@ -33,8 +33,8 @@ export interface NetworkSettings {
 }
 
 /**
- * The networking plugin's options. As Dobby's plugin does, only the listed interfaces this host has are used
- * (`/sys/class/net`); none of them present leaves nat without a way out, which the plugin's rules then show.
+ * The networking plugin's options. As Dobby's plugin does, only the listed interfaces this host has are used;
+ * none of them present leaves nat without a way out, which the plugin's rules then show.
  */
 export function networkOptionsOf(settings: DobbySettings, hostInterfaces: () => readonly string[] = listHostInterfaces): NetworkSettings {
   const listed = settings.network.externalInterfaces;
@@ -46,10 +46,16 @@ export function networkOptionsOf(settings: DobbySettings, hostInterfaces: () => 
   };
 }
 
-export function listHostInterfaces(): string[] {
+/**
+ * The interfaces of the daemon's network namespace. /proc/net/dev, not Dobby's /sys/class/net: sysfs shows
+ * the namespace of whoever mounted it, /proc/net the reader's own (a daemon run under nsenter --net).
+ */
+export function listHostInterfaces(text?: string): string[] {
+  let dev = text;
   try {
-    return readdirSync('/sys/class/net');
+    dev ??= readFileSync('/proc/net/dev', 'utf8');
   } catch {
     return [];
   }
+  return dev.split('\n').slice(2).map((line) => line.split(':')[0]!.trim()).filter((name) => name !== '');
 }

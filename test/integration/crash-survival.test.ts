@@ -33,7 +33,7 @@ async function startDaemon(address: string, graceSeconds: number, extra: readonl
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   for (let i = 0; i < 1200; i++) {
     if (child.exitCode !== null) throw new Error(`dobbyd exited with ${child.exitCode}: ${out.slice(-3000)}`);
-    if (out.includes('started dobbyd')) return { child, output: () => out };
+    if (out.includes('started Dobby daemon')) return { child, output: () => out };
     await sleep(25);
   }
   child.kill('SIGKILL');

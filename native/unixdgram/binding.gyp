@@ -1,0 +1,5 @@
+{
+  "targets": [
+    { "target_name": "unixdgram", "sources": ["unixdgram.c"] }
+  ]
+}

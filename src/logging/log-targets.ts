@@ -1,0 +1,126 @@
+// The daemon's log destination for pino: the console (Dobby's text layout or JSON lines), journald's native
+// socket, syslog's /dev/log and an ethanlog pipe, chosen by the command line and by admin1 SetLogMethod.
+
+import { openSync } from 'node:fs';
+import pino from 'pino';
+import { loadUnixDatagram, sendDatagram } from '../drivers/unix-datagram.ts';
+import { ethanlogRecord, journaldDatagram, syslogDatagram, textLine } from './formats.ts';
+import { parseLogLine, type LogRecord } from './record.ts';
+
+export type LogFormat = 'text' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+
+export const JOURNALD_SOCKET = '/run/systemd/journal/socket';
+export const SYSLOG_SOCKET = '/dev/log';
+
+/** SetLogMethod's methods (Dobby's IDobbyUtils numbering). */
+export const LOG_METHODS = ['NULL', 'SYSLOG', 'ETHANLOG', 'CONSOLE'] as const;
+
+export interface LogTargetsOptions {
+  /** stderr (2) in the layout asked for; null with --noconsole. */
+  readonly console: { readonly fd: number; readonly format: LogFormat } | null;
+  readonly journald: boolean;
+  readonly syslog: boolean;
+  readonly journaldSocket?: string;
+  readonly syslogSocket?: string;
+  /** SYSLOG_IDENTIFIER / syslog ident: `DobbyDaemon` as Dobby, else `dobbyd`. */
+  readonly identifier: string;
+}
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+export class LogTargets implements pino.DestinationStream {
+  readonly #o: LogTargetsOptions;
+  readonly #console: SonicBoom | null;
+  #consoleOn: boolean;
+  #journald: boolean;
+  #syslog: boolean;
+  #ethanlog: { fd: number; out: SonicBoom } | null = null;
+  /** Each socket's failure is told once (on the console), not once per line. */
+  readonly #told = new Set<string>();
+
+  constructor(options: LogTargetsOptions) {
+    this.#o = options;
+    this.#console = options.console === null ? null : pino.destination({ fd: options.console.fd, sync: false });
+    this.#consoleOn = this.#console !== null;
+    this.#journald = options.journald;
+    this.#syslog = options.syslog;
+    if (this.#journald || this.#syslog) loadUnixDatagram();
+  }
+
+  /** The targets now in use, for logs and tests. */
+  get targets(): string[] {
+    return [
+      ...(this.#consoleOn ? ['console'] : []), ...(this.#journald ? ['journald'] : []),
+      ...(this.#syslog ? ['syslog'] : []), ...(this.#ethanlog === null ? [] : ['ethanlog']),
+    ];
+  }
+
+  write(line: string): void {
+    const record: LogRecord | null = this.#journald || this.#syslog || this.#ethanlog !== null || this.#o.console?.format === 'text' ? parseLogLine(line) : null;
+    if (this.#consoleOn && this.#console !== null) this.#console.write(this.#o.console?.format === 'json' ? line : textLine(record!));
+    if (this.#journald) this.#send(this.#o.journaldSocket ?? JOURNALD_SOCKET, journaldDatagram(record!, this.#o.identifier), 'journald');
+    if (this.#syslog) this.#send(this.#o.syslogSocket ?? SYSLOG_SOCKET, syslogDatagram(record!, this.#o.identifier, process.pid), 'syslog');
+    if (this.#ethanlog !== null) this.#ethanlog.out.write(ethanlogRecord(record!, process.pid).toString());
+  }
+
+  #send(path: string, datagram: Buffer, what: string): void {
+    const problem = sendDatagram(path, datagram);
+    if (problem === null) {
+      this.#told.delete(what);
+      return;
+    }
+    if (this.#told.has(what) || problem === 'EAGAIN') return;
+    this.#told.add(what);
+    this.#console?.write(`${what} log target: cannot send to ${path} (${problem}); its lines are lost until it answers\n`);
+  }
+
+  /**
+   * admin1 SetLogMethod: the daemon logs to that one target from now on. ETHANLOG writes ethanlog records
+   * to the given pipe (reopened through /proc, as the caller closes its fd once answered). False for a
+   * method that cannot be used (unknown, no fd, no console to go back to).
+   */
+  setMethod(method: number, fd: number | null): boolean {
+    let ethanlog: { fd: number; out: SonicBoom } | null = null;
+    if (method === 2) {
+      if (fd === null || fd < 0) return false;
+      let own: number;
+      try {
+        own = openSync(`/proc/self/fd/${fd}`, 'w');
+      } catch {
+        return false;
+      }
+      ethanlog = { fd: own, out: pino.destination({ fd: own, sync: false }) };
+    } else if (method === 1) {
+      try {
+        loadUnixDatagram();
+      } catch {
+        return false;
+      }
+    } else if (method === 3 && this.#console === null) return false;
+    else if (method !== 0 && method !== 3) return false;
+    this.#closeEthanlog();
+    this.#ethanlog = ethanlog;
+    this.#consoleOn = method === 3;
+    this.#syslog = method === 1;
+    this.#journald = false;
+    return true;
+  }
+
+  /** SonicBoom closes the fd once what it holds is written. */
+  #closeEthanlog(): void {
+    this.#ethanlog?.out.end();
+    this.#ethanlog = null;
+  }
+
+  /** Writes out what is buffered (before exit). */
+  flush(): void {
+    for (const out of [this.#console, this.#ethanlog?.out]) {
+      try {
+        out?.flushSync();
+      } catch {
+        // Not ready yet or closed: nothing to write.
+      }
+    }
+  }
+}
