@@ -76,7 +76,8 @@ export class LogTargets implements pino.DestinationStream {
   }
 
   /**
-   * admin1 SetLogMethod: the daemon logs to that one target from now on. ETHANLOG writes ethanlog records
+   * admin1 SetLogMethod: the daemon logs to that target from now on instead of the console, syslog or an
+   * earlier pipe; journald (--journald, systemd's own) stays as it is. ETHANLOG writes ethanlog records
    * to the given pipe (reopened through /proc, as the caller closes its fd once answered). False for a
    * method that cannot be used (unknown, no fd, no console to go back to).
    */
@@ -103,7 +104,6 @@ export class LogTargets implements pino.DestinationStream {
     this.#ethanlog = ethanlog;
     this.#consoleOn = method === 3;
     this.#syslog = method === 1;
-    this.#journald = false;
     return true;
   }
 

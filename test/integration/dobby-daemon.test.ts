@@ -35,6 +35,34 @@ while True:
     print(json.dumps(s.recv(65536).decode('utf-8', 'replace')), flush=True)
 `;
 
+/**
+ * SetLogMethod(uh) 2 with the write end of a pipe, read until the daemon's answer to it is there, then
+ * SetLogMethod 0 and read on to the end of the pipe (the daemon has closed its copy); prints what came as JSON.
+ */
+const PY_ETHANLOG = `
+import json, os, sys, dbus
+obj = dbus.bus.BusConnection(sys.argv[1]).get_object('org.rdk.dobby', '/org/rdk/dobby', introspect=False)
+def method(m, fd):
+    unix = dbus.types.UnixFd(fd)
+    ok = obj.SetLogMethod(dbus.UInt32(m), unix, dbus_interface='org.rdk.dobby.admin1', signature='uh')
+    os.close(unix.take())
+    return bool(ok)
+r, w = os.pipe()
+ok2 = method(2, w)
+os.close(w)
+data = b''
+while b'log method set over D-Bus' not in data:
+    chunk = os.read(r, 65536)
+    if not chunk: break
+    data += chunk
+ok0 = method(0, os.open('/dev/null', os.O_WRONLY))
+while True:
+    chunk = os.read(r, 65536)
+    if not chunk: break
+    data += chunk
+print(json.dumps({'ok2': ok2, 'ok0': ok0, 'records': data.decode()}))
+`;
+
 function startReceiver(path: string): Promise<{ child: ChildProcess; datagrams: () => string[] }> {
   const child = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -122,8 +150,12 @@ describe('DobbyDaemon with DEV_VM settings', { concurrency: false }, () => {
     const reply = await call(bus!.address, 'ctrl1', 'StartFromSpec', 'ssah', id, spec, '0');
     const cd = Number(/^i (\d+)$/.exec(reply)?.[1]);
     assert.ok(cd > 0, `${reply} ${journal!.datagrams().slice(-5).join('')}`);
-    const info = JSON.parse(JSON.parse((await call(bus!.address, 'ctrl1', 'GetInfo', 'i', String(cd))).slice(2)) as string) as { pids: number[] };
+    const info = JSON.parse(JSON.parse((await call(bus!.address, 'ctrl1', 'GetInfo', 'i', String(cd))).slice(2)) as string) as {
+      pids: number[]; processes: { cmdline: string }[];
+    };
     const pid = info.pids[0]!;
+    // Dobby's process line: its init and the command, no init options.
+    assert.equal(info.processes[0]?.cmdline, '/usr/libexec/DobbyInit sleep 60 ');
     const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     assert.ok(env.includes('ETHAN_STB_TYPE=IP') && env.includes('ETHAN_STB_MODEL=VM'), env.join(' '));
     const config = JSON.parse(JSON.parse((await call(bus!.address, 'debug1', 'GetOCIConfig', 'i', String(cd))).slice(2)) as string) as {
@@ -140,6 +172,18 @@ describe('DobbyDaemon with DEV_VM settings', { concurrency: false }, () => {
     assert.match((await inNetns(['ip', '-4', 'addr', 'show', 'dev', 'dobby0'])).stdout, /inet 100\.64\.11\.1\/24/);
     assert.doesNotMatch((await inNetns(['ip', '-6', 'addr', 'show', 'dev', 'dobby0'])).stdout, /2080:d0bb:1e/);
     assert.doesNotMatch((await must('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-6', 'addr'])).stdout, /2080:d0bb:1e/);
+  });
+
+  test('admin1 SetLogMethod (uh) 2 sends the log lines to the given pipe as ethanlog records; 0 stops that', async () => {
+    // python3-dbus: busctl and dbus-send cannot send unix fds.
+    const r = await run('/usr/bin/python3', ['-c', PY_ETHANLOG, bus!.address], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const { ok2, ok0, records } = JSON.parse(r.stdout) as { ok2: boolean; ok0: boolean; records: string };
+    assert.deepEqual([ok2, ok0], [true, true]);
+    const pid = daemon!.pid!.toString(16);
+    assert.match(records, new RegExp(`^\\x1e\\x1fL4\\x1fT[0-9a-f]{8}\\.[0-9a-f]{8}\\x1fSdaemon\\x1fP${pid}\\x1fMlog method set over D-Bus \\(method=2 fd=\\d+ ok=true targets=\\["journald","ethanlog"\\]\\)\\x1e`));
+    // The pipe reached its end: the daemon closed its copy once method 0 took the pipe's place.
+    assert.ok(journal!.datagrams().some((d) => d.includes('targets=["journald"]')), 'journald stays');
   });
 
   test('SIGTERM to that pid (what pkill DobbyDaemon sends) stops the containers and exits 0', async () => {

@@ -4,6 +4,7 @@ import type { ContainerStats } from '../../host-services.ts';
 import type { ContainerSummary } from '../../manager-types.ts';
 import type { PluginReport } from '../../plugins/report.ts';
 import { formatJsonLikeJsoncpp, type JsonValue } from '../json-format.ts';
+import { dobbyCmdline, dobbyExecutable } from './dobby-process-line.ts';
 
 /** GetInfo's `state` strings, by wire state (0 is how Dobby names a leftover it cannot control). */
 const STATE_NAMES = ['unknown', 'starting', 'running', 'stopping', 'paused', 'hibernating', 'hibernated', 'awakening'] as const;
@@ -21,7 +22,7 @@ export function infoDocument(
     state: STATE_NAMES[summary.wireState] ?? 'unknown',
     timestamp: timestampNs,
     pids: stats.pids,
-    processes: stats.processes.map((p) => ({ pid: p.pid, nsPid: p.nsPid, executable: p.executable, cmdline: p.cmdline })),
+    processes: stats.processes.map((p) => ({ pid: p.pid, nsPid: p.nsPid, executable: dobbyExecutable(p.executable), cmdline: dobbyCmdline(p.cmdline) })),
     cpu: stats.cpu === null
       ? { usage: { total: null } }
       : { usage: stats.cpu.usage.percpu === undefined ? { total: stats.cpu.usage.total } : { total: stats.cpu.usage.total, percpu: stats.cpu.usage.percpu } },
