@@ -238,3 +238,12 @@ describe('shadow bundle (runtimes without create --config)', () => {
     });
   });
 });
+
+test("Dobby's settings pids limit: given to a bundle whose config has none, never over one it has", () => {
+  const out = deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: config(), defaultPidsLimit: 256 });
+  assert.equal(out.changed, true);
+  assert.deepEqual((out.config as Cfg).linux['resources'], { pids: { limit: 256 } });
+  const own = config({ linux: { namespaces: [{ type: 'pid' }], resources: { pids: { limit: 10 }, memory: { limit: 1 } } } });
+  assert.deepEqual((deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: own, defaultPidsLimit: 256 }).config as Cfg).linux['resources'], { pids: { limit: 10 }, memory: { limit: 1 } });
+  assert.equal(deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: config(), defaultPidsLimit: null }).changed, false);
+});
