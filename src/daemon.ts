@@ -39,6 +39,7 @@ import type { AdminHooks, SpecSupport } from './api/dbus/deps.ts';
 import type { PortService } from './api/dbus/ports-handlers.ts';
 import { startDbusService } from './api/dbus/service.ts';
 import type { ContainerManager } from './manager-types.ts';
+import { killUnrecoverableLeftovers } from './leftover-cleanup.ts';
 import { bundlePidsLimitOf, networkOptionsOf, specConversionOf } from './settings/apply.ts';
 import type { DobbySettings } from './settings/types.ts';
 
@@ -208,6 +209,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
         return true;
       },
       adoptLeftovers: async () => {
+        await killUnrecoverableLeftovers({ runtime, monitor, logger });
         await adoptLeftovers(manager, runtime, records, logger, {
           dir: layout.bundlesDir, before: startedAt, remove: (bundle) => specBundles.remove(bundle),
         });
