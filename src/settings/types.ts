@@ -1,13 +1,9 @@
 // The typed form of Dobby's settings file (`/etc/dobby.json`): every key Dobby reads, checked, with Dobby's defaults.
 
-/** A bind or other mount settings add to spec containers that enable the gpu / vpu. */
-export interface SettingsMount {
-  readonly source: string;
-  readonly destination: string;
-  readonly type: string;
-  /** Sorted and deduplicated, as Dobby stores them (a set). */
-  readonly options: readonly string[];
-}
+import type { ExtraMount } from '../spec/options.ts';
+
+/** A mount settings add to spec containers that enable the gpu / vpu; options sorted and deduplicated (Dobby keeps a set). */
+export type SettingsMount = ExtraMount;
 
 /** Settings `gpu` / `vpu`: what a spec container that enables the hardware gets. */
 export interface HardwareSettings {
