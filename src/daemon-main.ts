@@ -14,6 +14,7 @@ import { DOBBY_PROCESS_NAME, restartInBackground, setRealtimePriority, takeDobby
 import { LogTargets } from './logging/log-targets.ts';
 import { MILESTONE } from './logging/record.ts';
 import { loadSettings, type LoadedSettings } from './settings/load-settings.ts';
+import { networkOptionsOf } from './settings/apply.ts';
 
 let name = 'dobbyd';
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -81,6 +82,10 @@ async function main(): Promise<number> {
   for (const warning of loaded.warnings) logger.warn(warning);
   const { settings } = loaded;
   logger.info({ settingsFile: settings.source, settings: { ...settings, source: undefined } }, 'settings loaded');
+  const external = networkOptionsOf(settings).externalInterfaces;
+  if (external !== undefined && external.length === 0) {
+    logger.warn({ externalInterfaces: settings.network.externalInterfaces }, 'none of the settings network.externalInterfaces is on this host: nat containers get no way out');
+  }
   for (const [relay, value] of Object.entries(settings.logRelay)) {
     if (value?.enable === true) logger.warn({ socketPath: value.socketPath }, `settings logRelay.${relay} is not supported by dobbyd yet: no relay socket is made`);
   }

@@ -1,14 +1,25 @@
 // Where the settings go: spec conversion (env, gpu/vpu, default plugins, pids), bundle defaults and the networking plugin.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { SpecToOciOptions } from '../spec/options.ts';
 import { hardwareAccess } from './hardware.ts';
 import type { DobbySettings } from './types.ts';
 
 /** The part of spec conversion the settings decide. */
-export type SettingsConversion = Pick<SpecToOciOptions, 'extraEnv' | 'gpu' | 'vpu' | 'defaultPlugins' | 'pidsLimit'>;
+export type SettingsConversion = Pick<SpecToOciOptions, 'extraEnv' | 'gpu' | 'vpu' | 'defaultPlugins' | 'pidsLimit' | 'apparmorProfile'>;
 
-export function specConversionOf(settings: DobbySettings): SettingsConversion {
+const APPARMOR_PROFILES = '/sys/kernel/security/apparmor/policy/profiles';
+
+/** Whether AppArmor has the profile loaded: Dobby looks for an entry `<profile>.<digit>...` in the policy dir. */
+export function apparmorProfileLoaded(profile: string, entries: () => readonly string[] = () => readdirSync(APPARMOR_PROFILES)): boolean {
+  try {
+    return entries().some((e) => e.startsWith(`${profile}.`) && /^\d/.test(e.slice(profile.length + 1)));
+  } catch {
+    return false;
+  }
+}
+
+export function specConversionOf(settings: DobbySettings, profileLoaded: (profile: string) => boolean = apparmorProfileLoaded): SettingsConversion {
   const gpu = hardwareAccess(settings.gpu);
   const vpu = hardwareAccess(settings.vpu);
   return {
@@ -18,6 +29,8 @@ export function specConversionOf(settings: DobbySettings): SettingsConversion {
     defaultPlugins: settings.defaultPlugins,
     // Dobby sets the limit only when its `pids` setting is on; a spec's own limit still wins.
     pidsLimit: settings.pids.enable ? settings.pids.limit : null,
+    // Dobby gives spec containers its default profile when AppArmor has it loaded, and none otherwise.
+    ...(settings.apparmor.enable && profileLoaded(settings.apparmor.defaultProfile) ? { apparmorProfile: settings.apparmor.defaultProfile } : {}),
   };
 }
 

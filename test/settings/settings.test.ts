@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { bundlePidsLimitOf, networkOptionsOf, specConversionOf } from '../../src/settings/apply.ts';
+import { apparmorProfileLoaded, bundlePidsLimitOf, listHostInterfaces, networkOptionsOf, specConversionOf } from '../../src/settings/apply.ts';
 import { expandPath } from '../../src/settings/expand-path.ts';
 import { stripJsonComments } from '../../src/settings/json-comments.ts';
 import { defaultSettings, loadSettings, settingsFromText } from '../../src/settings/load-settings.ts';
@@ -120,4 +120,20 @@ test('comments and path expansion as jsoncpp and wordexp allow them', () => {
   assert.deepEqual(expandPath('${HOME}/a/$USER', { HOME: '/root', USER: 'me' }), { ok: true, value: '/root/a/me' });
   assert.deepEqual(expandPath('~/x', { HOME: '/h' }), { ok: true, value: '/h/x' });
   assert.equal(expandPath('`id`', {}).ok, false);
+});
+
+test("apparmor: Dobby's default profile for spec containers only when AppArmor has it loaded and the settings keep it on", () => {
+  const entries = () => ['dobby_default.2', 'other.1', 'dobby_defaultx.1'];
+  assert.equal(apparmorProfileLoaded('dobby_default', entries), true);
+  assert.equal(apparmorProfileLoaded('other', () => ['other.x']), false);
+  assert.equal(apparmorProfileLoaded('dobby_default', () => { throw new Error('no apparmor'); }), false);
+  const loaded = (p: string) => p === 'dobby_default';
+  assert.equal(specConversionOf(check({}).settings, loaded).apparmorProfile, 'dobby_default');
+  assert.equal(specConversionOf(check({ apparmor: { enable: false } }).settings, loaded).apparmorProfile, undefined);
+  assert.equal(specConversionOf(check({ apparmor: { defaultProfile: 'mine' } }).settings, loaded).apparmorProfile, undefined);
+});
+
+test("the daemon's interfaces come from /proc/net/dev (its own network namespace)", () => {
+  const dev = 'Inter-|   Receive\n face |bytes\n    lo: 1 2\n  eth0: 3 4\nenp0s3: 5 6\n';
+  assert.deepEqual(listHostInterfaces(dev), ['lo', 'eth0', 'enp0s3']);
 });
