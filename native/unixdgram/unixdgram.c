@@ -1,14 +1,12 @@
 // Sends one datagram to a Unix datagram socket named by its path: journald's native socket and syslog's
-// /dev/log are SOCK_DGRAM, and Node's dgram module has no AF_UNIX. One unconnected, non-blocking socket
-// serves every destination: a full receiver drops the message (EAGAIN) instead of stalling the daemon.
+// /dev/log are SOCK_DGRAM, and Node's dgram module has no AF_UNIX. A non-blocking socket per datagram: a
+// full receiver drops the message (EAGAIN) instead of stalling the daemon, and no fd outlives the call.
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <node_api.h>
-
-static int sock = -1;
 
 static napi_value result_of(napi_env env, int value) {
   napi_value result;
@@ -30,12 +28,12 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
   void *data = NULL;
   size_t size = 0;
   if (napi_get_buffer_info(env, argv[1], &data, &size) != napi_ok) return result_of(env, EINVAL);
-  if (sock < 0) {
-    sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (sock < 0) return result_of(env, errno);
-  }
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (sock < 0) return result_of(env, errno);
   ssize_t sent = sendto(sock, data, size, MSG_NOSIGNAL, (struct sockaddr *)&addr, sizeof(addr));
-  return result_of(env, sent < 0 ? errno : 0);
+  int error = sent < 0 ? errno : 0;
+  close(sock);
+  return result_of(env, error);
 }
 
 NAPI_MODULE_INIT() {

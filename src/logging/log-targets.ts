@@ -1,7 +1,7 @@
 // The daemon's log destination for pino: the console (Dobby's text layout or JSON lines), journald's native
 // socket, syslog's /dev/log and an ethanlog pipe, chosen by the command line and by admin1 SetLogMethod.
 
-import { openSync } from 'node:fs';
+import { constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { loadUnixDatagram, sendDatagram } from '../drivers/unix-datagram.ts';
 import { ethanlogRecord, journaldDatagram, syslogDatagram, textLine } from './formats.ts';
@@ -29,13 +29,33 @@ export interface LogTargetsOptions {
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
+/** What a stalled ethanlog reader may leave queued before lines are dropped. */
+const ETHANLOG_BACKLOG = 1024 * 1024;
+
+/**
+ * The ethanlog pipe, reopened (the caller's fd is closed once the call is answered): only the write end of a
+ * pipe, so a read-only file passed in never becomes writable through its /proc path; non-blocking, so a pipe
+ * whose reader is gone is refused (ENXIO) and a full one never stalls the daemon.
+ */
+function openEthanlogPipe(fd: number): SonicBoom | null {
+  try {
+    if (fd < 0 || !fstatSync(fd).isFIFO()) return null;
+    const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+    if (flags === undefined || (Number.parseInt(flags, 8) & 0o3) === constants.O_RDONLY) return null;
+    const own = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    return pino.destination({ fd: own, sync: false, maxLength: ETHANLOG_BACKLOG });
+  } catch {
+    return null;
+  }
+}
+
 export class LogTargets implements pino.DestinationStream {
   readonly #o: LogTargetsOptions;
   readonly #console: SonicBoom | null;
   #consoleOn: boolean;
   #journald: boolean;
   #syslog: boolean;
-  #ethanlog: { fd: number; out: SonicBoom } | null = null;
+  #ethanlog: SonicBoom | null = null;
   /** Each socket's failure is told once (on the console), not once per line. */
   readonly #told = new Set<string>();
 
@@ -61,7 +81,7 @@ export class LogTargets implements pino.DestinationStream {
     if (this.#consoleOn && this.#console !== null) this.#console.write(this.#o.console?.format === 'json' ? line : textLine(record!));
     if (this.#journald) this.#send(this.#o.journaldSocket ?? JOURNALD_SOCKET, journaldDatagram(record!, this.#o.identifier), 'journald');
     if (this.#syslog) this.#send(this.#o.syslogSocket ?? SYSLOG_SOCKET, syslogDatagram(record!, this.#o.identifier, process.pid), 'syslog');
-    if (this.#ethanlog !== null) this.#ethanlog.out.write(ethanlogRecord(record!, process.pid).toString());
+    if (this.#ethanlog !== null) this.#ethanlog.write(ethanlogRecord(record!, process.pid).toString());
   }
 
   #send(path: string, datagram: Buffer, what: string): void {
@@ -78,20 +98,16 @@ export class LogTargets implements pino.DestinationStream {
   /**
    * admin1 SetLogMethod: the daemon logs to that target from now on instead of the console, syslog or an
    * earlier pipe; journald (--journald, systemd's own) stays as it is. ETHANLOG writes ethanlog records
-   * to the given pipe (reopened through /proc, as the caller closes its fd once answered). False for a
-   * method that cannot be used (unknown, no fd, no console to go back to).
+   * to the given pipe. False for a method that cannot be used (unknown, no writable pipe, no console).
    */
   setMethod(method: number, fd: number | null): boolean {
-    let ethanlog: { fd: number; out: SonicBoom } | null = null;
+    let ethanlog: SonicBoom | null = null;
     if (method === 2) {
-      if (fd === null || fd < 0) return false;
-      let own: number;
-      try {
-        own = openSync(`/proc/self/fd/${fd}`, 'w');
-      } catch {
-        return false;
-      }
-      ethanlog = { fd: own, out: pino.destination({ fd: own, sync: false }) };
+      const pipe = fd === null ? null : openEthanlogPipe(fd);
+      if (pipe === null) return false;
+      // The reader went away (EPIPE): that target is over.
+      pipe.on('error', () => void (this.#ethanlog === pipe && this.#closeEthanlog()));
+      ethanlog = pipe;
     } else if (method === 1) {
       try {
         loadUnixDatagram();
@@ -109,13 +125,18 @@ export class LogTargets implements pino.DestinationStream {
 
   /** SonicBoom closes the fd once what it holds is written. */
   #closeEthanlog(): void {
-    this.#ethanlog?.out.end();
+    const pipe = this.#ethanlog;
     this.#ethanlog = null;
+    try {
+      pipe?.end();
+    } catch {
+      // Already failed and closed.
+    }
   }
 
   /** Writes out what is buffered (before exit). */
   flush(): void {
-    for (const out of [this.#console, this.#ethanlog?.out]) {
+    for (const out of [this.#console, this.#ethanlog]) {
       try {
         out?.flushSync();
       } catch {

@@ -246,4 +246,8 @@ test("Dobby's settings pids limit: given to a bundle whose config has none, neve
   const own = config({ linux: { namespaces: [{ type: 'pid' }], resources: { pids: { limit: 10 }, memory: { limit: 1 } } } });
   assert.deepEqual((deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: own, defaultPidsLimit: 256 }).config as Cfg).linux['resources'], { pids: { limit: 10 }, memory: { limit: 1 } });
   assert.equal(deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: config(), defaultPidsLimit: null }).changed, false);
+  // A malformed section stays as it is, for the runtime to refuse.
+  for (const linux of [5, { resources: 'x' }, { resources: [] }]) {
+    assert.deepEqual((deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: config({ linux }), defaultPidsLimit: 256 }).config as Cfg).linux, linux);
+  }
 });

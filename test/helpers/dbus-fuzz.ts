@@ -1,6 +1,7 @@
 // Generators for fuzzing dobbyd's D-Bus API (fast-check), and the reply each call must get according to Dobby's
 // documented contract (reference §1): failure values for bad arguments on known members, UnknownMethod otherwise.
 
+import { fstatSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { WireValue } from '../../src/api/dbus/wire.ts';
 import type { RawCall } from './raw-dbus.ts';
@@ -25,7 +26,7 @@ interface Member {
   readonly forms: readonly string[];
   readonly out: string;
   readonly fail: readonly WireValue[];
-  readonly ok: (body: readonly WireValue[]) => readonly WireValue[];
+  readonly ok: (body: readonly WireValue[], call: RawCall) => readonly WireValue[];
 }
 
 const exactly = (...sigs: string[]) => (signature: string) => sigs.includes(signature);
@@ -37,10 +38,11 @@ export const CONTRACT: Readonly<Record<string, Readonly<Record<string, Member>>>
     // Ping and List ignore their arguments. Shutdown too, which is why the fuzzer never sends it.
     Ping: { accepts: () => true, forms: [''], out: '', fail: [], ok: () => [] },
     SetLogLevel: member(['i'], 'b', [false], () => [true]),
-    // Dobby wants a second argument its own client leaves out; dobby-ts takes both. Only CONSOLE (3) is supported.
+    // Dobby wants a second argument its own client leaves out; dobby-ts takes both. NULL (0), SYSLOG (1) and
+    // CONSOLE (3, the fuzzed daemon has one) always work; ETHANLOG (2) needs the write end of a pipe as its fd.
     SetLogMethod: {
       accepts: (s) => /^u[ybnqiuxtdsogh]?$/.test(s), forms: ['u', 'uh', 'us', 'ui'], out: 'b', fail: [false],
-      ok: (body) => [body[0] === 3],
+      ok: (body, call) => [body[0] === 2 ? call.signature === 'uh' && isWritablePipe(call.fds?.[body[1] as number]) : [0, 1, 3].includes(body[0] as number)],
     },
     // The fuzzer's addresses never name a listening bus (see `busAddress`), so the answer is false.
     SetAIDbusAddress: member(['bs'], 'b', [false]),
@@ -104,7 +106,18 @@ export function expectedReply(call: RawCall): Expected {
   if (m === undefined) return { kind: 'error', name: UNKNOWN_METHOD };
   // A unix fd index past the fds the message carries is a bad argument like any other.
   const accepted = m.accepts(call.signature) && !hasFdBeyond(call.signature, call.body, call.fds?.length ?? 0);
-  return { kind: 'return', signature: m.out, body: accepted ? m.ok(call.body) : m.fail };
+  return { kind: 'return', signature: m.out, body: accepted ? m.ok(call.body, call) : m.fail };
+}
+
+/** An fd of this process that is a pipe opened for writing (what SetLogMethod's ethanlog takes). */
+function isWritablePipe(fd: number | undefined): boolean {
+  if (fd === undefined) return false;
+  try {
+    const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+    return fstatSync(fd).isFIFO() && flags !== undefined && (Number.parseInt(flags, 8) & 0o3) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 // ---- types -------------------------------------------------------------------------------------

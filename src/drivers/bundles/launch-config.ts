@@ -283,9 +283,12 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
   if (overrides.env !== undefined) appendEnv(stringsAt(objectAt(config, 'process'), 'env'), overrides.env);
 
   resolveInit(config, input.init, notes);
-  if (input.defaultPidsLimit != null) {
-    const resources = objectAt(objectAt(config, 'linux'), 'resources');
-    if (resources['pids'] === undefined) resources['pids'] = { limit: input.defaultPidsLimit };
+  // Only into what is an object or absent: a malformed linux/resources is the runtime's to refuse, not ours to replace.
+  const linux = config['linux'];
+  const resources = isObject(linux) ? linux['resources'] : undefined;
+  if (input.defaultPidsLimit != null && (linux === undefined || (isObject(linux) && (resources === undefined || isObject(resources))))) {
+    const target = objectAt(objectAt(config, 'linux'), 'resources');
+    if (target['pids'] === undefined) target['pids'] = { limit: input.defaultPidsLimit };
   }
   return { config, changed: JSON.stringify(config) !== JSON.stringify(input.config), notes };
 }
