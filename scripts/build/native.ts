@@ -1,4 +1,4 @@
-// Build step: the native addons (usocket's uwrap.node, our cloexec.node) for a release's CPU. For this machine's CPU
+// Build step: the native addons (usocket's uwrap.node, our cloexec.node and unixdgram.node) for a release's CPU. For this machine's CPU
 // they are the checkout's own (npm run build-native builds and load-tests them); for another CPU node-gyp builds
 // them with --arch and Debian's cross toolchain (g++-<triplet>), against the same Node 24 headers.
 
@@ -22,6 +22,7 @@ interface AddonSource {
 const ADDONS: readonly AddonSource[] = [
   { file: 'uwrap.node', dir: join(ROOT, 'node_modules', 'usocket'), parts: ['binding.gyp', 'src'], built: join('build', 'Release', 'uwrap.node') },
   { file: 'cloexec.node', dir: join(ROOT, 'native', 'cloexec'), parts: ['binding.gyp', 'cloexec.c'], built: join('build', 'Release', 'cloexec.node') },
+  { file: 'unixdgram.node', dir: join(ROOT, 'native', 'unixdgram'), parts: ['binding.gyp', 'unixdgram.c'], built: join('build', 'Release', 'unixdgram.node') },
 ];
 
 function run(command: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): void {

@@ -3,7 +3,7 @@
 //   VERSION                       version=, commit=, arch=, node-abi= (the addons' Node ABI)
 //   bin/dobbyd bin/dobby          launchers (Node: --node PATH, $DOBBY_NODE, node/bin/node here, or node on the PATH)
 //   lib/dobbyd.mjs lib/dobby.mjs lib/doctor.mjs   the bundles, the OCI schema validator compiled in
-//   lib/native/uwrap.node lib/native/cloexec.node the native addons, built for the arch
+//   lib/native/uwrap.node lib/native/cloexec.node lib/native/unixdgram.node   the native addons, built for the arch
 //   libexec/DobbyInit             the containers' init (Debian's static tini for the arch)
 //   etc/systemd/dobbyd.service etc/dbus-1/system.d/org.rdk.dobby.conf
 // Usage: node scripts/build/release.ts [--arch x64|arm64|armv7l] [--out DIR] [--prefix DIR] [--init PATH] [--rebuild-native]
@@ -54,6 +54,8 @@ fi
 # Measured on the idle daemon, as bin/dobbyd in the checkout says: no optimising compilers, V8's size heuristics,
 # glibc's static trim threshold (children inherit it), and --expose-gc for the one collection after start-up.
 export GLIBC_TUNABLES="\${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.trim_threshold=131072"
+# Run as DobbyDaemon (the package's alternative), it is Dobby's daemon: its process name, forking, see --help.
+case "$(basename "$0")" in DobbyDaemon) set -- --dobby-compat "$@" ;; esac
 exec "$node" --no-opt --no-maglev --no-sparkplug --optimize-for-size --expose-gc "$tree/lib/dobbyd.mjs" "$@"`;
 
 function launcher(program: string, entry: string, body: string, release: { version: string; arch: TargetArch }): string {
