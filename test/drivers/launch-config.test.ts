@@ -250,4 +250,8 @@ test("Dobby's settings pids limit: given to a bundle whose config has none, neve
   for (const linux of [5, { resources: 'x' }, { resources: [] }]) {
     assert.deepEqual((deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: config({ linux }), defaultPidsLimit: 256 }).config as Cfg).linux, linux);
   }
+  // No linux section at all (no namespaces): not made up here, so the runtime's answer to such a config stands.
+  const bare = config();
+  delete bare['linux'];
+  assert.equal(deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: bare, defaultPidsLimit: 256 }).config['linux'], undefined);
 });

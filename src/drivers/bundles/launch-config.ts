@@ -283,12 +283,12 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
   if (overrides.env !== undefined) appendEnv(stringsAt(objectAt(config, 'process'), 'env'), overrides.env);
 
   resolveInit(config, input.init, notes);
-  // Only into what is an object or absent: a malformed linux/resources is the runtime's to refuse, not ours to replace.
+  // Only into a linux section the config has, with resources an object or absent: a config without one (no
+  // namespaces: crun would run it in the host's) or a malformed one is the runtime's to refuse, not ours to mend.
   const linux = config['linux'];
-  const resources = isObject(linux) ? linux['resources'] : undefined;
-  if (input.defaultPidsLimit != null && (linux === undefined || (isObject(linux) && (resources === undefined || isObject(resources))))) {
-    const target = objectAt(objectAt(config, 'linux'), 'resources');
-    if (target['pids'] === undefined) target['pids'] = { limit: input.defaultPidsLimit };
+  if (input.defaultPidsLimit != null && isObject(linux) && (linux['resources'] === undefined || isObject(linux['resources']))) {
+    const resources = objectAt(linux, 'resources');
+    if (resources['pids'] === undefined) resources['pids'] = { limit: input.defaultPidsLimit };
   }
   return { config, changed: JSON.stringify(config) !== JSON.stringify(input.config), notes };
 }
