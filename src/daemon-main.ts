@@ -44,7 +44,8 @@ async function main(): Promise<number> {
   let targets: LogTargets;
   try {
     targets = new LogTargets({
-      console: options.console ? { fd: 2, format: options.logFormat } : null,
+      // A DobbyDaemon about to fork still has its console for the one line before it leaves, as Dobby.
+      console: options.console || !options.foreground ? { fd: 2, format: options.logFormat } : null,
       journald: options.journald, syslog: options.syslog,
       journaldSocket: options.journaldSocket, syslogSocket: options.syslogSocket,
       identifier: name,

@@ -133,6 +133,8 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     await mkdir(layout.runtimeRoot, { recursive: true, mode: 0o700 });
     await mkdir(layout.monitorDir, { recursive: true, mode: 0o700 });
     await mkdir(layout.logsDir, { recursive: true, mode: 0o755 });
+    // Made here, not by the first start that needs one: with Dobby's pids default most bundle starts do.
+    await mkdir(layout.launchConfigsDir, { recursive: true, mode: 0o700 });
     const runtime = new OciCliRuntime({ binary: options.runtime, root: layout.runtimeRoot, logger: logger.child({ driver: 'runtime' }) });
     const monitor = new ConmonMonitor({ runtime, stateDir: layout.monitorDir, logger: logger.child({ driver: 'monitor' }) });
     const records = new FileContainerRecords(layout.recordsDir);

@@ -215,3 +215,41 @@ test('a bad settings file is refused at start-up, naming the key; so is a missin
   assert.equal(syntax.code, 1, syntax.stderr);
   assert.match(syntax.stderr, /settings file '.*broken\.json' is not valid JSON: Expected ',' or ']' after array element at line 18/);
 });
+
+test('without --nofork DobbyDaemon goes into the background: the command returns 0 and the daemon serves, named DobbyDaemon', async (t) => {
+  const bus = await startPrivateBus(join(scratch.dir, 'bus-fork'));
+  t.after(() => bus.stop());
+  const state = join(scratch.dir, 'state-fork');
+  const started = await run(link, ['--dbus-address', bus.address, '--state-dir', state, '--settings-file', DEV_VM_SETTINGS, '--stop-grace', '1'], {
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, timeoutMs: 30_000, waitFor: 'exit',
+  });
+  assert.equal(started.code, 0, started.stderr);
+  // Its one line on the console before it left: Dobby's first milestone.
+  assert.match(started.stderr, /MIL: < M:daemon > starting Dobby daemon/);
+  // The daemon in the background: the pid its state dir's lock names (the daemon's own file), signalled by that pid.
+  let pid = 0;
+  for (let i = 0; i < 300 && pid === 0; i++) {
+    pid = Number(/^(\d+)/.exec(existsSync(join(state, 'dobbyd.pid')) ? readFileSync(join(state, 'dobbyd.pid'), 'utf8') : '')?.[1] ?? 0);
+    if (pid === 0) await sleep(50);
+  }
+  assert.ok(pid > 0, 'the daemon took no lock on its state dir');
+  t.after(() => void (runs(pid) && process.kill(pid, 'SIGKILL')));
+  assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'DobbyDaemon');
+  assert.ok((await must('pgrep', ['-x', 'DobbyDaemon'])).stdout.split('\n').includes(String(pid)));
+  let serving = false;
+  for (let i = 0; i < 200 && !serving; i++) {
+    serving = await call(bus.address, 'admin1', 'Ping').then(() => true, () => false);
+    if (!serving) await sleep(100);
+  }
+  assert.ok(serving, 'the daemon in the background does not answer Ping');
+  process.kill(pid, 'SIGTERM');
+  while (runs(pid)) await sleep(50);
+});
+
+function runs(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

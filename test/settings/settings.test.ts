@@ -1,7 +1,7 @@
 // Dobby's settings file: the DEV_VM file as shipped, Dobby's defaults, and bad files refused with the key named.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -9,9 +9,10 @@ import { apparmorProfileLoaded, bundlePidsLimitOf, listHostInterfaces, networkOp
 import { expandPath } from '../../src/settings/expand-path.ts';
 import { stripJsonComments } from '../../src/settings/json-comments.ts';
 import { defaultSettings, loadSettings, settingsFromText } from '../../src/settings/load-settings.ts';
+import { DEFAULT_SETTINGS_FILE } from '../../src/settings/types.ts';
 import type { ParseSettingsContext } from '../../src/settings/parse-settings.ts';
 
-export const DEV_VM_SETTINGS = join(import.meta.dirname, 'fixtures', 'dobby.dev_vm.json');
+const DEV_VM_SETTINGS = join(import.meta.dirname, 'fixtures', 'dobby.dev_vm.json');
 
 const ctx = (env: NodeJS.ProcessEnv = {}): ParseSettingsContext => ({
   env,
@@ -136,4 +137,13 @@ test("apparmor: Dobby's default profile for spec containers only when AppArmor h
 test("the daemon's interfaces come from /proc/net/dev (its own network namespace)", () => {
   const dev = 'Inter-|   Receive\n face |bytes\n    lo: 1 2\n  eth0: 3 4\nenp0s3: 5 6\n';
   assert.deepEqual(listHostInterfaces(dev), ['lo', 'eth0', 'enp0s3']);
+});
+
+test("without --settings-file the loader reads Dobby's /etc/dobby.json, or uses the defaults when the host has none", async () => {
+  const { settings, warnings } = await loadSettings(null, ctx());
+  if (existsSync(DEFAULT_SETTINGS_FILE)) assert.equal(settings.source, DEFAULT_SETTINGS_FILE);
+  else {
+    assert.equal(settings.source, null);
+    assert.deepEqual(warnings, [`missing or inaccessible settings file '${DEFAULT_SETTINGS_FILE}', using defaults`]);
+  }
 });
