@@ -1,7 +1,7 @@
 // The bench's output: each figure with its range, each dobbyd figure as a ratio against a named
 // yardstick (median of the per-round ratios), and at the end every target with PASS or MISS.
 
-import { fmtMs, fmtRatio, median, pairRatios, summarise, type Summary } from './stats.ts';
+import { fmtMs, fmtRatio, pairRatios, summarise, type Summary } from './stats.ts';
 
 interface TargetRow {
   readonly what: string;
@@ -45,4 +45,3 @@ export class Report {
   }
 }
 
-export { median };
