@@ -33,14 +33,14 @@ export class Report {
   /** A target that is not a ratio of timings (memory): `value` against `max`, in the unit given. */
   limit(what: string, value: number, yardstick: string, max: number, unit: string): void {
     const verdict = value <= max ? 'PASS' : 'MISS';
-    console.log(`  ${what.padEnd(58)} ${value.toFixed(2)} ${unit} (target ≤ ${max.toFixed(2)} ${unit}, ${yardstick}): ${verdict}`);
+    console.log(`  ${what.padEnd(58)} ${value.toFixed(3)} ${unit} (target ≤ ${max.toFixed(2)} ${unit}, ${yardstick}): ${verdict}`);
     this.#targets.push({ what: `${what} [${unit}]`, yardstick, ratio: value, max });
   }
 
   summary(): void {
     console.log('\ntargets (medians of one run)');
     for (const t of this.#targets) {
-      console.log(`  ${t.ratio <= t.max ? 'PASS' : 'MISS'}  ${t.what.padEnd(52)} ${t.ratio.toFixed(2)} ≤ ${t.max.toFixed(2)}  (${t.yardstick})`);
+      console.log(`  ${t.ratio <= t.max ? 'PASS' : 'MISS'}  ${t.what.padEnd(52)} ${t.ratio.toFixed(3)} ≤ ${t.max.toFixed(2)}  (${t.yardstick})`);
     }
   }
 }
