@@ -12,13 +12,14 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get and mount need it): sudo bash scripts/setup.sh"
 
 # 1. Debian packages: runtime, monitor, bus, network tools, inits, OCI schema, graphviz, node-gyp's toolchain,
-#    and the D-Bus clients the tests use (busctl from systemd, dbus-send/dbus-monitor, python3-dbus; perl for Mount);
+#    and the D-Bus clients the tests use (busctl from systemd, dbus-send/dbus-monitor, python3-dbus; perl for Mount)
+#    and the bench's (python3-dbus on GLib's main loop: python3-gi);
 #    for the release build (npm run build/package): the arm64 and armhf cross compilers, file, dpkg-dev's tools;
 #    util-linux's chrt for the rtscheduling plugin (essential on Debian; listed so a slim image gets it too).
 apt_packages=(
   crun runc conmon busybox-static dbus iproute2 iptables tini catatonit util-linux
   golang-github-opencontainers-specs-dev graphviz python3 make g++ ca-certificates
-  systemd dbus-bin python3-dbus perl-base
+  systemd dbus-bin python3-dbus python3-gi perl-base
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf file
 )
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

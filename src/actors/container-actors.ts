@@ -120,7 +120,8 @@ export function createContainerActors(deps: ContainerActorDeps) {
             bundle: request.bundle,
             logPath: consolePlan.monitor.path,
             logDriver: consolePlan.monitor.driver,
-            ...(launch.configPath === null ? {} : { configPath: launch.configPath }),
+            // In memory already: the monitor writes it into its own bundle dir without reading it again.
+            config: launch.config,
             ...(consolePlan.monitor.sizeMax === undefined ? {} : { logSizeMax: consolePlan.monitor.sizeMax }),
             ...(consolePlan.monitor.totalMax === undefined ? {} : { logTotalMax: consolePlan.monitor.totalMax }),
             ...(processConfig?.terminal === true ? { terminal: true } : {}),

@@ -22,14 +22,69 @@ function refuse(path: string, reason: string): DobbyError {
   return new DobbyError('BUNDLE_INVALID', `rootfs plan path '${path.slice(0, 200)}' ${reason}; nothing may be written outside the rootfs`);
 }
 
-/** Every existing component must be a real directory: a symlink could point anywhere on the host. */
-async function checkParents(root: string, path: string): Promise<void> {
+/**
+ * Every existing component must be a real directory: a symlink could point anywhere on the host.
+ * Each component is looked at once per writeRootfs (`checked` holds the checks, shared by the paths
+ * written at the same time), not once per path below it.
+ */
+function checkParents(root: string, path: string, checked: Map<string, Promise<void>>): Promise<void> {
   const parts = path.split('/');
+  const checks: Promise<void>[] = [];
   for (let i = 1; i < parts.length; i++) {
-    const dir = join(root, ...parts.slice(0, i));
-    const stat = await lstat(dir).catch(() => null);
-    if (stat !== null && !stat.isDirectory()) throw refuse(path, `goes through '${parts.slice(0, i).join('/')}', which is not a directory`);
+    const prefix = parts.slice(0, i).join('/');
+    let check = checked.get(prefix);
+    if (check === undefined) {
+      check = lstat(join(root, prefix)).then(
+        (stat) => {
+          if (!stat.isDirectory()) throw refuse(path, `goes through '${prefix}', which is not a directory`);
+        },
+        () => undefined,
+      );
+      checked.set(prefix, check);
+    }
+    checks.push(check);
   }
+  return Promise.all(checks).then(() => undefined);
+}
+
+/** Makes one planned directory; one that exists already is kept if it is a real directory. */
+async function makeDirectory(root: string, dir: string, checked: Map<string, Promise<void>>): Promise<void> {
+  const full = target(root, dir);
+  await checkParents(root, dir, checked);
+  try {
+    await mkdir(full, { mode: DIR_MODE });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const stat = await lstat(full);
+    if (!stat.isDirectory()) throw refuse(dir, 'exists and is not a directory');
+  }
+  // Made or checked just now: the paths below it need not look at it again.
+  checked.set(dir, Promise.resolve());
+}
+
+async function writePlannedFile(root: string, file: RootfsPlan['files'][number], checked: Map<string, Promise<void>>): Promise<void> {
+  const full = target(root, file.path);
+  await checkParents(root, file.path, checked);
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+  const handle = await open(full, flags, file.mode).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ELOOP') throw refuse(file.path, 'is a symlink');
+    throw err;
+  });
+  try {
+    await handle.writeFile(file.contents);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The planned directories grouped by depth, shallowest first: a group's parents are all made before it. */
+function byDepth(directories: readonly string[]): string[][] {
+  const levels: string[][] = [];
+  for (const dir of directories) {
+    const depth = dir.split('/').length - 1;
+    (levels[depth] ??= []).push(dir);
+  }
+  return levels.filter((level) => level !== undefined);
 }
 
 function target(root: string, path: string): string {
@@ -51,31 +106,15 @@ export async function writeRootfs(plan: RootfsPlan, rootfsDir: string): Promise<
   // Check every path before writing anything, so a bad plan leaves no half-built rootfs behind.
   for (const p of [...plan.directories, ...plan.files.map((f) => f.path)]) target(root, p);
   await mkdir(root, { recursive: true, mode: DIR_MODE });
-  for (const dir of plan.directories) {
-    const full = target(root, dir);
-    await checkParents(root, dir);
-    const stat = await lstat(full).catch(() => null);
-    if (stat === null) await mkdir(full, { mode: DIR_MODE });
-    else if (!stat.isDirectory()) throw refuse(dir, 'exists and is not a directory');
-  }
-  for (const file of plan.files) {
-    const full = target(root, file.path);
-    await checkParents(root, file.path);
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-    const handle = await open(full, flags, file.mode).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ELOOP') throw refuse(file.path, 'is a symlink');
-      throw err;
-    });
-    try {
-      await handle.writeFile(file.contents);
-    } finally {
-      await handle.close();
-    }
-  }
+  // On every spec start's path: the directories of one depth, then the files, are made at once
+  // (in series they took 12-56 ms on a loaded 2-core machine).
+  const checked = new Map<string, Promise<void>>();
+  for (const level of byDepth(plan.directories)) await Promise.all(level.map((dir) => makeDirectory(root, dir, checked)));
+  await Promise.all(plan.files.map((file) => writePlannedFile(root, file, checked)));
   if (plan.owner !== undefined) {
     const { uid, gid } = plan.owner;
     await lchown(root, uid, gid);
     // lchown: a planned path is never a symlink (checked above), and if one appeared it is not followed.
-    for (const p of [...plan.directories, ...plan.files.map((f) => f.path)]) await lchown(target(root, p), uid, gid);
+    await Promise.all([...plan.directories, ...plan.files.map((f) => f.path)].map((p) => lchown(target(root, p), uid, gid)));
   }
 }

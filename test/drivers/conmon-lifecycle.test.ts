@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { filter, firstValueFrom, timeout } from 'rxjs';
@@ -13,6 +13,7 @@ import { readConsoleLog } from '../../src/drivers/monitor/console-log.ts';
 import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
 import type { MonitorExit } from '../../src/drivers/monitor/types.ts';
 import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
+import { run } from '../../src/drivers/process.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
 import { makeScratch, type Flavour } from '../helpers/scratch.ts';
 
@@ -20,6 +21,21 @@ const scratch = makeScratch();
 
 /** Exits can take ~2 s here when a detached exec was left behind (see the exec test). */
 const EXIT_TIMEOUT_MS = 10_000;
+
+async function mustRun(file: string, args: readonly string[]): Promise<void> {
+  const r = await run(file, args);
+  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+}
+
+/** Names, kinds, sizes and mtimes of everything under dir: any write into it changes this. */
+async function snapshotDir(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return Promise.all(entries.map(async (e) => {
+    const path = join(e.parentPath, e.name);
+    const st = await stat(path).catch(() => null);
+    return `${path} ${e.isFIFO() ? 'fifo' : e.isSocket() ? 'socket' : e.isDirectory() ? 'dir' : 'file'} ${st?.size ?? '-'} ${st?.mtimeMs ?? '-'}`;
+  })).then((lines) => lines.sort());
+}
 
 async function isConmonRunning(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
@@ -47,12 +63,14 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       return { id, bundle, logPath, exit, created };
     };
 
+    const ownBundleOf = (id: string): string => join(dirs.stateDir, 'persist', id, 'bundle');
+
     const finish = async (id: string): Promise<void> => {
       await runtime.delete(id, { force: true });
       await monitor.release(id);
     };
 
-    /** Nothing of the container is left: runtime state, monitor files, conmon's FIFOs in the bundle. */
+    /** Nothing of the container is left: runtime state, monitor files; the caller's bundle holds only what it held. */
     const assertGone = async (id: string, bundle: string): Promise<void> => {
       assert.equal(await runtime.state(id), null);
       for (const sub of ['exits', 'pids', 'sockets', 'persist']) {
@@ -75,7 +93,8 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       assert.deepEqual(await monitor.readExit(seven.id), { id: seven.id, code: 7, oomKilled: false });
       assert.equal(await readConsoleLog(seven.logPath), 'hello\noops\n');
       assert.equal(await readConsoleLog(seven.logPath, { stream: 'stdout' }), 'hello\n');
-      assert.deepEqual(await runtime.state(seven.id), { id: seven.id, status: 'stopped', pid: 0, bundle: seven.bundle });
+      // The runtime works in the monitor's bundle dir of its own, never in the caller's.
+      assert.deepEqual(await runtime.state(seven.id), { id: seven.id, status: 'stopped', pid: 0, bundle: ownBundleOf(seven.id) });
       for (const c of [zero, seven]) {
         await runtime.delete(c.id);
         await monitor.release(c.id);
@@ -87,7 +106,7 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
     test('kill TERM ends the container with 143, read back as signal 15', async () => {
       const c = await create({ args: ['/bin/sleep', '1000'], init: true });
       await runtime.start(c.id);
-      assert.deepEqual(await runtime.state(c.id), { id: c.id, status: 'running', pid: c.created.pid, bundle: c.bundle });
+      assert.deepEqual(await runtime.state(c.id), { id: c.id, status: 'running', pid: c.created.pid, bundle: ownBundleOf(c.id) });
       assert.equal(await monitor.monitorPid(c.id), c.created.monitorPid);
       const listed = await runtime.list();
       assert.ok(listed.some((s) => s.id === c.id && s.status === 'running'), JSON.stringify(listed));
@@ -308,45 +327,45 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       await finish(c.id);
     });
 
-    test("two containers from one bundle released at once: conmon's FIFOs still go", async () => {
-      const bundle = await makeBundle(join(scratch.bundlesDir, scratch.id(`${flavour}-shared`)), { args: ['/bin/true'] });
-      const ids = [scratch.id(flavour), scratch.id(flavour)];
-      const exits = ids.map((id) => exitOf(id));
-      for (const id of ids) await monitor.create({ id, bundle, logPath: join(scratch.logsDir, `${id}.log`) });
-      await Promise.all(ids.map((id) => runtime.start(id)));
-      await Promise.all(exits);
-      await Promise.all(ids.map((id) => runtime.delete(id, { force: true })));
-      await Promise.all(ids.map((id) => monitor.release(id)));
-      assert.deepEqual((await readdir(bundle)).sort(), ['config.json', 'rootfs']);
-    });
-
-    test('two containers from one bundle: the second release clears conmon\'s FIFOs, the first keeps them', async () => {
+    test('ten containers created at once from one bundle dir all run; the bundle is never written', async () => {
       const bundle = await makeBundle(join(scratch.bundlesDir, scratch.id(`${flavour}-shared`)), { args: ['/bin/sleep', '1000'], init: true });
-      const ids = [scratch.id(flavour), scratch.id(flavour)];
-      for (const id of ids) await monitor.create({ id, bundle, logPath: join(scratch.logsDir, `${id}.log`) });
-      await Promise.all(ids.map((id) => runtime.start(id)));
-      await finish(ids[0]!);
-      assert.ok((await readdir(bundle)).includes('ctl'));
-      assert.equal((await runtime.state(ids[1]!))?.status, 'running');
-      await finish(ids[1]!);
-      assert.deepEqual((await readdir(bundle)).sort(), ['config.json', 'rootfs']);
+      const before = await snapshotDir(bundle);
+      const ids = Array.from({ length: 10 }, () => scratch.id(flavour));
+      try {
+        await Promise.all(ids.map((id) => monitor.create({ id, bundle, logPath: join(scratch.logsDir, `${id}.log`) })));
+        assert.deepEqual(await snapshotDir(bundle), before);
+        await Promise.all(ids.map((id) => runtime.start(id)));
+        for (const id of ids) assert.equal((await runtime.state(id))?.status, 'running', id);
+      } finally {
+        await Promise.all(ids.map((id) => finish(id)));
+      }
+      for (const id of ids) await assertGone(id, bundle);
+      assert.deepEqual(await snapshotDir(bundle), before);
     });
 
-    test("a release and a create from one bundle at the same moment: the create never loses conmon's FIFOs", async () => {
-      const bundle = await makeBundle(join(scratch.bundlesDir, scratch.id(`${flavour}-race`)), { args: ['/bin/true'] });
-      let previous: string | null = null;
-      for (let round = 0; round < 40; round++) {
+    test('a bundle on a read-only file system (a read-only bind mount) starts, with a relative root.path', async () => {
+      const source = await makeBundle(join(scratch.bundlesDir, scratch.id(`${flavour}-src`)), { args: ['/bin/sh', '-c', 'echo from-a-read-only-bundle'] });
+      await writeConfig(source, { args: ['/bin/sh', '-c', 'echo from-a-read-only-bundle'] }, (config) => {
+        config['root'] = { path: 'rootfs', readonly: true };
+      });
+      const bundle = join(scratch.bundlesDir, scratch.id(`${flavour}-ro`));
+      await mkdir(bundle);
+      await mustRun('mount', ['--bind', source, bundle]);
+      try {
+        await mustRun('mount', ['-o', 'remount,bind,ro', bundle]);
+        await assert.rejects(writeFile(join(bundle, 'probe'), 'x'), { code: 'EROFS' });
         const id = scratch.id(flavour);
+        const logPath = join(scratch.logsDir, `${id}.log`);
         const exit = exitOf(id);
-        // The last container's release (which may remove the FIFOs) races this container's create.
-        const release = previous === null ? Promise.resolve() : runtime.delete(previous, { force: true }).then(() => monitor.release(previous as string));
-        await Promise.all([release, monitor.create({ id, bundle, logPath: join(scratch.logsDir, `${id}.log`) })]);
+        await monitor.create({ id, bundle, logPath });
         await runtime.start(id);
-        await exit;
-        previous = id;
+        assert.equal((await exit).code, 0);
+        assert.equal(await readConsoleLog(logPath), 'from-a-read-only-bundle\n');
+        await finish(id);
+        await assertGone(id, bundle);
+      } finally {
+        await mustRun('umount', [bundle]);
       }
-      await finish(previous as string);
-      assert.deepEqual((await readdir(bundle)).sort(), ['config.json', 'rootfs']);
     });
 
     test('create refuses an id the runtime already has, without harming it', async () => {

@@ -215,7 +215,7 @@ describe('launch config', () => {
   });
 });
 
-describe('shadow bundle (runtimes without create --config)', () => {
+describe('the monitor\'s own bundle dir', () => {
   test('root.path and relative bind sources are anchored to the caller bundle; the rest is kept', async () => {
     const { anchorToBundle } = await import('../../src/drivers/monitor/shadow-bundle.ts');
     const out = anchorToBundle({
@@ -254,4 +254,33 @@ test("Dobby's settings pids limit: given to a bundle whose config has none, neve
   const bare = config();
   delete bare['linux'];
   assert.equal(deriveLaunchConfig({ id: 'c1', init: hostHasInit, config: bare, defaultPidsLimit: 256 }).config['linux'], undefined);
+});
+
+describe('reading a bundle config', () => {
+  test('a config.json rewritten between two reads (same size) is read anew, however soon after', async () => {
+    const { mkdtemp, mkdir, rm, utimes, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { readBundleConfig } = await import('../../src/drivers/bundles/bundle-config.ts');
+    const bundle = await mkdtemp(join(tmpdir(), 'dobby-config-read-'));
+    try {
+      await mkdir(join(bundle, 'rootfs'));
+      const config = (arg: string) => JSON.stringify({ root: { path: 'rootfs' }, process: { args: [arg] } });
+      await writeFile(join(bundle, 'config.json'), config('/bin/aaa'));
+      assert.deepEqual((await readBundleConfig(bundle)).config['process'], { args: ['/bin/aaa'] });
+      await writeFile(join(bundle, 'config.json'), config('/bin/bbb'));
+      assert.deepEqual((await readBundleConfig(bundle)).config['process'], { args: ['/bin/bbb'] });
+      // A config last changed a while ago is the kind kept between reads; its next change still counts.
+      await utimes(join(bundle, 'config.json'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      await new Promise((resolve) => setTimeout(resolve, 2100)); // ctime too must be settled for it to be kept
+      // Each read gives a config of its own: a caller changing it changes nobody else's.
+      const first = await readBundleConfig(bundle);
+      (first.config['process'] as { args: string[] }).args.push('changed');
+      assert.deepEqual((await readBundleConfig(bundle)).config['process'], { args: ['/bin/bbb'] });
+      await writeFile(join(bundle, 'config.json'), config('/bin/ccc'));
+      assert.deepEqual((await readBundleConfig(bundle)).config['process'], { args: ['/bin/ccc'] });
+    } finally {
+      await rm(bundle, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,5 +1,6 @@
 // Reads and checks a caller's OCI bundle (path, config.json, rootfs) before anything is made for it.
 
+import type { BigIntStats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import { DobbyError } from '../../errors.ts';
@@ -29,6 +30,45 @@ export function bundlePathProblem(bundle: unknown): string | null {
   return null;
 }
 
+/**
+ * The text of the config.json files read lately, with the version (inode, size, times) it was read
+ * at: one start reads its bundle's config more than once (the check before anything is made, the
+ * launch config), and a bundle started again and again is read once per change, not per start.
+ */
+const recentTexts = new Map<string, { readonly version: string; readonly text: string }>();
+const RECENT_MAX = 32;
+/** Larger configs are read each time rather than kept. */
+const RECENT_MAX_BYTES = 64 * 1024;
+
+function versionOf(info: BigIntStats): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+}
+
+/**
+ * File times tick with the kernel's coarse clock (a few ms): a file changed twice within one tick
+ * keeps its times, so only a file whose last change is older than this is kept (as git does).
+ */
+const SETTLED_NS = 2_000_000_000n;
+
+function settled(info: BigIntStats): boolean {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return now - info.mtimeNs > SETTLED_NS && now - info.ctimeNs > SETTLED_NS;
+}
+
+async function readConfigText(configPath: string, info: BigIntStats): Promise<string> {
+  const version = versionOf(info);
+  const known = recentTexts.get(configPath);
+  if (known !== undefined && known.version === version) return known.text;
+  const text = await readFile(configPath, 'utf8');
+  recentTexts.delete(configPath);
+  if (info.size <= BigInt(RECENT_MAX_BYTES) && settled(info)) {
+    // Kept under the version stat saw: a file changed since is read again at its next, different, version.
+    recentTexts.set(configPath, { version, text });
+    if (recentTexts.size > RECENT_MAX) recentTexts.delete(recentTexts.keys().next().value as string);
+  }
+  return text;
+}
+
 function invalid(message: string, id: string | undefined, cause?: unknown): DobbyError {
   return new DobbyError('BUNDLE_INVALID', message, { ...(id === undefined ? {} : { containerId: id }), ...(cause === undefined ? {} : { cause }) });
 }
@@ -40,12 +80,12 @@ export async function readBundleConfig(bundle: string, id?: string): Promise<Bun
   const dir = await stat(bundle).catch(() => null);
   if (dir === null || !dir.isDirectory()) throw invalid(`the bundle '${bundle}' is not a directory; a bundle is a directory with config.json and rootfs/`, id);
   const configPath = join(bundle, 'config.json');
-  const info = await stat(configPath).catch(() => null);
+  const info = await stat(configPath, { bigint: true }).catch(() => null);
   if (info === null || !info.isFile()) {
     throw invalid(`no config.json file found in '${bundle}'; a bundle is a directory with config.json and rootfs/`, id);
   }
-  if (info.size > MAX_CONFIG_BYTES) throw invalid(`${configPath} is ${info.size} bytes; at most ${MAX_CONFIG_BYTES} are read`, id);
-  const text = await readFile(configPath, 'utf8').catch((err: unknown) => {
+  if (info.size > BigInt(MAX_CONFIG_BYTES)) throw invalid(`${configPath} is ${info.size} bytes; at most ${MAX_CONFIG_BYTES} are read`, id);
+  const text = await readConfigText(configPath, info).catch((err: unknown) => {
     throw invalid(`could not read ${configPath}: ${String(err)}`, id, err);
   });
   let config: unknown;

@@ -1,6 +1,6 @@
 // Where conmon keeps each container's files under the monitor's state dir, and how to read and clear them.
 
-import { lstat, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -11,9 +11,9 @@ export interface ConmonPaths {
   readonly pidFile: string;
   readonly conmonPidFile: string;
   readonly socketDir: string;
-  /** conmon's symlink to the bundle dir (where it put the attach socket). */
+  /** conmon's symlink to the bundle dir of ours (where it put the attach socket). */
   readonly socketLink: string;
-  /** conmon's `--persist-dir`; also its cwd, so its CRI-O style `./oom` lands here too. */
+  /** conmon's `--persist-dir`; also its cwd, so its CRI-O style `./oom` lands here too; holds bundle/. */
   readonly persistDir: string;
   readonly oomFile: string;
   /** Ours: the container's /proc/<pid>/cgroup as read at create, to count OOM kills after it died. */
@@ -34,9 +34,6 @@ export function conmonPaths(stateDir: string, id: string): ConmonPaths {
     cgroupFile: join(persistDir, 'cgroup'),
   };
 }
-
-/** FIFOs and the socket conmon leaves in the bundle dir (named after its `-b`). */
-export const BUNDLE_ARTIFACTS = ['ctl', 'winsz', 'attach'] as const;
 
 export async function readTextOrNull(path: string): Promise<string | null> {
   try {
@@ -75,47 +72,10 @@ export async function waitGone(pid: number, ms: number, comm?: string): Promise<
   }
 }
 
-/** The bundle dir conmon worked in, from its socket symlink; null when there is none. */
-export async function bundleOf(paths: ConmonPaths): Promise<string | null> {
-  try {
-    return await readlink(paths.socketLink);
-  } catch {
-    return null;
-  }
-}
-
-/** True when a container other than `paths`' own was created from `bundle` and not yet released. */
-async function bundleSharedWithOthers(paths: ConmonPaths, bundle: string): Promise<boolean> {
-  const names = await readdir(paths.socketDir).catch(() => [] as string[]);
-  const links = await Promise.all(
-    names.map((n) => join(paths.socketDir, n)).filter((p) => p !== paths.socketLink).map((p) => readlink(p).catch(() => null)),
-  );
-  return links.includes(bundle);
-}
-
-/**
- * Removes everything conmon and we keep for one container; the bundle only loses conmon's
- * FIFOs/socket, and keeps them while another container made from it still uses them.
- */
-export async function removeConmonFiles(paths: ConmonPaths, bundle: string | null): Promise<void> {
-  // Own link first, then look at the others: of two containers released at once, the later check
-  // sees neither link, so the FIFOs go (checking first, both would see the other and keep them).
-  await rm(paths.socketLink, { force: true });
-  const shared = bundle !== null && (await bundleSharedWithOthers(paths, bundle));
-  const removals = [paths.exitFile, paths.pidFile, paths.conmonPidFile].map((p) => rm(p, { force: true }));
-  removals.push(rm(paths.persistDir, { recursive: true, force: true }));
-  if (bundle !== null && !shared) {
-    for (const name of BUNDLE_ARTIFACTS) removals.push(removeIfSpecial(join(bundle, name)));
-  }
-  await Promise.all(removals);
-}
-
-/** Only conmon's kinds of file: a user's regular file called `ctl` is left alone. */
-async function removeIfSpecial(path: string): Promise<void> {
-  try {
-    const st = await lstat(path);
-    if (st.isFIFO() || st.isSocket()) await rm(path, { force: true });
-  } catch {
-    // not there
-  }
+/** Removes everything conmon and we keep for one container (its bundle dir of ours included). */
+export async function removeConmonFiles(paths: ConmonPaths): Promise<void> {
+  await Promise.all([
+    ...[paths.socketLink, paths.exitFile, paths.pidFile, paths.conmonPidFile].map((p) => rm(p, { force: true })),
+    rm(paths.persistDir, { recursive: true, force: true }),
+  ]);
 }

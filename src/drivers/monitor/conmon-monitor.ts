@@ -1,7 +1,7 @@
 // The conmon monitor driver: creates containers through conmon and reports their exits from its exit dir.
 
-import { mkdirSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { fstat, mkdirSync } from 'node:fs';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Observable, Subject } from 'rxjs';
 import { assertValidId } from '../../container-id.ts';
@@ -10,7 +10,7 @@ import { cgroupPathsOfPid, readOomKillCount, type CgroupPaths } from '../cgroup/
 import { isMissingExecutable, resolveExecutable, summariseStderr, type DriverLogger } from '../process.ts';
 import type { OciRuntime } from '../runtime/types.ts';
 import {
-  bundleOf, conmonPaths, isAlive, readPid, readTextOrNull, removeConmonFiles, waitGone, type ConmonPaths,
+  conmonPaths, isAlive, readPid, readTextOrNull, removeConmonFiles, waitGone, type ConmonPaths,
 } from './conmon-files.ts';
 import { launchConmon, type ConmonVerdict } from './conmon-spawn.ts';
 import { writeShadowBundle } from './shadow-bundle.ts';
@@ -39,8 +39,6 @@ export class ConmonMonitor implements Monitor {
   readonly #options: ConmonMonitorOptions;
   readonly #subject = new Subject<MonitorExit>();
   readonly #cgroups = new Map<string, CgroupPaths>();
-  /** The last launch or FIFO removal queued per bundle dir (see #withBundle). */
-  readonly #bundleTurns = new Map<string, Promise<void>>();
   #conmon: string | null;
   #watcher: ExitWatcher | null = null;
   #closed = false;
@@ -71,25 +69,32 @@ export class ConmonMonitor implements Monitor {
     this.#watcher?.forget(id);
     this.#cgroups.delete(id);
     await Promise.all([rm(paths.exitFile, { force: true }), rm(paths.persistDir, { recursive: true, force: true })]);
-    await mkdir(paths.persistDir, { recursive: true });
 
-    // runc has no `create --config`: it gets a bundle dir of ours (in the persist dir) holding the launch config.
-    const shadow = options.configPath !== undefined && this.#options.runtime.flavour === 'runc';
-    let bundle = options.bundle;
+    // conmon and the runtime work in a bundle dir of ours (config, FIFOs, attach socket): the
+    // caller's bundle is only read, and containers made from one bundle dir share nothing.
+    const bundle = join(paths.persistDir, 'bundle');
+    await assertOpen(id, options.fds ?? []);
+    try {
+      await writeShadowBundle(bundle, options.bundle, {
+        ...(options.config === undefined ? {} : { config: options.config }),
+        ...(options.configPath === undefined ? {} : { configPath: options.configPath }),
+      });
+    } catch (err) {
+      await rm(paths.persistDir, { recursive: true, force: true });
+      throw new DobbyError('BUNDLE_INVALID', `the config of container '${id}' could not be read or copied to ${bundle}: ${String(err)}`, { containerId: id, verb: 'create', cause: err });
+    }
     let verdict: ConmonVerdict;
     try {
-      if (shadow) bundle = await writeShadowBundle(join(paths.persistDir, 'bundle'), options.bundle, options.configPath as string);
-      verdict = await this.#withBundle(bundle, () => launchConmon({
+      verdict = await launchConmon({
         conmon, id, runtimeBinary, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
-        ...(options.configPath === undefined || shadow ? {} : { configPath: options.configPath }),
         ...(options.logDriver === undefined ? {} : { logDriver: options.logDriver }),
         ...(options.logSizeMax === undefined ? {} : { logSizeMax: options.logSizeMax }),
         ...(options.logTotalMax === undefined ? {} : { logTotalMax: options.logTotalMax }),
         ...(options.terminal === undefined ? {} : { terminal: options.terminal }),
         fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
-      }));
+      });
     } catch (err) {
-      await this.#cleanUpFailedCreate(id, paths, bundle);
+      await this.#cleanUpFailedCreate(id, paths);
       if (isMissingExecutable(err)) {
         this.#conmon = null;
         throw this.#missing(id, err);
@@ -101,7 +106,7 @@ export class ConmonMonitor implements Monitor {
     }
 
     if (verdict.kind !== 'created') {
-      await this.#cleanUpFailedCreate(id, paths, bundle);
+      await this.#cleanUpFailedCreate(id, paths);
       throw failureOf(id, basename(runtimeBinary), verdict);
     }
     const [monitorPid, cgroup] = await Promise.all([readPid(paths.conmonPidFile), cgroupPathsOfPid(verdict.pid)]);
@@ -160,27 +165,9 @@ export class ConmonMonitor implements Monitor {
       }
       await waitGone(pid, 500, COMM);
     }
-    const bundle = await bundleOf(paths);
-    await this.#withBundle(bundle, () => removeConmonFiles(paths, bundle));
+    await removeConmonFiles(paths);
     this.#cgroups.delete(id);
     this.#watcher?.forget(id);
-  }
-
-  /**
-   * One conmon launch or FIFO removal at a time per bundle dir: conmon keeps its ctl/winsz FIFOs in
-   * the bundle, shared by every container made from it, and a release that removes them while
-   * another conmon sets them up makes that create fail.
-   */
-  async #withBundle<T>(bundle: string | null, task: () => Promise<T>): Promise<T> {
-    if (bundle === null) return task();
-    const run = (this.#bundleTurns.get(bundle) ?? Promise.resolve()).then(task, task);
-    const turn = run.then(() => undefined, () => undefined);
-    this.#bundleTurns.set(bundle, turn);
-    try {
-      return await run;
-    } finally {
-      if (this.#bundleTurns.get(bundle) === turn) this.#bundleTurns.delete(bundle);
-    }
   }
 
   close(): void {
@@ -229,7 +216,7 @@ export class ConmonMonitor implements Monitor {
     }
   }
 
-  async #cleanUpFailedCreate(id: string, paths: ConmonPaths, bundle: string): Promise<void> {
+  async #cleanUpFailedCreate(id: string, paths: ConmonPaths): Promise<void> {
     const pid = await readPid(paths.conmonPidFile);
     if (pid !== null && !(await waitGone(pid, this.#options.releaseWaitMs ?? 2000, COMM))) {
       try {
@@ -245,7 +232,7 @@ export class ConmonMonitor implements Monitor {
       this.#options.logger?.warn({ containerId: id, stateEntry }, 'failed create left runtime state; deleting it');
       await this.#options.runtime.delete(id, { force: true }).catch(() => rm(stateEntry, { recursive: true, force: true }));
     }
-    await this.#withBundle(bundle, () => removeConmonFiles(paths, bundle));
+    await removeConmonFiles(paths);
     this.#cgroups.delete(id);
   }
 
@@ -287,6 +274,18 @@ export function parseExitCode(text: string | null): number | null {
   const trimmed = text?.trim() ?? '';
   if (!/^-?\d+$/.test(trimmed)) return null;
   return Number(trimmed);
+}
+
+/** Checked before anything is made: a closed fd would otherwise only surface as conmon's spawn failing. */
+async function assertOpen(id: string, fds: readonly number[]): Promise<void> {
+  const closed: number[] = [];
+  await Promise.all(fds.map((fd) => new Promise<void>((done) => fstat(fd, (err) => {
+    if (err !== null) closed.push(fd);
+    done();
+  }))));
+  if (closed.length > 0) {
+    throw new DobbyError('INVALID_ARGUMENT', `a descriptor to pass into container '${id}' is not open (fds ${JSON.stringify(fds)}; closed: ${closed.join(', ')})`, { containerId: id, verb: 'create' });
+  }
 }
 
 async function isDirectory(path: string): Promise<boolean> {

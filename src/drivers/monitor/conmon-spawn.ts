@@ -12,8 +12,6 @@ export interface ConmonLaunch {
   readonly runtimeBinary: string;
   readonly runtimeRoot: string;
   readonly bundle: string;
-  /** Passed to the runtime's create as --config (a launch config outside the bundle). */
-  readonly configPath?: string;
   readonly logPath: string;
   readonly logDriver?: 'k8s-file' | 'none';
   readonly logSizeMax?: number;
@@ -50,7 +48,6 @@ export function conmonArgs(launch: ConmonLaunch): string[] {
     '--persist-dir', paths.persistDir,
     '--runtime-arg', `--root=${launch.runtimeRoot}`,
     // conmon appends runtime opts to its `create --bundle B --pid-file P` command line.
-    ...(launch.configPath === undefined ? [] : ['--runtime-opt', `--config=${launch.configPath}`]),
     ...(launch.fds.length === 0 ? [] : ['--runtime-opt', `--preserve-fds=${launch.fds.length}`]),
   ];
 }

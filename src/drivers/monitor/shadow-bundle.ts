@@ -1,4 +1,7 @@
-// A bundle dir of dobbyd's own around a launch config, for runtimes without `create --config` (runc).
+// The bundle dir of dobbyd's own that conmon and the runtime work in (as podman gives conmon one):
+// it holds the config the container runs with and conmon's attach socket and ctl/winsz FIFOs, so
+// nothing is ever written into the caller's bundle (which may be on a read-only file system) and
+// containers made from one bundle dir share nothing.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -28,9 +31,12 @@ export function anchorToBundle(config: Json, bundle: string): Json {
   return out;
 }
 
-/** Writes `<dir>/config.json` from the launch config, anchored to the caller's bundle; returns `dir`. */
-export async function writeShadowBundle(dir: string, bundle: string, configPath: string): Promise<string> {
-  const config = JSON.parse(await readFile(configPath, 'utf8')) as Json;
+/**
+ * Writes `<dir>/config.json`, anchored to the caller's bundle, and returns `dir`. The config is the
+ * one given (already in memory), else read from `configPath`, else from the bundle's config.json.
+ */
+export async function writeShadowBundle(dir: string, bundle: string, source: { readonly config?: Json; readonly configPath?: string }): Promise<string> {
+  const config = source.config ?? (JSON.parse(await readFile(source.configPath ?? join(bundle, 'config.json'), 'utf8')) as Json);
   await mkdir(dir, { recursive: true, mode: 0o755 });
   await writeFile(join(dir, 'config.json'), JSON.stringify(anchorToBundle(config, bundle)), { mode: 0o600 });
   return dir;

@@ -4,12 +4,14 @@ import type { Observable } from 'rxjs';
 
 export interface CreateOptions {
   readonly id: string;
-  /** Bundle directory holding config.json (or the one named by `configPath`). */
+  /** The caller's bundle directory: only read, never written (it may be on a read-only file system). */
   readonly bundle: string;
   /**
-   * An OCI config to create from instead of `<bundle>/config.json` (a launch config dobbyd wrote);
-   * relative paths in it (root.path) still resolve against `bundle`.
+   * The OCI config to create from, already parsed (a launch config dobbyd derived): saves a read.
+   * Relative paths in it (root.path, bind sources) resolve against `bundle`.
    */
+  readonly config?: { readonly [key: string]: unknown };
+  /** Else a config file to create from instead of `<bundle>/config.json`; same resolution. */
   readonly configPath?: string;
   /** Where the container's console output goes (conmon's k8s-file format); unused when `logDriver` is 'none'. */
   readonly logPath: string;

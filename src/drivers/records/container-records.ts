@@ -59,6 +59,10 @@ export class FileContainerRecords implements ContainerRecords {
   /** Every readable record; a damaged file is skipped (the container is then adopted with a new descriptor). */
   async list(): Promise<ContainerRecord[]> {
     const names = await readdir(this.#dir).catch(() => [] as string[]);
+    // A daemon killed between a record's temp file and its rename leaves the temp file; only one
+    // daemon holds the state dir, so another pid's is such a leftover (and was never the record).
+    const ours = `.${process.pid}.tmp`;
+    await Promise.all(names.filter((n) => n.endsWith('.tmp') && !n.endsWith(ours)).map((n) => rm(join(this.#dir, n), { force: true })));
     const records: ContainerRecord[] = [];
     for (const name of names.filter((n) => n.endsWith('.json'))) {
       const record = await this.#read(name);
