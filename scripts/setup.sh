@@ -16,11 +16,13 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 #    and the bench's (python3-dbus on GLib's main loop: python3-gi);
 #    for the release build (npm run build/package): the arm64 and armhf cross compilers, file, dpkg-dev's tools;
 #    util-linux's chrt for the rtscheduling plugin (essential on Debian; listed so a slim image gets it too).
+#    the storage plugin's tools: losetup/mount (util-linux, mount), mke2fs/e2fsck (e2fsprogs), getfattr/setfattr (attr).
 apt_packages=(
   crun runc conmon busybox-static dbus iproute2 iptables tini catatonit util-linux
   golang-github-opencontainers-specs-dev graphviz python3 make g++ ca-certificates
   systemd dbus-bin python3-dbus python3-gi perl-base
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf file
+  mount e2fsprogs attr
 )
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 missing=()
@@ -34,6 +36,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   say "apt packages: all present"
+fi
+
+# The storage plugin attaches its images to loop devices.
+if [ ! -e /dev/loop-control ]; then
+  say "loop devices: modprobe loop"
+  modprobe loop 2>/dev/null || say "warning: no /dev/loop-control and modprobe loop failed: the storage plugin's loop images will not work"
 fi
 
 # 2. npm dependencies (Node 24 itself comes from the npm package node@24).

@@ -23,6 +23,9 @@ import { createIpcPlugin, IPC_PLUGIN, isIpcPlugin, socketPathOf, type IpcPluginO
 import { createLocalTimePlugin } from './plugins/localtime/plugin.ts';
 import { createLoggingPlugin } from './plugins/logging.ts';
 import { createRtSchedulingPlugin } from './plugins/rtscheduling/plugin.ts';
+import { createMinidumpPlugin } from './plugins/minidump/plugin.ts';
+import { createOomCrashPlugin } from './plugins/oomcrash/plugin.ts';
+import { createStoragePlugin } from './plugins/storage/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -110,11 +113,20 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createIpcPlugin(settings.ipc));
   registry.register(createLocalTimePlugin());
   registry.register(createRtSchedulingPlugin());
+  const stateDir = settings.stateDir ?? DEFAULT_PLUGIN_STATE_DIR;
+  registry.register(createStoragePlugin({ mountsDir: join(stateDir, 'storage') }));
+  registry.register(createOomCrashPlugin());
+  registry.register(createMinidumpPlugin({ workDir: join(stateDir, 'minidump') }));
 }
+
+/** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
+const DEFAULT_PLUGIN_STATE_DIR = '/run/dobby';
 
 /** What the daemon's settings tell the built-in plugins (host bus sockets, ...). */
 export interface BuiltinPluginSettings {
   readonly ipc?: IpcPluginOptions;
+  /** The daemon's state dir: storage's image mounts and minidump's buffers live below it. */
+  readonly stateDir?: string;
 }
 
 /** The host's system bus is where $DBUS_SYSTEM_BUS_ADDRESS says (as for every libdbus client), else Dobby's path. */
@@ -140,7 +152,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const records = new FileContainerRecords(layout.recordsDir);
     const consoleSinks = new ConsoleSinks({ dir: layout.launchConfigsDir, logger: logger.child({ driver: 'console' }) });
     const plugins = new PluginRegistry();
-    registerBuiltinPlugins(plugins, logger, pluginSettingsFromEnv(process.env));
+    registerBuiltinPlugins(plugins, logger, { ...pluginSettingsFromEnv(process.env), stateDir: options.stateDir });
     // Built in unless the embedder brings its own (tests give one whose "host" is a namespace of theirs).
     if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) {
       plugins.register(createNetworkingPlugin({

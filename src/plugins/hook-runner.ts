@@ -99,6 +99,7 @@ function runHook(plugin: DobbyPlugin, entry: PluginEntry, mode: 'sync' | 'async'
   const ctx: HookContext = {
     id: input.id,
     rootfs: input.selection.rootfs,
+    ...(input.selection.bundle === undefined ? {} : { bundle: input.selection.bundle }),
     data: entry.data,
     logger: options.logger.child({ plugin: plugin.name }),
     signal: controller.signal,

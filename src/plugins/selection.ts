@@ -38,6 +38,8 @@ export interface PluginSelection {
   readonly skipped: readonly SkippedPlugin[];
   /** Absolute path of the container's rootfs on the host (`root.path`, relative to the bundle). */
   readonly rootfs: string;
+  /** The bundle the config was read from (plugins read the container's user and mappings there). */
+  readonly bundle?: string;
 }
 
 /** Plugin names are matched case-insensitively everywhere (Dobby lowercases rdk plugin names). */
@@ -184,7 +186,7 @@ export function selectPlugins(config: unknown, bundle: string, options: SelectOp
     skipped.push(skip);
     options.warn?.(skip);
   }
-  return { plugins, skipped, rootfs: rootfsOf(config, bundle) };
+  return { plugins, skipped, rootfs: rootfsOf(config, bundle), bundle };
 }
 
 function rootfsOf(config: Record<string, unknown>, bundle: string): string {

@@ -69,6 +69,8 @@ export interface HookContext {
   readonly id: string;
   /** Absolute path of the container's rootfs on the host. */
   readonly rootfs: string;
+  /** The container's bundle, whose config.json a plugin may read (user, mappings); absent when the hooks run without one. */
+  readonly bundle?: string;
   /** The plugin's JSON data from the spec's `plugins` / the bundle's `rdkPlugins`, as given (null when absent). */
   readonly data: unknown;
   /** A child logger with the container id and the plugin name bound. */

@@ -20,7 +20,7 @@ function rejects(fn: () => unknown, pattern: RegExp): void {
 
 test('a plain OCI config selects no plugins; the rootfs is root.path, resolved against the bundle', () => {
   const s = selectPlugins({ ociVersion: '1.0.2', root: { path: 'rootfs' } }, '/b', everything);
-  assert.deepEqual(s, { plugins: [], skipped: [], rootfs: '/b/rootfs' });
+  assert.deepEqual(s, { plugins: [], skipped: [], rootfs: '/b/rootfs', bundle: '/b' });
   assert.equal(selectPlugins({ root: { path: '/abs/root' } }, '/b', everything).rootfs, '/abs/root');
   assert.equal(selectPlugins({}, '/b', everything).rootfs, '/b/rootfs');
 });
