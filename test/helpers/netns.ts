@@ -3,7 +3,8 @@
 // Everything is removed at the end (node:test `after`), also when a test fails.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,6 +36,54 @@ s.on('timeout', () => { process.stdout.write('ERR ETIMEDOUT\\n'); s.destroy(); }
 s.on('error', (e) => { process.stdout.write('ERR ' + (e.code || e.message) + '\\n'); });
 `;
 
+/** Prints `FROM <source> <port> <text>` for every datagram to any of its ports, after a 'listening' line. */
+const UDP_SINK = `
+const dgram = require('node:dgram');
+const [host, ports] = process.argv.slice(2);
+let ready = 0;
+for (const port of ports.split(',')) {
+  const s = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+  s.on('message', (m, r) => { process.stdout.write('FROM ' + r.address + ' ' + port + ' ' + m.toString() + '\\n'); });
+  s.bind(Number(port), host, () => { if (++ready === ports.split(',').length) process.stdout.write('listening\\n'); });
+}
+`;
+
+/** Sends a JSON list of {host, port, from?, text, count?} datagrams, then prints SENT; ERR <code> when one failed. */
+const UDP_SEND = `
+const dgram = require('node:dgram');
+const sends = JSON.parse(process.argv[2]);
+const one = (d) => new Promise((resolve, reject) => {
+  const s = dgram.createSocket({ type: d.host.includes(':') ? 'udp6' : 'udp4' });
+  s.on('error', reject);
+  const go = async () => {
+    for (let i = 0; i < (d.count ?? 1); i++) {
+      await new Promise((ok, ko) => s.send(d.text + ' ' + i, d.port, d.host, (e) => (e ? ko(e) : ok())));
+    }
+    s.close();
+    resolve();
+  };
+  if (d.from) s.bind({ address: d.from, port: 0 }, () => go().catch(reject)); else go().catch(reject);
+});
+(async () => { for (const d of sends) await one(d); process.stdout.write('SENT\\n'); })()
+  .catch((e) => { process.stdout.write('ERR ' + (e.code || e.message) + '\\n'); });
+`;
+
+/** One datagram (or `count` of them) for udpSend; `from` binds the sending socket to that address. */
+export interface Datagram {
+  readonly host: string;
+  readonly port: number;
+  readonly from?: string;
+  readonly text: string;
+  readonly count?: number;
+}
+
+/** What a UDP sink got so far: the source address, the port it came to and the text of each datagram. */
+export interface UdpSink {
+  received(): readonly { readonly from: string; readonly port: number; readonly text: string }[];
+  /** Stops the sink (its ports are free again once this resolves). */
+  stop(): Promise<void>;
+}
+
 export interface TestNetwork {
   readonly tag: string;
   readonly hostNs: string;
@@ -45,7 +94,13 @@ export interface TestNetwork {
   serve(where: string | number, host: string, port: number): Promise<void>;
   /** Connects from a namespace (netns name or pid): `OK <address the server saw>` or `ERR <code>`. */
   connect(where: string | number, host: string, port: number, localAddress?: string, timeoutMs?: number): Promise<string>;
-  /** iptables-save (v4 and v6) of the host ns, links, routes: for before/after comparison. */
+  /** Starts a UDP sink in a namespace (netns name or pid); stopped at cleanup. */
+  udpSink(where: string | number, host: string, ports: readonly number[]): Promise<UdpSink>;
+  /** Sends datagrams from a namespace, one after another: `SENT` or `ERR <code>`. */
+  udpSend(where: string | number, datagrams: readonly Datagram[]): Promise<string>;
+  /** A sleeping process in a network namespace of its own (a container's, without crun); killed at cleanup. */
+  namespaceProcess(): Promise<{ readonly pid: number; kill(): Promise<void> }>;
+  /** iptables-save (v4 and v6) and ebtables-save of the host ns, links, routes: for before/after comparison. */
   snapshot(): Promise<string>;
   cleanup(): Promise<void>;
 }
@@ -73,6 +128,8 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
   const scripts = mkdtempSync('/tmp/dobby-h6-net-');
   writeFileSync(join(scripts, 'server.cjs'), PEER_SERVER);
   writeFileSync(join(scripts, 'client.cjs'), CLIENT);
+  writeFileSync(join(scripts, 'udp-sink.cjs'), UDP_SINK);
+  writeFileSync(join(scripts, 'udp-send.cjs'), UDP_SEND);
   const servers: ChildProcess[] = [];
   let cleaned: Promise<void> | null = null;
   const cleanup = (): Promise<void> => (cleaned ??= (async () => {
@@ -113,22 +170,66 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
       await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'filter', '-A', 'FORWARD', '-s', other, '-m', 'comment', '--comment', 'someone else', '-j', 'DROP']);
       await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'nat', '-A', 'POSTROUTING', '-d', other, '-m', 'comment', '--comment', 'someone else', '-j', 'RETURN']);
     }
+    await must(['ip', 'netns', 'exec', hostNs, 'ebtables', '-A', 'FORWARD', '-s', '02:00:5e:00:53:07', '-j', 'DROP']);
   }
 
   const node = process.execPath;
+  /** Starts a script that prints 'listening' once ready; resolves with its stdout so far, as it grows. */
+  const listen = async (where: string | number, script: string, args: readonly string[]): Promise<{ out: () => string; child: ChildProcess }> => {
+    const argv = [...enter(where), node, join(scripts, script), ...args];
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    servers.push(child);
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('listening')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`${script} in ${where} exited ${code}: ${err}`)));
+    });
+    return { out: () => out, child };
+  };
   return {
     tag, hostNs, extNs,
     inHost: (argv) => must(['ip', 'netns', 'exec', hostNs, ...argv]),
     async serve(where, host, port) {
-      const argv = [...enter(where), node, join(scripts, 'server.cjs'), host, String(port)];
-      const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+      await listen(where, 'server.cjs', [host, String(port)]);
+    },
+    async namespaceProcess() {
+      const child = spawn('unshare', ['--net', 'sleep', '100000'], { stdio: 'ignore' });
       servers.push(child);
-      await new Promise<void>((resolve, reject) => {
-        let err = '';
-        child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-        child.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(); });
-        child.once('exit', (code) => reject(new Error(`server in ${where} exited ${code}: ${err}`)));
-      });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const pid = child.pid;
+      if (pid === undefined) throw new Error('unshare did not start');
+      const own = statSync('/proc/self/ns/net').ino;
+      // unshare execs sleep in the same process once the namespace is there.
+      while (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'sleep' || statSync(`/proc/${pid}/ns/net`).ino === own) {
+        if (child.exitCode !== null) throw new Error(`unshare --net exited ${child.exitCode}`);
+        await sleep(5);
+      }
+      return {
+        pid,
+        kill: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          await exited;
+        },
+      };
+    },
+    async udpSink(where, host, ports) {
+      const { out, child } = await listen(where, 'udp-sink.cjs', [host, ports.join(',')]);
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      return {
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          await exited;
+        },
+        received: () => out().split('\n').filter((l) => l.startsWith('FROM ')).map((l) => {
+          const [, from = '', port = '', ...text] = l.split(' ');
+          return { from, port: Number(port), text: text.join(' ') };
+        }),
+      };
+    },
+    async udpSend(where, datagrams) {
+      return (await must([...enter(where), node, join(scripts, 'udp-send.cjs'), JSON.stringify(datagrams)])).trim();
     },
     async connect(where, host, port, localAddress, timeoutMs) {
       return (await must([...enter(where), node, join(scripts, 'client.cjs'), host, String(port), localAddress ?? '', String(timeoutMs ?? 5000)])).trim();
@@ -137,6 +238,7 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
       const parts = await Promise.all([
         must(['ip', 'netns', 'exec', hostNs, 'iptables-save']).then(normaliseSave),
         must(['ip', 'netns', 'exec', hostNs, 'ip6tables-save']).then(normaliseSave),
+        must(['ip', 'netns', 'exec', hostNs, 'ebtables-save']).then(normaliseSave),
         must(['ip', '-n', hostNs, '-o', 'link', 'show']).then((t) => t.split('\n').map((l) => l.replace(/^\d+: /, '').replace(/link\/ether \S+/, '').split(' ')[0]).sort().join('\n')),
         // Link-local addresses come and go with the kernel's own timing; they are not ours to leak.
         must(['ip', '-n', hostNs, '-o', 'addr', 'show']).then((t) => t.split('\n').map((l) => l.split(/\s+/).slice(1, 4).join(' ')).filter((l) => !/ inet6 fe80:/.test(l)).sort().join('\n')),

@@ -18,7 +18,8 @@ import type { LifecycleEvent } from '../../src/bus.ts';
 import { createFakes } from '../../src/drivers/monitor/fake-monitor.ts';
 import { FakeFirewall } from '../../src/drivers/network/fake-firewall.ts';
 import { FakeIp } from '../../src/drivers/network/fake-ip.ts';
-import { faultyFirewall, faultyIp } from '../../src/drivers/network/faulty.ts';
+import { FakeLinkFilter } from '../../src/drivers/network/ebtables.ts';
+import { faultyFirewall, faultyIp, faultyLinkFilter } from '../../src/drivers/network/faulty.ts';
 import { FakeSysctl } from '../../src/drivers/network/sysctl.ts';
 import { FakePortDriver } from '../../src/drivers/ports/fake-driver.ts';
 import { createPortManager } from '../../src/drivers/ports/port-manager.ts';
@@ -66,7 +67,10 @@ function system() {
   const networkFault = (): boolean => fault.kind === 'network' && ++networkCalls === fault.at;
   const networking = createNetworkingPlugin({
     stateDir: join(dir, `net-${++worlds}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0'],
-    drivers: { ip: faultyIp(ip, { ip: networkFault }), firewall: faultyFirewall(fw, { firewall: networkFault }), sysctl, netnsIdentity: async (path) => path },
+    drivers: {
+      ip: faultyIp(ip, { ip: networkFault }), firewall: faultyFirewall(fw, { firewall: networkFault }),
+      linkFilter: faultyLinkFilter(new FakeLinkFilter(), { linkFilter: networkFault }), sysctl, netnsIdentity: async (path) => path,
+    },
   });
   const registry = new PluginRegistry();
   registry.register(networking);

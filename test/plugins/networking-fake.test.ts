@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { FakeFirewall } from '../../src/drivers/network/fake-firewall.ts';
 import { FakeIp } from '../../src/drivers/network/fake-ip.ts';
 import { FakeSysctl } from '../../src/drivers/network/sysctl.ts';
-import { faultyFirewall, faultyIp } from '../../src/drivers/network/faulty.ts';
+import { FakeLinkFilter } from '../../src/drivers/network/ebtables.ts';
+import { faultyFirewall, faultyIp, faultyLinkFilter } from '../../src/drivers/network/faulty.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetworkingPlugin, type NetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
 import type { HookContext } from '../../src/plugins/types.ts';
@@ -23,6 +24,7 @@ let runs = 0;
 interface World {
   readonly ip: FakeIp;
   readonly fw: FakeFirewall;
+  readonly links: FakeLinkFilter;
   readonly sysctl: FakeSysctl;
   readonly plugin: NetworkingPlugin;
   /** Fail the n-th driver call from now (counting ip and firewall batches together); null: none. */
@@ -39,7 +41,7 @@ function world(): World {
   fw.seed(4, 'nat', 'POSTROUTING', ['-d', '198.51.100.8/32', '-j', 'RETURN']);
   fw.seed(6, 'filter', 'FORWARD', ['-s', '2001:db8:99::7/128', '-j', 'DROP']);
   const sysctl = new FakeSysctl();
-  const w: World = { ip, fw, sysctl, failAt: null, calls: 0, tearingDown: false, plugin: undefined as unknown as NetworkingPlugin };
+  const w: World = { ip, fw, links: new FakeLinkFilter(), sysctl, failAt: null, calls: 0, tearingDown: false, plugin: undefined as unknown as NetworkingPlugin };
   const fault = (): boolean => {
     if (w.tearingDown) return false;
     w.calls++;
@@ -48,7 +50,7 @@ function world(): World {
   (w as { plugin: NetworkingPlugin }).plugin = createNetworkingPlugin({
     stateDir: join(dir, `state-${++runs}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0', 'ext1'],
     drivers: {
-      ip: faultyIp(ip, { ip: fault }), firewall: faultyFirewall(fw, { firewall: fault }), sysctl,
+      ip: faultyIp(ip, { ip: fault }), firewall: faultyFirewall(fw, { firewall: fault }), linkFilter: faultyLinkFilter(w.links, { linkFilter: fault }), sysctl,
       netnsIdentity: async (path) => path,
     },
   });
@@ -56,7 +58,7 @@ function world(): World {
 }
 
 async function hostState(w: World): Promise<string> {
-  return JSON.stringify([w.ip.snapshot()['host'], await w.fw.save(4), await w.fw.save(6), [...w.sysctl.values]]);
+  return JSON.stringify([w.ip.snapshot()['host'], await w.fw.save(4), await w.fw.save(6), await w.links.tables.save(4), [...w.sysctl.values]]);
 }
 
 const ctx = (id: string, data: unknown): HookContext => ({ id, rootfs: '/nonexistent', data, logger: silentLogger(), signal: new AbortController().signal });
@@ -187,7 +189,7 @@ describe('networking plugin over fakes', () => {
         stateDir: join(dir, `state-slow-${abort}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0', 'ext1'],
         drivers: {
           ip: { apply: async (t, ops, id) => { await new Promise((r) => setTimeout(r, 15)); return w.ip.apply(t, ops, id); }, links: (t) => w.ip.links(t), routes: (t, f) => w.ip.routes(t, f) },
-          firewall: w.fw, sysctl: w.sysctl, netnsIdentity: async (path) => path,
+          firewall: w.fw, linkFilter: w.links, sysctl: w.sysctl, netnsIdentity: async (path) => path,
         },
       });
       w.ip.addNamespace(55);

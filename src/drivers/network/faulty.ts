@@ -2,6 +2,7 @@
 // half-way through network set-up, on demand, for the leak tests.
 
 import { DobbyError } from '../../errors.ts';
+import type { LinkFilter } from './ebtables.ts';
 import type { Family, Firewall, FirewallChange } from './firewall.ts';
 import type { IpDriver, IpOp } from './ip.ts';
 import type { NetTarget } from './net-exec.ts';
@@ -11,6 +12,8 @@ export interface Faults {
   ip?: (target: NetTarget, ops: readonly IpOp[]) => boolean;
   /** Fail a firewall batch (nothing of it is applied) when this says so. */
   firewall?: (family: Family, changes: readonly FirewallChange[]) => boolean;
+  /** Fail a link-layer (ebtables) batch when this says so. */
+  linkFilter?: (changes: readonly FirewallChange[]) => boolean;
 }
 
 function injected(what: string): DobbyError {
@@ -36,5 +39,15 @@ export function faultyFirewall(inner: Firewall, faults: Faults): Firewall {
       return inner.apply(family, changes, containerId);
     },
     save: (family) => inner.save(family),
+  };
+}
+
+export function faultyLinkFilter(inner: LinkFilter, faults: Faults): LinkFilter {
+  return {
+    list: () => inner.list(),
+    apply: async (changes, containerId) => {
+      if (faults.linkFilter?.(changes) === true) throw injected(`ebtables batch (${changes.map((c) => c.op).join(', ')})`);
+      return inner.apply(changes, containerId);
+    },
   };
 }

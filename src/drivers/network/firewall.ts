@@ -132,6 +132,20 @@ export function renderRuleset(set: FirewallRuleset): string {
   return lines.join('\n') + '\n';
 }
 
+/** Feeds a batch to an `*-restore --noflush` tool in the host; its error shows the batch. */
+export async function applyRestore(exec: NetExec, argv: readonly string[], changes: readonly FirewallChange[], containerId?: string): Promise<void> {
+  if (changes.length === 0) return;
+  const input = restoreText(changes);
+  try {
+    await exec.run(HOST, argv, { input, ...(containerId === undefined ? {} : { containerId }) });
+  } catch (err) {
+    if (err instanceof DobbyError) {
+      throw new DobbyError(err.code, `${err.message}\n${input}`, { containerId, verb: err.verb, exitStatus: err.exitStatus, stderr: err.stderr, cause: err });
+    }
+    throw err;
+  }
+}
+
 export interface IptablesOptions {
   /** `iptables` (the host's alternative), `iptables-nft` or `iptables-legacy`; ip6tables follows. */
   readonly binary?: string;
@@ -159,17 +173,8 @@ export class Iptables implements Firewall {
     return parseSave(`${filter?.stdout ?? ''}\n${nat?.stdout ?? ''}`);
   }
 
-  async apply(family: Family, changes: readonly FirewallChange[], containerId?: string): Promise<void> {
-    if (changes.length === 0) return;
-    const input = restoreText(changes);
-    try {
-      await this.#exec.run(HOST, [this.#tool(family, '-restore'), '--noflush', '-w'], { input, ...(containerId === undefined ? {} : { containerId }) });
-    } catch (err) {
-      if (err instanceof DobbyError) {
-        throw new DobbyError(err.code, `${err.message}\n${input}`, { containerId, verb: err.verb, exitStatus: err.exitStatus, stderr: err.stderr, cause: err });
-      }
-      throw err;
-    }
+  apply(family: Family, changes: readonly FirewallChange[], containerId?: string): Promise<void> {
+    return applyRestore(this.#exec, [this.#tool(family, '-restore'), '--noflush', '-w'], changes, containerId);
   }
 
   async save(family: Family): Promise<string> {

@@ -12,7 +12,7 @@ export interface Sysctl {
   set(name: string, value: string): Promise<void>;
 }
 
-const KEY = /^[a-z0-9_.]+$/;
+const KEY = /^[a-z0-9_.-]+$/;
 
 export class SysctlCommand implements Sysctl {
   readonly #exec: NetExec;
@@ -39,7 +39,10 @@ export class SysctlCommand implements Sysctl {
 export class FakeSysctl implements Sysctl {
   readonly values: Map<string, string>;
 
-  constructor(initial: Readonly<Record<string, string>> = { 'net.ipv4.ip_forward': '0', 'net.ipv6.conf.all.forwarding': '0', 'net.ipv6.conf.all.disable_ipv6': '0' }) {
+  constructor(initial: Readonly<Record<string, string>> = {
+    'net.ipv4.ip_forward': '0', 'net.ipv6.conf.all.forwarding': '0', 'net.ipv6.conf.all.disable_ipv6': '0',
+    'net.bridge.bridge-nf-call-iptables': '1', 'net.bridge.bridge-nf-call-ip6tables': '1',
+  }) {
     this.values = new Map(Object.entries(initial));
   }
 

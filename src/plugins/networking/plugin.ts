@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { Subject, type Observable } from 'rxjs';
 import { AddressAllocator, checkIpv6Prefix, parseIpv4Range } from '../../drivers/network/address-allocator.ts';
+import { Ebtables, type LinkFilter } from '../../drivers/network/ebtables.ts';
 import { Iptables, type Firewall } from '../../drivers/network/firewall.ts';
 import { IpCommands, assertLinkName, type IpDriver } from '../../drivers/network/ip.ts';
 import { HOST, SpawnNetExec, netnsPath, pidTarget, type NetExec } from '../../drivers/network/net-exec.ts';
@@ -45,10 +46,15 @@ export interface NetworkingPluginOptions {
   readonly hostNetns?: string | null;
   /** The iptables binary: `iptables` (the host's alternative), `iptables-nft` or `iptables-legacy`. */
   readonly iptables?: string;
+  /**
+   * The ebtables binary for the link-layer checks (forged MACs, ARP), default `ebtables`; null on a
+   * host without ebtables (then only the IP-level source checks hold).
+   */
+  readonly ebtables?: string | null;
   readonly logger?: Logger;
   /** Drivers to use instead of the real ones (fakes, fault injection). */
   readonly drivers?: {
-    readonly ip?: IpDriver; readonly firewall?: Firewall; readonly sysctl?: Sysctl; readonly exec?: NetExec;
+    readonly ip?: IpDriver; readonly firewall?: Firewall; readonly linkFilter?: LinkFilter | null; readonly sysctl?: Sysctl; readonly exec?: NetExec;
     readonly netnsIdentity?: (path: string) => Promise<string>;
   };
 }
@@ -90,9 +96,11 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   const ip = options.drivers?.ip ?? new IpCommands(exec);
   const firewall = options.drivers?.firewall ?? new Iptables(exec, options.iptables === undefined ? {} : { binary: options.iptables });
   const sysctl = options.drivers?.sysctl ?? new SysctlCommand(exec);
+  const ebtables = options.ebtables === undefined ? 'ebtables' : options.ebtables;
+  const linkFilter = options.drivers?.linkFilter !== undefined ? options.drivers.linkFilter : ebtables === null ? null : new Ebtables(exec, { binary: ebtables });
   const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
   const nat = new NatNetwork({
-    bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, sysctl, hostNetns, logger,
+    bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, linkFilter, sysctl, hostNetns, logger,
     ...(options.ipv6 === false ? { ipv6: false } : {}),
     ...(options.drivers?.netnsIdentity === undefined ? {} : { netnsIdentity: options.drivers.netnsIdentity }),
   });

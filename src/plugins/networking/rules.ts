@@ -1,10 +1,16 @@
 // The firewall rules of nat networking, built by pure functions: the bridge's own (forwarding and
 // masquerade through the external interfaces) and each container's inter-container rules.
 //
-// Everything lives in chains of our own (`<prefix>-FORWARD` in filter, `<prefix>-PREROUTING` and
-// `<prefix>-POSTROUTING` in nat), reached by one jump rule from each built-in chain, and every rule
-// carries a comment: `dobby-net bridge` for the bridge's, `dobby-net:<container id>` for a container's
-// (ids have no spaces, so the two never collide). Teardown and crash recovery find rules by it.
+// Everything lives in chains of our own (`<prefix>-INPUT` and `<prefix>-FORWARD` in filter,
+// `<prefix>-PREROUTING` and `<prefix>-POSTROUTING` in nat), reached by one jump rule from each
+// built-in chain, and every rule carries a comment: `dobby-net bridge` for the bridge's,
+// `dobby-net:<container id>` for a container's (ids have no spaces, so the two never collide).
+// Teardown and crash recovery find rules by it.
+//
+// Order is what makes the source checks hold whatever order containers start in: `<prefix>-INPUT`
+// and `<prefix>-FORWARD` first jump to `<prefix>-ANTISPOOF` for anything from the bridge, and only
+// then (FORWARD) to `<prefix>-INTER`, where the containers' ACCEPTs keyed on a source address live.
+// A container's rules only ever go into ANTISPOOF and INTER, never above those jumps.
 
 import type { Family, FirewallChange, FirewallRule, Table } from '../../drivers/network/firewall.ts';
 import type { InterContainerEntry } from './data.ts';
@@ -18,19 +24,28 @@ export function containerTag(id: string): string {
 export interface ChainNames {
   readonly input: string;
   readonly forward: string;
+  /** The containers' source checks, jumped to first from input and forward. */
+  readonly antispoof: string;
+  /** The containers' inter-container ACCEPTs, jumped to from forward after antispoof. */
+  readonly inter: string;
   readonly prerouting: string;
   readonly postrouting: string;
 }
 
 export function chainNames(prefix: string): ChainNames {
-  return { input: `${prefix}-INPUT`, forward: `${prefix}-FORWARD`, prerouting: `${prefix}-PREROUTING`, postrouting: `${prefix}-POSTROUTING` };
+  return {
+    input: `${prefix}-INPUT`, forward: `${prefix}-FORWARD`, antispoof: `${prefix}-ANTISPOOF`, inter: `${prefix}-INTER`,
+    prerouting: `${prefix}-PREROUTING`, postrouting: `${prefix}-POSTROUTING`,
+  };
 }
 
-/** Our chains and the built-in chain each is jumped to from. */
-export function ourChains(names: ChainNames): readonly { readonly table: Table; readonly chain: string; readonly from: string }[] {
+/** Our chains and the built-in chain each is jumped to from (null: only from chains of ours). */
+export function ourChains(names: ChainNames): readonly { readonly table: Table; readonly chain: string; readonly from: string | null }[] {
   return [
     { table: 'filter', chain: names.input, from: 'INPUT' },
     { table: 'filter', chain: names.forward, from: 'FORWARD' },
+    { table: 'filter', chain: names.antispoof, from: null },
+    { table: 'filter', chain: names.inter, from: null },
     { table: 'nat', chain: names.prerouting, from: 'PREROUTING' },
     { table: 'nat', chain: names.postrouting, from: 'POSTROUTING' },
   ];
@@ -65,7 +80,18 @@ export function bridgeRules(input: BridgeRuleInput): FirewallRule[] {
   const { bridge, subnet, names } = input;
   const tag = ['-m', 'comment', '--comment', BRIDGE_TAG];
   const fwd = (rule: string[]): FirewallRule => ({ table: 'filter', chain: names.forward, rule: withTag(rule, tag) });
-  const out: FirewallRule[] = [];
+  // First of all: whatever comes from the bridge meets the source checks.
+  const out: FirewallRule[] = [
+    { table: 'filter', chain: names.input, rule: withTag(['-i', bridge, '-j', names.antispoof], tag) },
+    fwd(['-i', bridge, '-j', names.antispoof]),
+    fwd(['-i', bridge, '-o', bridge, '-j', names.inter]),
+  ];
+  if (input.family === 6) {
+    // Neighbour discovery between containers, so that an inter-container port can be dialled directly.
+    for (const type of ['neighbour-solicitation', 'neighbour-advertisement']) {
+      out.push(fwd(['-i', bridge, '-o', bridge, '-p', 'ipv6-icmp', '-m', 'icmp6', '--icmpv6-type', type, '-j', 'ACCEPT']));
+    }
+  }
   for (const ext of input.externalInterfaces) {
     out.push(fwd(['-d', subnet, '-i', ext, '-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']));
   }
@@ -115,11 +141,11 @@ export function containerRules(input: ContainerRuleInput): FirewallRule[] {
   for (const e of input.interContainer) {
     const proto = ['-p', e.protocol, '-m', e.protocol];
     if (e.direction === 'in') {
-      out.push({ table: 'filter', chain: names.forward, rule: withTag(['-s', host, '-d', subnet, '-i', bridge, '-o', bridge, ...proto, '--sport', String(e.port), '-j', 'ACCEPT'], tag) });
+      out.push({ table: 'filter', chain: names.inter, rule: withTag(['-s', host, '-d', subnet, '-i', bridge, '-o', bridge, ...proto, '--sport', String(e.port), '-j', 'ACCEPT'], tag) });
       const to = input.family === 4 ? `${input.address}:${e.port}` : `[${input.address}]:${e.port}`;
       out.push({ table: 'nat', chain: names.prerouting, rule: withTag(['-s', subnet, '-d', bridgeHost, '-i', bridge, ...proto, '--dport', String(e.port), '-j', 'DNAT', '--to-destination', to], tag) });
     } else {
-      out.push({ table: 'filter', chain: names.forward, rule: withTag(['-s', host, '-d', subnet, '-i', bridge, '-o', bridge, ...proto, '--dport', String(e.port), '-j', 'ACCEPT'], tag) });
+      out.push({ table: 'filter', chain: names.inter, rule: withTag(['-s', host, '-d', subnet, '-i', bridge, '-o', bridge, ...proto, '--dport', String(e.port), '-j', 'ACCEPT'], tag) });
     }
   }
   return out;
@@ -128,7 +154,6 @@ export function containerRules(input: ContainerRuleInput): FirewallRule[] {
 export interface AntiSpoofInput {
   readonly id: string;
   readonly family: Family;
-  readonly bridge: string;
   /** The container's host-side veth: packets from it carry only the container's address. */
   readonly veth: string;
   /** Null when the container has no address of this family: then nothing of it passes. */
@@ -138,22 +163,27 @@ export interface AntiSpoofInput {
 
 /**
  * Drops what a container sends with a source address other than its own, forwarded or to the host
- * (so it cannot borrow another container's inter-container rules). Matched on the bridge port
- * (physdev, which needs br_netfilter; without it the rules never match and containers are only
- * told apart by address). IPv6 is checked on forwarded traffic only: neighbour discovery to the
- * host uses link-local sources.
+ * (so it cannot borrow another container's inter-container rules), from its bridge port (physdev,
+ * which needs br_netfilter). The rules are all of one container's port, so the order of containers
+ * in the chain does not matter. IPv6 keeps ICMPv6 from link-local and unspecified sources (neighbour
+ * discovery, to the host and between containers); a container without an address of a family
+ * sends nothing of it.
  */
 export function antiSpoofRules(input: AntiSpoofInput): FirewallRule[] {
   const tag = ['-m', 'comment', '--comment', containerTag(input.id)];
-  const from = ['-i', input.bridge, '-m', 'physdev', '--physdev-in', input.veth];
-  const host = input.address === null ? null : input.family === 4 ? `${input.address}/32` : `${input.address}/128`;
-  const rule = host === null ? [...from, ...tag, '-j', 'DROP'] : ['!', '-s', host, ...from, ...tag, '-j', 'DROP'];
-  const out: FirewallRule[] = [{ table: 'filter', chain: input.names.forward, rule }];
-  if (input.family === 4) out.push({ table: 'filter', chain: input.names.input, rule });
+  const from = ['-m', 'physdev', '--physdev-in', input.veth];
+  const chain = input.names.antispoof;
+  if (input.address === null) return [{ table: 'filter', chain, rule: [...from, ...tag, '-j', 'DROP'] }];
+  const out: FirewallRule[] = [];
+  if (input.family === 6) {
+    for (const source of ['fe80::/10', '::/128']) out.push({ table: 'filter', chain, rule: [...from, '-s', source, '-p', 'ipv6-icmp', ...tag, '-j', 'RETURN'] });
+  }
+  const host = input.family === 4 ? `${input.address}/32` : `${input.address}/128`;
+  out.push({ table: 'filter', chain, rule: ['!', '-s', host, ...from, ...tag, '-j', 'DROP'] });
   return out;
 }
 
-/** Container rules go to the top of their chains, ahead of the bridge's REJECTs. */
+/** A container's rules go to the top of their chains (ANTISPOOF, INTER, PREROUTING), in the order given. */
 export function insertChanges(rules: readonly FirewallRule[]): FirewallChange[] {
   return [...rules].reverse().map((r) => ({ op: 'insert', table: r.table, chain: r.chain, rule: r.rule }));
 }
