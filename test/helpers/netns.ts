@@ -171,6 +171,7 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
       await must(['ip', 'netns', 'exec', hostNs, tool, '-t', 'nat', '-A', 'POSTROUTING', '-d', other, '-m', 'comment', '--comment', 'someone else', '-j', 'RETURN']);
     }
     await must(['ip', 'netns', 'exec', hostNs, 'ebtables', '-A', 'FORWARD', '-s', '02:00:5e:00:53:07', '-j', 'DROP']);
+    await must(['ip', 'netns', 'exec', hostNs, 'ebtables', '-t', 'nat', '-A', 'PREROUTING', '-s', '02:00:5e:00:53:08', '-j', 'DROP']);
   }
 
   const node = process.execPath;

@@ -85,3 +85,21 @@ export function assertNoSpoofedDatagram(result: SpoofResult, what: string): void
   assert.equal(result.spoofed, 0, `${what}: ${result.spoofed} datagram(s) c sent with b's address reached a`);
   assert.equal(result.cOwn, 0, `${what}: ${result.cOwn} datagram(s) c sent from its own address reached a`);
 }
+
+/** Sends `count` ARP replies from a namespace's eth0, `gap` seconds apart, through a raw socket. */
+const ARP_REPLIES = `
+import socket, struct, sys, time
+iface, smac, sip, tmac, tip, count, gap = sys.argv[1:8]
+mac = lambda m: bytes.fromhex(m.replace(':', ''))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+frame = mac(tmac) + mac(smac) + b'\\x08\\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 2) + mac(smac) + socket.inet_aton(sip) + mac(tmac) + socket.inet_aton(tip)
+for _ in range(int(count)):
+    s.send(frame)
+    time.sleep(float(gap))
+`;
+
+/** ARP replies claiming `claimedIp` is at `senderMac`, to `targetIp` at `targetMac`; sent over 1.5 s (past the kernel's 1 s neighbour locktime). */
+export async function sendArpReplies(pid: number, reply: { readonly senderMac: string; readonly claimedIp: string; readonly targetMac: string; readonly targetIp: string }): Promise<void> {
+  await inNetns(pid, ['/usr/bin/python3', '-c', ARP_REPLIES, 'eth0', reply.senderMac, reply.claimedIp, reply.targetMac, reply.targetIp, '15', '0.1']);
+}

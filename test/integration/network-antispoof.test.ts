@@ -11,14 +11,15 @@ import { createNetworkingPlugin, type NetworkingPlugin, type NetworkingPluginOpt
 import type { HookContext } from '../../src/plugins/types.ts';
 import { HOST_EXT_IFACE, makeTestNetwork } from '../helpers/netns.ts';
 import { makeScratch } from '../helpers/scratch.ts';
-import { ROLE_DATA, assertNoSpoofedDatagram, spoofRound, type Endpoint } from '../helpers/spoof.ts';
+import { ROLE_DATA, assertNoSpoofedDatagram, inNetns, macOf, sendArpReplies, spoofRound, type Endpoint } from '../helpers/spoof.ts';
 
+const BRIDGE = 'dtbr2';
 const scratch = makeScratch();
 const net = await makeTestNetwork();
 
 function plugin(extra: Partial<NetworkingPluginOptions> = {}): NetworkingPlugin {
   return createNetworkingPlugin({
-    stateDir: join(scratch.dir, 'network'), hostNetns: net.hostNs, bridgeName: 'dtbr2', externalInterfaces: [HOST_EXT_IFACE], ...extra,
+    stateDir: join(scratch.dir, 'network'), hostNetns: net.hostNs, bridgeName: BRIDGE, externalInterfaces: [HOST_EXT_IFACE], ...extra,
   });
 }
 
@@ -72,5 +73,77 @@ describe('anti-spoofing between nat containers', { concurrency: 1 }, () => {
         await threeContainers(order, options);
       });
     }
+  }
+
+  /** b and c (nat, no inter-container rules) in namespaces of their own; `body` gets their endpoints and MACs. */
+  async function pair(options: Partial<NetworkingPluginOptions>, body: (b: Endpoint & { mac: string }, c: Endpoint & { mac: string }) => Promise<void>): Promise<void> {
+    const before = await net.snapshot();
+    const p = plugin(options);
+    const processes = await Promise.all([net.namespaceProcess(), net.namespaceProcess()]);
+    const ctxs: HookContext[] = [];
+    try {
+      const ends: (Endpoint & { mac: string })[] = [];
+      for (const [i, x] of processes.entries()) {
+        const ctx: HookContext = { id: scratch.id(`l2-${i}`), rootfs: '/nonexistent', logger: silentLogger(), signal: new AbortController().signal, data: { type: 'nat' } };
+        await p.preStart?.({ ...ctx, pid: x.pid });
+        ctxs.push(ctx);
+        const n = p.addressOf(ctx.id);
+        assert.ok(n !== null);
+        ends.push({ pid: x.pid, ipv4: n.ipv4, ipv6: n.ipv6, mac: await macOf(x.pid) });
+      }
+      await body(ends[0]!, ends[1]!);
+    } finally {
+      for (const ctx of ctxs) await p.postStop?.({ ...ctx, exit: null });
+      await Promise.all(processes.map((x) => x.kill()));
+    }
+    assert.equal(await net.snapshot(), before);
+  }
+
+  /** The host sends datagrams to b until one arrives or 3 s pass; how many b and c each got. */
+  async function hostToB(b: Endpoint, c: Endpoint): Promise<{ b: number; c: number }> {
+    const [sinkB, sinkC] = await Promise.all([net.udpSink(b.pid, '0.0.0.0', [7300]), net.udpSink(c.pid, '0.0.0.0', [7300])]);
+    const deadline = Date.now() + 3_000;
+    while (sinkB.received().length === 0 && Date.now() < deadline) {
+      assert.equal(await net.udpSend(net.hostNs, [{ host: b.ipv4 ?? '', port: 7300, text: 'to-b' }]), 'SENT');
+    }
+    await Promise.all([sinkB.stop(), sinkC.stop()]);
+    return { b: sinkB.received().length, c: sinkC.received().length };
+  }
+
+  // With ebtables the forgeries move nothing; without it (a host that has none) they do, which is
+  // what shows these witnesses can see them at all.
+  for (const [layers, options, holds] of [['with ebtables', {}, true], ['without ebtables', { ebtables: null }, false]] as const) {
+    test(`${layers}: c forging b's MAC ${holds ? 'does not' : 'does'} take b's traffic from the host`, async () => {
+      await pair(options, async (b, c) => {
+        // The host's neighbour entry for b is fixed (no ARP answers race with the forgery): only the
+        // bridge's MAC table decides where the host's frames to b go. b speaks first (the bridge
+        // learns its MAC on its port), then c with b's MAC and address.
+        // b is kept quiet too (no IPv6 of its own: no router solicitations, no MLD reports).
+        await net.inHost(['ip', 'neigh', 'replace', b.ipv4 ?? '', 'lladdr', b.mac, 'dev', BRIDGE, 'nud', 'permanent']);
+        await inNetns(b.pid, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1']);
+        assert.equal(await net.udpSend(b.pid, [{ host: '100.64.11.1', port: 7399, text: 'hello' }]), 'SENT');
+        await inNetns(c.pid, ['ip', 'addr', 'add', `${b.ipv4}/32`, 'dev', 'eth0']);
+        await inNetns(c.pid, ['ip', 'link', 'set', 'dev', 'eth0', 'address', b.mac]);
+        assert.equal(await net.udpSend(c.pid, [{ host: '100.64.11.1', port: 7399, from: c.ipv4 ?? '', text: 'forged', count: 3 }]), 'SENT');
+        const got = await hostToB(b, c);
+        if (holds) assert.ok(got.b > 0 && got.c === 0, `b got ${got.b}, c got ${got.c} of the host's datagrams to b`);
+        else assert.ok(got.c > 0 && got.b === 0, `without ebtables c was expected to take b's traffic (b got ${got.b}, c ${got.c})`);
+      });
+    });
+
+    test(`${layers}: ARP replies from c claiming b's address ${holds ? 'do not' : 'do'} redirect the host's traffic to b`, async () => {
+      await pair(options, async (b, c) => {
+        // The host knows b (a neighbour entry with b's MAC) before c starts lying.
+        assert.ok((await hostToB(b, c)).b > 0);
+        await inNetns(c.pid, ['ip', 'addr', 'add', `${b.ipv4}/32`, 'dev', 'eth0']);
+        const [bridgeLink] = JSON.parse(await net.inHost(['ip', '-j', 'link', 'show', 'dev', BRIDGE])) as { address: string }[];
+        await sendArpReplies(c.pid, { senderMac: c.mac, claimedIp: b.ipv4 ?? '', targetMac: bridgeLink?.address ?? '', targetIp: '100.64.11.1' });
+        const [entry] = JSON.parse(await net.inHost(['ip', '-j', 'neigh', 'show', b.ipv4 ?? '', 'dev', BRIDGE])) as { lladdr?: string }[];
+        assert.equal(entry?.lladdr, holds ? b.mac : c.mac);
+        const got = await hostToB(b, c);
+        if (holds) assert.ok(got.b > 0 && got.c === 0, `b got ${got.b}, c got ${got.c} of the host's datagrams to b`);
+        else assert.ok(got.c > 0 && got.b === 0, `without ebtables c was expected to take b's traffic (b got ${got.b}, c ${got.c})`);
+      });
+    });
   }
 });

@@ -1,15 +1,14 @@
-// The bridge's link-layer filter through ebtables (the filter table of the bridge family): batches
+// The bridge's link-layer filter through ebtables (the filter and nat tables of the bridge family): batches
 // applied atomically with `ebtables-restore --noflush`, the live rules read back with `ebtables-save`.
 //
 // Debian's `ebtables` is ebtables-nft; ebtables-legacy takes the same text. Rules carry no comments
 // (ebtables has none): ours are told apart by chain (our own) and by the port they name.
 
-import { DobbyError } from '../../errors.ts';
 import { applyRestore, parseSave, type FirewallChange, type FirewallRuleset } from './firewall.ts';
 import { FakeFirewall } from './fake-firewall.ts';
 import { HOST, type NetExec } from './net-exec.ts';
 
-/** The bridge family's filter table: built-in chains INPUT, FORWARD and OUTPUT. Changes use table 'filter'. */
+/** The bridge family's tables: filter (INPUT, FORWARD, OUTPUT) and nat (PREROUTING, OUTPUT, POSTROUTING). */
 export interface LinkFilter {
   list(): Promise<FirewallRuleset>;
   apply(changes: readonly FirewallChange[], containerId?: string): Promise<void>;
@@ -29,18 +28,16 @@ export class Ebtables implements LinkFilter {
   }
 
   async apply(changes: readonly FirewallChange[], containerId?: string): Promise<void> {
-    if (changes.some((c) => c.table !== 'filter')) throw new DobbyError('INTERNAL', 'the link-layer filter has only a filter table');
     await applyRestore(this.#exec, [`${this.#binary}-restore`, '--noflush'], changes, containerId);
   }
 }
 
-/** An in-memory ebtables for property tests: the fake iptables' filter table, whose built-in chains are the same. */
+/** An in-memory ebtables for property tests: the fake iptables' filter and nat tables (their built-in chains cover ebtables'). */
 export class FakeLinkFilter implements LinkFilter {
   readonly tables = new FakeFirewall();
 
-  async list(): Promise<FirewallRuleset> {
-    const set = await this.tables.list(4);
-    return { chains: set.chains.filter((c) => c.startsWith('filter/')), rules: set.rules.filter((r) => r.table === 'filter') };
+  list(): Promise<FirewallRuleset> {
+    return this.tables.list(4);
   }
 
   apply(changes: readonly FirewallChange[], containerId?: string): Promise<void> {

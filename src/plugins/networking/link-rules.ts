@@ -1,17 +1,18 @@
 // The link-layer (ebtables) rules of nat networking, built by pure functions: what each container's
 // bridge port may send and what may be sent to it.
 //
-// `<prefix>-FROM` (jumped to from INPUT and FORWARD) holds, per port, what the container may send:
+// `<prefix>-FROM` (nat table, jumped to from PREROUTING: before the bridge learns a source MAC, so a
+// forged one never moves another container's MAC to this port) holds, per port, what it may send:
 // frames with its own MAC, ARP naming its own MAC and IPv4 address, IP packets from its own
 // addresses (and ICMPv6 from link-local or unspecified ones, for neighbour discovery); anything
 // else from the port is dropped (forged MACs, ARP replies claiming another container's address,
-// other ethertypes, a family it has no address of). `<prefix>-TO` (jumped to from FORWARD and
-// OUTPUT) lets out to a port only IP packets addressed to that container (or multicast/broadcast),
+// other ethertypes, a family it has no address of). `<prefix>-TO` (filter table, jumped to from
+// FORWARD and OUTPUT) lets out to a port only IP packets addressed to that container (or multicast/broadcast),
 // so a poisoned neighbour cache anywhere cannot redirect another container's traffic to it. This
 // layer does not need br_netfilter. A port's rules all name it (`-i`/`-o`), which is how teardown
 // and crash recovery find them.
 
-import type { FirewallRule } from '../../drivers/network/firewall.ts';
+import type { FirewallRule, Table } from '../../drivers/network/firewall.ts';
 
 export interface LinkChainNames {
   readonly from: string;
@@ -23,10 +24,10 @@ export function linkChainNames(prefix: string): LinkChainNames {
 }
 
 /** Our chains and the built-in chains each is jumped to from. */
-export function ourLinkChains(names: LinkChainNames): readonly { readonly chain: string; readonly from: readonly string[] }[] {
+export function ourLinkChains(names: LinkChainNames): readonly { readonly table: Table; readonly chain: string; readonly from: readonly string[] }[] {
   return [
-    { chain: names.from, from: ['INPUT', 'FORWARD'] },
-    { chain: names.to, from: ['FORWARD', 'OUTPUT'] },
+    { table: 'nat', chain: names.from, from: ['PREROUTING'] },
+    { table: 'filter', chain: names.to, from: ['FORWARD', 'OUTPUT'] },
   ];
 }
 
@@ -49,7 +50,7 @@ export interface PortRuleInput {
 /** One port's rules, in order (each is appended to its chain; RETURN ends the port's checks). */
 export function portRules(input: PortRuleInput): FirewallRule[] {
   const { veth, mac, ipv4, ipv6, names } = input;
-  const from = (rule: string[]): FirewallRule => ({ table: 'filter', chain: names.from, rule: ['-i', veth, ...rule] });
+  const from = (rule: string[]): FirewallRule => ({ table: 'nat', chain: names.from, rule: ['-i', veth, ...rule] });
   const to = (rule: string[]): FirewallRule => ({ table: 'filter', chain: names.to, rule: ['-o', veth, ...rule] });
   const out: FirewallRule[] = [from(['-s', '!', mac, '-j', 'DROP']), from(['-p', 'ARP', '--arp-mac-src', '!', mac, '-j', 'DROP'])];
   if (ipv4 !== null) out.push(from(['-p', 'ARP', '--arp-ip-src', ipv4, '-j', 'RETURN']), from(['-p', 'IPv4', '--ip-src', ipv4, '-j', 'RETURN']));

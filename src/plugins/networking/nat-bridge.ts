@@ -133,10 +133,10 @@ export class NatBridge {
     if (filter === null) return;
     await this.#linkLock.run(async () => {
       const set = await filter.list();
-      const mine = new Set(ourLinkChains(this.linkNames).map((c) => `filter/${c.chain}`));
+      const mine = new Set(ourLinkChains(this.linkNames).map((c) => `${c.table}/${c.chain}`));
       const changes: FirewallChange[] = set.rules
         .filter((r) => mine.has(`${r.table}/${r.chain}`) && namesPort(r.rule, veth))
-        .map((r) => ({ op: 'delete', table: 'filter', chain: r.chain, rule: r.rule }));
+        .map((r) => ({ op: 'delete', table: r.table, chain: r.chain, rule: r.rule }));
       await filter.apply(changes, id);
     });
   }
@@ -221,9 +221,9 @@ export class NatBridge {
     const set = await filter.list();
     const changes: FirewallChange[] = [];
     for (const c of ourLinkChains(this.linkNames)) {
-      if (!set.chains.includes(`filter/${c.chain}`)) changes.push({ op: 'newChain', table: 'filter', chain: c.chain });
+      if (!set.chains.includes(`${c.table}/${c.chain}`)) changes.push({ op: 'newChain', table: c.table, chain: c.chain });
       for (const from of c.from) {
-        if (!set.rules.some((r) => r.chain === from && isJumpTo(r.rule, c.chain))) changes.push({ op: 'insert', table: 'filter', chain: from, rule: ['-j', c.chain] });
+        if (!set.rules.some((r) => r.table === c.table && r.chain === from && isJumpTo(r.rule, c.chain))) changes.push({ op: 'insert', table: c.table, chain: from, rule: ['-j', c.chain] });
       }
     }
     await filter.apply(changes);
@@ -279,12 +279,12 @@ export class NatBridge {
     if (filter === null) return;
     const set = await filter.list();
     const changes: FirewallChange[] = [];
-    const chains = ourLinkChains(this.linkNames).filter((c) => set.chains.includes(`filter/${c.chain}`));
+    const chains = ourLinkChains(this.linkNames).filter((c) => set.chains.includes(`${c.table}/${c.chain}`));
     for (const r of set.rules) {
-      if (chains.some((c) => c.from.includes(r.chain) && isJumpTo(r.rule, c.chain))) changes.push({ op: 'delete', table: 'filter', chain: r.chain, rule: r.rule });
+      if (chains.some((c) => c.table === r.table && c.from.includes(r.chain) && isJumpTo(r.rule, c.chain))) changes.push({ op: 'delete', table: r.table, chain: r.chain, rule: r.rule });
     }
-    for (const c of chains) changes.push({ op: 'flush', table: 'filter', chain: c.chain });
-    for (const c of chains) changes.push({ op: 'deleteChain', table: 'filter', chain: c.chain });
+    for (const c of chains) changes.push({ op: 'flush', table: c.table, chain: c.chain });
+    for (const c of chains) changes.push({ op: 'deleteChain', table: c.table, chain: c.chain });
     await filter.apply(changes);
   }
 }

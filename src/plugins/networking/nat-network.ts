@@ -227,7 +227,7 @@ export class NatNetwork {
     const names = this.#bridge.names;
     // The link-layer rules first: from here on the port passes only what the container may send.
     await this.#bridge.applyLinkRules(portRules({ veth, mac, ipv4: network.ipv4, ipv6: network.ipv6, broadcast4: this.#bridge.broadcast4(), names: this.#bridge.linkNames })
-      .map((r) => ({ op: 'append', table: 'filter', chain: r.chain, rule: r.rule })), id);
+      .map((r) => ({ op: 'append', table: r.table, chain: r.chain, rule: r.rule })), id);
     // Every family the bridge carries gets the source checks (a family the container lacks is
     // dropped whole); the inter-container rules go with the families it has. One batch per family.
     await Promise.all((await this.#bridge.families()).map(async (family) => {
