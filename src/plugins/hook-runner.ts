@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts';
 import type { PluginRegistry } from './registry.ts';
 import type { PluginEntry, PluginSelection } from './selection.ts';
 import type { CollectingStartState } from './start-state.ts';
-import type { DobbyPlugin, HookContext, HookPoint, HookRun } from './types.ts';
+import { StartAbort, type DobbyPlugin, type HookContext, type HookPoint, type HookRun } from './types.ts';
 import { hookMode } from './validate.ts';
 
 /** Dobby's plugin launcher gives each rdk hook 4 s. */
@@ -52,7 +52,7 @@ export async function runHookPoint(input: HookPointInput, options: HookPointOpti
   const inFlight: Promise<void>[] = [];
   let failure: DobbyError | null = null;
 
-  const record = (entry: PluginEntry, run: HookRun): void => {
+  const record = (entry: PluginEntry, { run, mustAbort }: RunOutcome): void => {
     runs.push(run);
     try {
       options.onRun?.(run);
@@ -61,7 +61,7 @@ export async function runHookPoint(input: HookPointInput, options: HookPointOpti
     }
     if (run.ok) return;
     const log = options.logger.child({ plugin: run.plugin, hook: point });
-    if (ABORTING.has(point) && entry.required) {
+    if (ABORTING.has(point) && (entry.required || mustAbort)) {
       log.error({ error: run.error }, `${point} hook of plugin '${run.plugin}' failed; the start is aborted`);
       failure ??= new DobbyError('ABORTED', `${point} hook of plugin '${run.plugin}' failed: ${run.error ?? 'unknown error'}`, { containerId: input.id });
     } else {
@@ -92,8 +92,14 @@ function messageOf(err: unknown): string {
   }
 }
 
+/** A run, and whether its failure aborts the start whatever the plugin's `required` says (a StartAbort). */
+interface RunOutcome {
+  readonly run: HookRun;
+  readonly mustAbort: boolean;
+}
+
 /** One hook under its time limit (none for an awaited teardown). Resolves with the run's record; never rejects. */
-function runHook(plugin: DobbyPlugin, entry: PluginEntry, mode: 'sync' | 'async', input: HookPointInput, options: HookPointOptions): Promise<HookRun> {
+function runHook(plugin: DobbyPlugin, entry: PluginEntry, mode: 'sync' | 'async', input: HookPointInput, options: HookPointOptions): Promise<RunOutcome> {
   const { point } = input;
   const controller = new AbortController();
   const ctx: HookContext = {
@@ -106,15 +112,15 @@ function runHook(plugin: DobbyPlugin, entry: PluginEntry, mode: 'sync' | 'async'
   };
   const view = point === 'postConstruction' ? input.startState?.forHook(plugin.name) : undefined;
   const started = performance.now();
-  return new Promise<HookRun>((resolve) => {
+  return new Promise<RunOutcome>((resolve) => {
     let settled = false;
-    const finish = (error: string | null): void => {
+    const finish = (error: string | null, mustAbort = false): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       view?.seal();
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
-      resolve({ plugin: plugin.name, hook: point, mode, ok: error === null, durationMs, ...(error === null ? {} : { error }) });
+      resolve({ run: { plugin: plugin.name, hook: point, mode, ok: error === null, durationMs, ...(error === null ? {} : { error }) }, mustAbort });
     };
     const timer = plugin.awaitedTeardown === true && TEARDOWN.has(point) ? undefined : setTimeout(() => {
       const error = `timed out after ${options.timeoutMs} ms`;
@@ -125,13 +131,13 @@ function runHook(plugin: DobbyPlugin, entry: PluginEntry, mode: 'sync' | 'async'
     try {
       result = call(plugin, point, ctx, input, view);
     } catch (err) {
-      finish(`threw: ${messageOf(err)}`);
+      finish(`threw: ${messageOf(err)}`, err instanceof StartAbort);
       return;
     }
     // Promise.resolve also turns a thenable whose `then` throws into a rejection.
     Promise.resolve(result).then(
       (value) => finish(value === false ? 'returned false' : null),
-      (err: unknown) => finish(`threw: ${messageOf(err)}`),
+      (err: unknown) => finish(`threw: ${messageOf(err)}`, err instanceof StartAbort),
     );
   });
 }

@@ -1,4 +1,4 @@
-// The StartState postConstruction hooks write to: env vars, fds and mounts collected for the launch config.
+// The StartState postConstruction hooks write to: env vars, fds, mounts and namespaces collected for the launch config.
 
 import { DobbyError } from '../errors.ts';
 import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
@@ -6,6 +6,9 @@ import type { StartAdditions, StartState } from './types.ts';
 
 /** Dobby passes at most 128 fds into a container (caller's and plugins' together). */
 export const MAX_CONTAINER_FDS = 128;
+
+/** The OCI runtime spec's namespace types. */
+const NAMESPACE_TYPES: readonly string[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
 
 export interface CollectingStartState {
   /** The view one hook writes through; it stops accepting additions once `seal()` is called. */
@@ -22,7 +25,8 @@ export function createStartState(callerFds: number): CollectingStartState {
   const fds: number[] = [];
   const mounts: OciMount[] = [];
   const rlimits: OciRlimit[] = [];
-  const additions: StartAdditions = { env, fds, mounts, rlimits };
+  const namespaces: string[] = [];
+  const additions: StartAdditions = { env, fds, mounts, rlimits, namespaces };
 
   return {
     additions,
@@ -73,6 +77,13 @@ export function createStartState(callerFds: number): CollectingStartState {
           const at = rlimits.findIndex((r) => r.type === rlimit.type);
           if (at >= 0) rlimits.splice(at, 1);
           rlimits.push({ type: rlimit.type, soft: rlimit.soft, hard: rlimit.hard });
+        },
+        addNamespace(type) {
+          open('add a namespace');
+          if (typeof type !== 'string' || !NAMESPACE_TYPES.includes(type)) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': namespace type ${JSON.stringify(type)} is not one of ${NAMESPACE_TYPES.join(', ')}`);
+          }
+          if (!namespaces.includes(type)) namespaces.push(type);
         },
       };
     },

@@ -1,6 +1,7 @@
 // The plugin interface: Dobby's five hook points with their sync/async hint flags, and the start
 // state through which a postConstruction hook adds env vars, fds, mounts and rlimits to the container.
 
+import { DobbyError } from '../errors.ts';
 import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
 import type { Logger } from '../log.ts';
 import type { ExitStatus } from '../exit-status.ts';
@@ -50,6 +51,11 @@ export interface StartState {
   addMount(mount: OciMount): void;
   /** Sets a `process.rlimits` entry (`RLIMIT_RTPRIO`, ...): replaces the config's entry of that type, else appends. */
   setRlimit(rlimit: OciRlimit): void;
+  /**
+   * Gives the container a namespace of this type (`network`, `ipc`, ...) unless its config lists one
+   * already (joined by path or not), as Dobby's networking plugin adds `network`.
+   */
+  addNamespace(type: string): void;
   /** Everything added so far. */
   readonly additions: StartAdditions;
 }
@@ -62,6 +68,8 @@ export interface StartAdditions {
   readonly mounts: readonly OciMount[];
   /** One per type, the last one set winning. */
   readonly rlimits?: readonly OciRlimit[];
+  /** Namespace types the container gets unless its config has one of the type. */
+  readonly namespaces?: readonly string[];
 }
 
 /** What every hook is told about the container. */
@@ -108,6 +116,17 @@ export interface DobbyPlugin {
   postStart?(ctx: HookContext & { readonly pid: number }): HookResult;
   postStop?(ctx: HookContext & { readonly exit: ExitStatus | null }): HookResult;
   preDestruction?(ctx: HookContext & { readonly exit: ExitStatus | null }): HookResult;
+}
+
+/**
+ * Thrown by a hook whose failure must abort the start even when its plugin is not required: what it
+ * was asked to guarantee cannot be had (a container to isolate that would share the host's network).
+ */
+export class StartAbort extends DobbyError {
+  constructor(message: string, containerId: string) {
+    super('ABORTED', message, { containerId });
+    this.name = 'StartAbort';
+  }
 }
 
 /** One hook run, as reported on the bus and in GetInfo. */

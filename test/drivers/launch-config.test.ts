@@ -106,6 +106,18 @@ describe('launch config', () => {
     assert.deepEqual(none.process.rlimits, [{ type: 'RLIMIT_RTPRIO', soft: 3, hard: 3 }]);
   });
 
+  test('plugin namespaces: added when the config has none of the type, a joined one (by path) kept; a mount the config has is not made twice', () => {
+    const resolv = { destination: '/etc/resolv.conf', type: 'bind', source: '/etc/resolv.conf', options: ['ro', 'rbind'] };
+    const out = derive({ config: config(), additions: { env: [], mounts: [resolv], namespaces: ['network', 'pid'] } });
+    const cfg = out.config as Cfg;
+    assert.deepEqual(cfg.linux['namespaces'], [{ type: 'pid' }, { type: 'mount' }, { type: 'network' }]);
+    assert.match(out.notes.join(), /a network namespace of its own/);
+    const joined = config({ linux: { namespaces: [{ type: 'network', path: '/run/netns/x' }] }, mounts: [{ ...resolv, destination: '/etc/resolv.conf/' }] });
+    const again = derive({ config: joined, additions: { env: [], mounts: [resolv], namespaces: ['network'] } }).config as Cfg;
+    assert.deepEqual(again.linux['namespaces'], [{ type: 'network', path: '/run/netns/x' }]);
+    assert.equal(again.mounts.filter((m) => m.source === '/etc/resolv.conf').length, 1);
+  });
+
   test('Dobby bundle versions: hostname becomes the id, 1.0.2-dobby becomes 1.0.2, launcher hooks are left out', () => {
     const hook = { path: '/usr/bin/DobbyPluginLauncher', args: ['DobbyPluginLauncher', '-h', 'createRuntime', '-c', '/b/config.json'] };
     const other = { path: '/bin/true', args: ['true'] };

@@ -39,6 +39,9 @@ function collectingStartState(): StartState {
     setRlimit: () => {
       throw new Error('not expected from MulticastSockets');
     },
+    addNamespace: () => {
+      throw new Error('not expected from MulticastSockets');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

@@ -4,6 +4,7 @@
 // through network set-up (required plugin) leaves nothing; after the stops the host is as before.
 
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { filter, firstValueFrom, timeout } from 'rxjs';
@@ -43,10 +44,13 @@ assert.ok(options !== 'help');
 const daemon: Daemon = await startDaemon(options, silentLogger(), { plugins: [plugin] });
 after(() => daemon.close());
 
-async function natBundle(id: string, required: boolean): Promise<string> {
+/** A nat bundle; `network` replaces its network namespace entry (null: none at all). */
+async function natBundle(id: string, required: boolean, network: Record<string, unknown> | null = { type: 'network' }): Promise<string> {
   const bundle = await makeBundle(join(scratch.bundlesDir, id), { args: ['/bin/sleep', '1000'], init: true });
   await writeConfig(bundle, { args: ['/bin/sleep', '1000'], init: true }, (config) => {
     config['rdkPlugins'] = { networking: { required, data: { type: 'nat', ipv4: true, dnsmasq: true } } };
+    const linux = config['linux'] as { namespaces: Record<string, unknown>[] };
+    linux.namespaces = [...linux.namespaces.filter((n) => n['type'] !== 'network'), ...(network === null ? [] : [network])];
   });
   return bundle;
 }
@@ -73,6 +77,33 @@ describe('nat networking through the daemon', { concurrency: 1 }, () => {
     assert.equal(await net.connect(pid as number, EXT_ADDR4, 7500), `OK ${HOST_ADDR4}`);
     await daemon.manager.stop(descriptor, false);
     await gone;
+    assert.equal(plugin.addressOf(id), null);
+    assert.equal(await net.snapshot(), before);
+  });
+
+  test('a nat bundle without a network namespace gets one (and the host\'s resolv.conf), even when the plugin is not required', async () => {
+    const before = await net.snapshot();
+    const id = scratch.id('dnons');
+    const gone = deleted(id);
+    const descriptor = await daemon.manager.start({ id, bundle: await natBundle(id, false, null) });
+    const pid = daemon.manager.get(descriptor)?.pid as number;
+    assert.notEqual(statSync(`/proc/${pid}/ns/net`).ino, statSync('/proc/self/ns/net').ino, 'the container shares the daemon\'s network namespace');
+    assert.ok(plugin.addressOf(id)?.ipv4 !== null);
+    await net.serve(net.extNs, '0.0.0.0', 7501);
+    assert.equal(await net.connect(pid, EXT_ADDR4, 7501), `OK ${HOST_ADDR4}`);
+    assert.equal(readFileSync(`/proc/${pid}/root/etc/resolv.conf`, 'utf8'), readFileSync('/etc/resolv.conf', 'utf8'));
+    await daemon.manager.stop(descriptor, false);
+    await gone;
+    assert.equal(await net.snapshot(), before);
+  });
+
+  test('a nat bundle that joins the host\'s network namespace fails its start, even when the plugin is not required', async () => {
+    const before = await net.snapshot();
+    const id = scratch.id('dhostns');
+    await assert.rejects(
+      daemon.manager.start({ id, bundle: await natBundle(id, false, { type: 'network', path: `/run/netns/${net.hostNs}` }) }),
+      /shares the host's network namespace/,
+    );
     assert.equal(plugin.addressOf(id), null);
     assert.equal(await net.snapshot(), before);
   });

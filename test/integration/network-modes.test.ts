@@ -17,7 +17,7 @@ import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetworkingPlugin, type NetworkingPlugin, type NetworkingPluginOptions } from '../../src/plugins/networking/plugin.ts';
-import type { HookContext } from '../../src/plugins/types.ts';
+import { StartAbort, type HookContext } from '../../src/plugins/types.ts';
 import { makeBundle } from '../helpers/bundle.ts';
 import { EXT_ADDR4, EXT_ADDR6, HOST_ADDR4, HOST_ADDR6, HOST_EXT_IFACE, makeTestNetwork } from '../helpers/netns.ts';
 import { makeScratch } from '../helpers/scratch.ts';
@@ -164,8 +164,10 @@ describe('networking modes around real containers', { concurrency: 1 }, () => {
 
     // nat for a container in the host's namespace is refused before anything is touched.
     const shared = await create({ type: 'nat' }, 'nat-shared', { type: 'network', path: `/run/netns/${net.hostNs}` });
+    // A StartAbort: the start fails even when the plugin is not required.
     await assert.rejects(p.preStart?.({ ...shared.ctx, pid: shared.pid }) as Promise<unknown>, (err: DobbyError) => {
-      assert.equal(err.code, 'INVALID_ARGUMENT');
+      assert.ok(err instanceof StartAbort);
+      assert.equal(err.code, 'ABORTED');
       assert.match(err.message, /shares the host's network namespace/);
       return true;
     });

@@ -9,7 +9,7 @@ import { runHookPoint, type HookPointInput } from '../../src/plugins/hook-runner
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { selectPlugins, type PluginSelection } from '../../src/plugins/selection.ts';
 import { createStartState } from '../../src/plugins/start-state.ts';
-import { HOOK_POINTS, HookHint, asyncHint, syncHint, type DobbyPlugin, type HookPoint, type HookRun } from '../../src/plugins/types.ts';
+import { HOOK_POINTS, HookHint, StartAbort, asyncHint, syncHint, type DobbyPlugin, type HookPoint, type HookRun } from '../../src/plugins/types.ts';
 
 interface Mark {
   readonly plugin: string;
@@ -170,6 +170,9 @@ test('postConstruction hooks add env, fds, mounts and rlimits; fds are numbered 
       state.setRlimit({ type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 });
       assert.throws(() => state.setRlimit({ type: 'RLIMIT_RTPRIO', soft: 7, hard: 6 }), /0 <= soft <= hard/);
       assert.throws(() => state.setRlimit({ type: 'rtprio', soft: 1, hard: 1 }), /RLIMIT_/);
+      state.addNamespace('network');
+      state.addNamespace('network');
+      assert.throws(() => state.addNamespace('netwerk'), /namespace type "netwerk" is not one of/);
       assert.throws(() => state.addEnvironmentVariable('no-equals'), /must look like NAME=value/);
       assert.throws(() => state.addFileDescriptor('adder', -1), /not a file descriptor/);
       late = () => state.addEnvironmentVariable('LATE=1');
@@ -181,9 +184,18 @@ test('postConstruction hooks add env, fds, mounts and rlimits; fds are numbered 
   assert.equal(result.failure, null);
   assert.deepEqual(startState.additions, {
     env: ['A=1'], fds: [40, 41], mounts: [{ source: '/tmp', destination: '/mnt/tmp', type: 'bind', options: ['bind'] }],
-    rlimits: [{ type: 'RLIMIT_NICE', soft: 0, hard: 0 }, { type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 }],
+    rlimits: [{ type: 'RLIMIT_NICE', soft: 0, hard: 0 }, { type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 }], namespaces: ['network'],
   });
   assert.throws(() => late!(), /after its postConstruction hook ended/);
+});
+
+test('a StartAbort fails the start although its plugin is not required; another failure of it does not', async () => {
+  const plugin = (name: string, err: Error): DobbyPlugin => ({ name, hookHints: HookHint.PreStartSync, preStart: () => { throw err; } });
+  const { run } = setUp([plugin('isolating', new StartAbort('cannot isolate', 'c1')), plugin('other', new Error('meh'))], { isolating: { required: false }, other: { required: false } });
+  const result = await run('preStart', { pid: 7 });
+  assert.match(result.failure?.message ?? '', /preStart hook of plugin 'isolating' failed: threw: cannot isolate/);
+  const { run: runOther } = setUp([plugin('other', new Error('meh'))], { other: { required: false } });
+  assert.equal((await runOther('preStart', { pid: 7 })).failure, null);
 });
 
 test('hooks get the pid (preStart, postStart) and the exit (postStop, preDestruction); a hook without a hint bit is not called', async () => {

@@ -33,6 +33,9 @@ function startState(callerFds = 0): StartState & { readonly calls: string[] } {
     setRlimit() {
       throw new Error('MulticastSockets sets no rlimits');
     },
+    addNamespace() {
+      throw new Error('MulticastSockets adds no namespaces');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

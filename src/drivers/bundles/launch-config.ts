@@ -40,6 +40,8 @@ export interface LaunchAdditions {
   readonly mounts: readonly LaunchMount[];
   /** Resource limits that replace the config's entry of the same type, or are appended (Dobby's rule). */
   readonly rlimits?: readonly { readonly type: string; readonly soft: number; readonly hard: number }[];
+  /** Namespace types the container gets unless its config has one of the type. */
+  readonly namespaces?: readonly string[];
 }
 
 /** What is true on the host and in the rootfs about the init, found out by the caller. */
@@ -247,6 +249,17 @@ function dropPluginLauncherHooks(config: JsonObject, notes: string[]): void {
   if (dropped > 0) notes.push(`${dropped} DobbyPluginLauncher hook(s) left out: dobbyd runs the plugins itself`);
 }
 
+/** The plugins' namespaces: one of each type the config does not list yet. */
+function addNamespaces(config: JsonObject, types: readonly string[], notes: string[]): void {
+  if (types.length === 0) return;
+  const namespaces = stringsAt(objectAt(config, 'linux'), 'namespaces');
+  for (const type of types) {
+    if (namespaces.some((ns) => isObject(ns) && ns['type'] === type)) continue;
+    namespaces.push({ type });
+    notes.push(`a plugin gave the container a ${type} namespace of its own`);
+  }
+}
+
 /** The config one start runs with. Pure: the input config is copied, never changed. */
 export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
   const config = structuredClone(input.config);
@@ -269,9 +282,13 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
   // The plugins' additions come first (Dobby's postConstruction runs before the per-launch step).
   if (input.additions !== undefined) {
     appendEnv(stringsAt(objectAt(config, 'process'), 'env'), input.additions.env);
-    stringsAt(config, 'mounts').push(...input.additions.mounts.map((m) => structuredClone(m)));
+    const mounts = stringsAt(config, 'mounts');
+    // A mount the config has already (same source and destination) is not made twice.
+    const has = (m: LaunchMount): boolean => mounts.some((x) => isObject(x) && x['source'] === m.source && normalisedDestination(x) === normalisedDestination(m));
+    mounts.push(...input.additions.mounts.filter((m) => !has(m)).map((m) => structuredClone(m)));
     const rlimits = input.additions.rlimits ?? [];
     if (rlimits.length > 0) setRlimits(stringsAt(objectAt(config, 'process'), 'rlimits'), rlimits);
+    addNamespaces(config, input.additions.namespaces ?? [], notes);
   }
   if (overrides.command !== undefined && overrides.command.length > 0) {
     objectAt(config, 'process')['args'] = [DOBBY_INIT, ...overrides.command];

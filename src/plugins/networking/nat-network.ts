@@ -108,7 +108,7 @@ export class NatNetwork {
       throw new DobbyError('INTERNAL', `cannot read the network namespace of container '${id}' (pid ${pid}): ${errorText(err)}`, { containerId: id, cause: err });
     });
     if (mine === host) {
-      throw new DobbyError('INVALID_ARGUMENT', `container '${id}' shares the host's network namespace, so ${mode} networking cannot be set up: give it its own (linux.namespaces needs {"type": "network"}; the spec's network "nat" adds it)`, { containerId: id });
+      throw new DobbyError('INVALID_ARGUMENT', `container '${id}' shares the host's network namespace, so ${mode} networking cannot be set up: its config joins the host's network namespace (linux.namespaces has {"type": "network"} with a path); drop the path so that it gets one of its own`, { containerId: id });
     }
   }
 

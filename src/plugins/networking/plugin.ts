@@ -1,14 +1,18 @@
 // The `networking` plugin: Dobby's nat / open / none network modes over the plugin hooks.
 //
-// postConstruction checks the data (so bad data fails before the container exists); preStart (the
-// container created, its namespace there, not started yet) wires the network; postStop undoes it,
-// and preDestruction again for a start that failed before postStop could run. Undoing is idempotent,
+// postConstruction checks the data (so bad data fails before the container exists) and, for nat and
+// none, gives the container a network namespace of its own unless its config lists one (and, for
+// nat, the host's /etc/resolv.conf), as Dobby does; preStart (the container created, its namespace
+// there, not started yet) wires the network, and a container that would still share the host's
+// network fails its start whether the plugin is required or not; postStop undoes it, and
+// preDestruction again for a start that failed before postStop could run. Undoing is idempotent,
 // and awaited to its end (past the hook time limit; every ip/iptables command has its own): a set-up
 // the time limit gave up on is waited for and undone before the container is reported gone.
 //
 // For the port manager: `addressOf(id)` gives a running container's addresses and namespace path,
 // and `events$` tells when a container's network comes and goes.
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Subject, type Observable } from 'rxjs';
 import { AddressAllocator, checkIpv6Prefix, parseIpv4Range } from '../../drivers/network/address-allocator.ts';
@@ -19,7 +23,7 @@ import { HOST, SpawnNetExec, netnsPath, pidTarget, type NetExec } from '../../dr
 import { SysctlCommand, type Sysctl } from '../../drivers/network/sysctl.ts';
 import { DobbyError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
-import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
+import { HookHint, StartAbort, type DobbyPlugin, type HookContext } from '../types.ts';
 import { parseNetworkingData, type NetworkingData } from './data.ts';
 import { NatNetwork, type ContainerNetwork } from './nat-network.ts';
 
@@ -78,6 +82,7 @@ export const DEFAULT_RANGE = '100.64.11.0/24';
 export const DEFAULT_IPV6_PREFIX = '2080:d0bb:1e::';
 export const DEFAULT_EXTERNAL_INTERFACES: readonly string[] = ['eth0', 'wlan0'];
 export const DEFAULT_CHAIN_PREFIX = 'DOBBY-NET';
+const RESOLV_CONF = '/etc/resolv.conf';
 
 export function createNetworkingPlugin(options: NetworkingPluginOptions): NetworkingPlugin {
   const bridgeName = options.bridgeName ?? DEFAULT_BRIDGE;
@@ -140,17 +145,27 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     events$: events.asObservable(),
     addressOf: (id) => nat.get(id) ?? others.get(id) ?? null,
 
-    postConstruction(ctx) {
-      parse(ctx);
+    postConstruction(ctx, startState) {
+      const data = parse(ctx);
+      if (data.type === 'open') return;
+      startState.addNamespace('network');
+      if (data.type === 'nat' && existsSync(RESOLV_CONF)) {
+        startState.addMount({ destination: RESOLV_CONF, type: 'bind', source: RESOLV_CONF, options: ['ro', 'rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] });
+      }
     },
 
     async preStart(ctx) {
       const data = parse(ctx);
       let network: ContainerNetwork;
+      if (data.type !== 'open') {
+        // Never isolation that quietly is none: a failure here fails the start, required or not.
+        await nat.assertOwnNetns(ctx.id, ctx.pid, data.type).catch((err: unknown) => {
+          throw err instanceof DobbyError && err.code === 'INVALID_ARGUMENT' ? new StartAbort(err.message, ctx.id) : err;
+        });
+      }
       if (data.type === 'nat') {
         network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger, ctx.signal);
       } else if (data.type === 'none') {
-        await nat.assertOwnNetns(ctx.id, ctx.pid, 'none');
         // crun (and runc) bring lo up in a new namespace already; this makes sure of it for any runtime.
         await ip.apply(pidTarget(ctx.pid), [{ op: 'up', link: 'lo' }], ctx.id);
         network = plain(ctx.id, ctx.pid, 'none');
