@@ -3,6 +3,7 @@ import { sortProblems, type HostProblem } from './problem.ts';
 import { resolveRuntime, conmonProblem, dbusDaemonProblem, type Lookup } from './binaries.ts';
 import { checkCgroups, type CgroupPaths } from './cgroup-check.ts';
 import { busAddressFor, busProblem } from './dbus-check.ts';
+import { brNetfilterProblem, ebtablesProblem } from './network-check.ts';
 import { cloexecProblem, usocketProblem } from './usocket-check.ts';
 import { installProblems } from './install-check.ts';
 import { installLayout, type InstallLayout } from '../install-layout.ts';
@@ -27,6 +28,8 @@ export interface HostCheckOptions {
   readonly cgroupPaths?: CgroupPaths | undefined;
   /** Skip the usocket load check (tests). */
   readonly skipUsocket?: boolean | undefined;
+  /** Where to read /proc/sys (tests). */
+  readonly procSys?: string | undefined;
   /** Milliseconds to wait for the bus to accept a connection. */
   readonly busTimeoutMs?: number | undefined;
   /** The install to check (its init, its D-Bus policy); default: the one this code runs from. */
@@ -65,6 +68,8 @@ export async function checkHost(options: HostCheckOptions = {}): Promise<HostPro
     add(await usocketProblem());
     add(cloexecProblem());
   }
+  add(brNetfilterProblem(options.procSys));
+  add(ebtablesProblem(lookup));
 
   return sortProblems(problems);
 }

@@ -20,3 +20,23 @@ test('checkHost given an unreachable bus and a missing runtime reports both, fat
   assert.ok(codes.includes('dbus-unreachable'), codes.join(','));
   assert.ok(problems.every((p, i) => i === 0 || !p.fatal || problems[i - 1]!.fatal), 'fatal problems come first');
 });
+
+test('checkHost reports br_netfilter when its sysctl is missing (naming modprobe), and not on this machine, which has it', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const here = await checkHost({ privateBus: true, skipUsocket: true });
+  assert.ok(!here.some((p) => p.code === 'br-netfilter-missing' || p.code === 'ebtables-missing'), formatProblems(here));
+  const fakeSys = mkdtempSync('/tmp/dobby-procsys-');
+  try {
+    mkdirSync(join(fakeSys, 'net', 'ipv4'), { recursive: true });
+    const without = await checkHost({ privateBus: true, skipUsocket: true, procSys: fakeSys });
+    const problem = without.find((p) => p.code === 'br-netfilter-missing');
+    assert.ok(problem !== undefined && !problem.fatal, formatProblems(without));
+    assert.match(problem.fix, /modprobe br_netfilter/);
+    mkdirSync(join(fakeSys, 'net', 'bridge'));
+    writeFileSync(join(fakeSys, 'net', 'bridge', 'bridge-nf-call-iptables'), '0\n');
+    assert.ok(!(await checkHost({ privateBus: true, skipUsocket: true, procSys: fakeSys })).some((p) => p.code === 'br-netfilter-missing'));
+  } finally {
+    rmSync(fakeSys, { recursive: true, force: true });
+  }
+});

@@ -31,7 +31,7 @@ function permutations<T>(items: readonly T[]): T[][] {
 }
 
 /** Starts a, b and c in `order` (each a namespace of its own), runs the scenario for both families, stops them. */
-async function threeContainers(order: readonly Role[], options: Partial<NetworkingPluginOptions> = {}): Promise<void> {
+async function threeContainers(order: readonly Role[], options: Partial<NetworkingPluginOptions> = {}, whileUp?: () => Promise<void>): Promise<void> {
   const before = await net.snapshot();
   const p = plugin(options);
   const started: HookContext[] = [];
@@ -50,6 +50,7 @@ async function threeContainers(order: readonly Role[], options: Partial<Networki
       assert.ok(n !== null);
       endpoints.set(role, { pid, ipv4: n.ipv4, ipv6: n.ipv6 });
     }
+    await whileUp?.();
     const roles = { a: endpoints.get('a')!, b: endpoints.get('b')!, c: endpoints.get('c')! };
     for (const family of [4, 6] as const) {
       assertNoSpoofedDatagram(await spoofRound(net, roles, family, `${order.join('')}${family}`), `start order ${order.join(', ')}, IPv${family}`);
@@ -146,4 +147,16 @@ describe('anti-spoofing between nat containers', { concurrency: 1 }, () => {
       });
     });
   }
+
+  test('bridge-nf-call-iptables off in the bridge\'s namespace: dobbyd turns it on with the bridge (the checks hold) and back off with it', async () => {
+    const keys = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'];
+    const read = async (): Promise<string> => (await net.inHost(['sysctl', '-n', ...keys])).trim().replace(/\s+/g, ' ');
+    await net.inHost(['sysctl', '-q', '-w', ...keys.map((k) => `${k}=0`)]);
+    try {
+      await threeContainers(['a', 'c', 'b'], {}, async () => assert.equal(await read(), '1 1'));
+      assert.equal(await read(), '0 0');
+    } finally {
+      await net.inHost(['sysctl', '-q', '-w', ...keys.map((k) => `${k}=1`)]);
+    }
+  });
 });

@@ -13,6 +13,7 @@ import { FakeIp } from '../../src/drivers/network/fake-ip.ts';
 import { FakeSysctl } from '../../src/drivers/network/sysctl.ts';
 import { FakeLinkFilter } from '../../src/drivers/network/ebtables.ts';
 import { faultyFirewall, faultyIp, faultyLinkFilter } from '../../src/drivers/network/faulty.ts';
+import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetworkingPlugin, type NetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
 import type { HookContext } from '../../src/plugins/types.ts';
@@ -224,5 +225,33 @@ describe('networking plugin over fakes', () => {
     assert.deepEqual(fwd.map((r) => r.rule.at(-1)), ['DOBBY-NET-FORWARD', 'DROP']);
     await stopOne(w, 'one', 77, { type: 'nat' });
     assert.equal(w.sysctl.values.get('net.ipv4.ip_forward'), '0');
+  });
+
+  test('without br_netfilter a nat container with interContainer rules is refused, naming the module and the fix; one without them starts', async () => {
+    const w = world();
+    for (const f of ['iptables', 'ip6tables']) w.sysctl.values.delete(`net.bridge.bridge-nf-call-${f}`);
+    const before = await hostState(w);
+    w.ip.addNamespace(81);
+    await assert.rejects(Promise.resolve(w.plugin.preStart?.({ ...ctx('icc', { type: 'nat', interContainer: [{ direction: 'in', port: 80 }] }), pid: 81 })), (err: DobbyError) => {
+      assert.equal(err.code, 'HOST_UNSUITABLE');
+      assert.match(err.message, /br_netfilter is not loaded.*modprobe br_netfilter/);
+      return true;
+    });
+    assert.equal(await hostState(w), before);
+    assert.equal(await startOne(w, 'plain', 82, { type: 'nat' }), true);
+    await stopOne(w, 'plain', 82, { type: 'nat' });
+    w.ip.removeNamespace(81);
+    assert.equal(await hostState(w), before);
+  });
+
+  test('bridge-nf-call-iptables off in the bridge\'s namespace: turned on with the bridge, put back with it', async () => {
+    const w = world();
+    for (const f of ['iptables', 'ip6tables']) w.sysctl.values.set(`net.bridge.bridge-nf-call-${f}`, '0');
+    const before = await hostState(w);
+    await startOne(w, 'icc', 83, { type: 'nat', ipv6: true, interContainer: [{ direction: 'in', port: 80 }] });
+    assert.equal(w.sysctl.values.get('net.bridge.bridge-nf-call-iptables'), '1');
+    assert.equal(w.sysctl.values.get('net.bridge.bridge-nf-call-ip6tables'), '1');
+    await stopOne(w, 'icc', 83, { type: 'nat' });
+    assert.equal(await hostState(w), before);
   });
 });

@@ -14,6 +14,7 @@ import type { Sysctl } from '../../drivers/network/sysctl.ts';
 import { DobbyError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { Semaphore } from '../../semaphore.ts';
+import { StartAbort } from '../types.ts';
 import type { NetworkingData } from './data.ts';
 import { containerMac, portRules } from './link-rules.ts';
 import { BRIDGE_NF_SYSCTLS, NatBridge, VETH_PREFIX, deleteLinks, errorText } from './nat-bridge.ts';
@@ -101,14 +102,15 @@ export class NatNetwork {
     return this.#bridge.ipv6Supported();
   }
 
-  /** Refuses a container that shares the host's namespace: nat must never rewire the host itself. */
+  /** Refuses a container that shares the host's namespace: nat must never rewire the host itself, nor a container run unisolated. */
   async assertOwnNetns(id: string, pid: number, mode = 'nat'): Promise<void> {
     const identity = this.#o.netnsIdentity ?? inodeOf;
     const [mine, host] = await Promise.all([identity(netnsPath(pidTarget(pid), null)), identity(netnsPath(HOST, this.#o.hostNetns))]).catch((err: unknown) => {
       throw new DobbyError('INTERNAL', `cannot read the network namespace of container '${id}' (pid ${pid}): ${errorText(err)}`, { containerId: id, cause: err });
     });
     if (mine === host) {
-      throw new DobbyError('INVALID_ARGUMENT', `container '${id}' shares the host's network namespace, so ${mode} networking cannot be set up: its config joins the host's network namespace (linux.namespaces has {"type": "network"} with a path); drop the path so that it gets one of its own`, { containerId: id });
+      // Never isolation that quietly is none: this fails the start whether the plugin is required or not.
+      throw new StartAbort(`container '${id}' shares the host's network namespace, so ${mode} networking cannot be set up: its config joins the host's network namespace (linux.namespaces has {"type": "network"} with a path); drop the path so that it gets one of its own`, id);
     }
   }
 

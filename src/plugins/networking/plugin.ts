@@ -23,7 +23,7 @@ import { HOST, SpawnNetExec, netnsPath, pidTarget, type NetExec } from '../../dr
 import { SysctlCommand, type Sysctl } from '../../drivers/network/sysctl.ts';
 import { DobbyError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
-import { HookHint, StartAbort, type DobbyPlugin, type HookContext } from '../types.ts';
+import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
 import { parseNetworkingData, type NetworkingData } from './data.ts';
 import { NatNetwork, type ContainerNetwork } from './nat-network.ts';
 
@@ -157,12 +157,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     async preStart(ctx) {
       const data = parse(ctx);
       let network: ContainerNetwork;
-      if (data.type !== 'open') {
-        // Never isolation that quietly is none: a failure here fails the start, required or not.
-        await nat.assertOwnNetns(ctx.id, ctx.pid, data.type).catch((err: unknown) => {
-          throw err instanceof DobbyError && err.code === 'INVALID_ARGUMENT' ? new StartAbort(err.message, ctx.id) : err;
-        });
-      }
+      // Both check first that the container has a namespace of its own (a StartAbort otherwise).
       if (data.type === 'nat') {
         network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger, ctx.signal);
       } else if (data.type === 'none') {
