@@ -44,6 +44,19 @@ if [ ! -e /dev/loop-control ]; then
   modprobe loop 2>/dev/null || say "warning: no /dev/loop-control and modprobe loop failed: the storage plugin's loop images will not work"
 fi
 
+# br_netfilter: bridged traffic between nat containers meets iptables only with it (the
+# networking plugin refuses interContainer rules without it). Loaded now and at boot. ebtables
+# (the link-layer checks) is the iptables package's ebtables-nft.
+if [ ! -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
+  say "loading br_netfilter"
+  command -v modprobe >/dev/null 2>&1 || { apt-get install -y -qq --no-install-recommends kmod >/dev/null; }
+  modprobe br_netfilter || die "modprobe br_netfilter failed: this kernel lacks the module (CONFIG_BRIDGE_NETFILTER)"
+fi
+command -v ebtables-restore >/dev/null 2>&1 || die "ebtables-restore is missing: the iptables package should provide it (update-alternatives --config ebtables)"
+if [ -d /etc/modules-load.d ] && ! grep -qx br_netfilter /etc/modules-load.d/dobby.conf 2>/dev/null; then
+  echo br_netfilter >> /etc/modules-load.d/dobby.conf
+fi
+
 # 2. npm dependencies (Node 24 itself comes from the npm package node@24).
 npm_current() {
   [ -x node_modules/.bin/node ] && [ -f node_modules/.package-lock.json ] || return 1
