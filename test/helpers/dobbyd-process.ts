@@ -48,6 +48,8 @@ export async function startDobbyd(
     readonly dbusAddress?: string;
     /** Runs the bundle bin/dobbyd runs with exactly these node flags instead (also those NODE_OPTIONS refuses, e.g. --trace-gc); the launcher's own flags and GLIBC_TUNABLES are then not applied. */
     readonly nodeFlags?: readonly string[];
+    /** A named network namespace (`ip netns add`) the daemon runs in, as its host (nsenter --net, which keeps the mounts crun needs). */
+    readonly netns?: string;
   } = {},
 ): Promise<DobbydProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -56,7 +58,9 @@ export async function startDobbyd(
   const [command, commandArgs] = options.nodeFlags === undefined
     ? [join(ROOT, 'bin', 'dobbyd'), daemonArgs]
     : [join(ROOT, 'node_modules', '.bin', 'node'), [...options.nodeFlags, bundlePath(), ...daemonArgs]];
-  const child = spawn(command, commandArgs, {
+  const [file, argv] = options.netns === undefined ? [command, commandArgs] : ['nsenter', [`--net=/run/netns/${options.netns}`, '--', command, ...commandArgs]];
+  // nsenter execs the command, so the child's pid stays the daemon's.
+  const child = spawn(file, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(options.env),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
