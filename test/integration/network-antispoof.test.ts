@@ -159,4 +159,39 @@ describe('anti-spoofing between nat containers', { concurrency: 1 }, () => {
       await net.inHost(['sysctl', '-q', '-w', ...keys.map((k) => `${k}=1`)]);
     }
   });
+
+  for (const [layers, options] of [['iptables alone', { ebtables: null }], ['iptables and ebtables', {}]] as const) {
+    test(`${layers}: a container without an IPv6 address sends no IPv6, one with it does`, async () => {
+      const before = await net.snapshot();
+      const p = plugin(options);
+      const [dual, v4only] = await Promise.all([net.namespaceProcess(), net.namespaceProcess()]);
+      const ctx = (label: string, ipv6: boolean): HookContext => ({
+        id: scratch.id(label), rootfs: '/nonexistent', logger: silentLogger(), signal: new AbortController().signal, data: { type: 'nat', ipv4: true, ipv6 },
+      });
+      const [cDual, cV4] = [ctx('dual', true), ctx('v4only', false)];
+      try {
+        await p.preStart?.({ ...cDual, pid: dual.pid });
+        await p.preStart?.({ ...cV4, pid: v4only.pid });
+        const bridge6 = p.addressOf(cDual.id)?.bridgeIpv6 ?? '';
+        assert.equal(p.addressOf(cV4.id)?.ipv6, null);
+        const sink = await net.udpSink(net.hostNs, '::', [7105]);
+        // The v4-only one makes itself an IPv6 address of the containers' range and a route to the bridge.
+        const [bridgeLink] = JSON.parse(await net.inHost(['ip', '-j', 'link', 'show', 'dev', BRIDGE])) as { address: string }[];
+        await inNetns(v4only.pid, ['ip', 'addr', 'add', '2080:d0bb:1e::6440:bfa/120', 'dev', 'eth0', 'nodad']);
+        await inNetns(v4only.pid, ['ip', 'neigh', 'replace', bridge6, 'lladdr', bridgeLink?.address ?? '', 'dev', 'eth0', 'nud', 'permanent']);
+        assert.equal(await net.udpSend(v4only.pid, [{ host: bridge6, port: 7105, text: 'v4only', count: 5 }]), 'SENT');
+        const deadline = Date.now() + 10_000;
+        while (!sink.received().some((d) => d.text.startsWith('dual ')) && Date.now() < deadline) {
+          assert.equal(await net.udpSend(dual.pid, [{ host: bridge6, port: 7105, text: 'dual' }]), 'SENT');
+        }
+        await sink.stop();
+        assert.ok(sink.received().some((d) => d.text.startsWith('dual ')), 'the dual-stack container\'s datagram never reached the host');
+        assert.deepEqual(sink.received().filter((d) => d.text.startsWith('v4only ')), []);
+      } finally {
+        for (const c of [cDual, cV4]) await p.postStop?.({ ...c, exit: null });
+        await Promise.all([dual.kill(), v4only.kill()]);
+      }
+      assert.equal(await net.snapshot(), before);
+    });
+  }
 });
