@@ -6,7 +6,7 @@
 import type { AddressAllocator } from '../../drivers/network/address-allocator.ts';
 import { bridgeIpv4, ipv4ToString, ipv6For, rangeText } from '../../drivers/network/address-allocator.ts';
 import type { LinkFilter } from '../../drivers/network/ebtables.ts';
-import type { Family, Firewall, FirewallChange } from '../../drivers/network/firewall.ts';
+import type { Family, Firewall, FirewallChange, Table } from '../../drivers/network/firewall.ts';
 import type { IpDriver, IpOp, LinkInfo } from '../../drivers/network/ip.ts';
 import { HOST } from '../../drivers/network/net-exec.ts';
 import type { Sysctl } from '../../drivers/network/sysctl.ts';
@@ -51,6 +51,14 @@ export async function deleteLinks(ip: IpDriver, match: (l: LinkInfo) => boolean,
       if ((await ip.links(HOST)).some((l) => l.name === link.name)) throw err;
     }
   }
+}
+
+/** Every chain flushed before any is deleted: ours jump to each other. */
+function dropChains(chains: readonly { readonly table: Table; readonly chain: string }[]): FirewallChange[] {
+  return [
+    ...chains.map((c): FirewallChange => ({ op: 'flush', table: c.table, chain: c.chain })),
+    ...chains.map((c): FirewallChange => ({ op: 'deleteChain', table: c.table, chain: c.chain })),
+  ];
 }
 
 export class NatBridge {
@@ -267,10 +275,7 @@ export class NatBridge {
         if (r.table === c.table && r.chain === c.from && isJumpTo(r.rule, c.chain)) changes.push({ op: 'delete', table: r.table, chain: r.chain, rule: r.rule });
       }
     }
-    // Every chain flushed before any is deleted: ours jump to each other.
-    const present = chains.filter((c) => set.chains.includes(`${c.table}/${c.chain}`));
-    for (const c of present) changes.push({ op: 'flush', table: c.table, chain: c.chain });
-    for (const c of present) changes.push({ op: 'deleteChain', table: c.table, chain: c.chain });
+    changes.push(...dropChains(chains.filter((c) => set.chains.includes(`${c.table}/${c.chain}`))));
     await firewall.apply(family, changes);
   }
 
@@ -283,8 +288,7 @@ export class NatBridge {
     for (const r of set.rules) {
       if (chains.some((c) => c.table === r.table && c.from.includes(r.chain) && isJumpTo(r.rule, c.chain))) changes.push({ op: 'delete', table: r.table, chain: r.chain, rule: r.rule });
     }
-    for (const c of chains) changes.push({ op: 'flush', table: c.table, chain: c.chain });
-    for (const c of chains) changes.push({ op: 'deleteChain', table: c.table, chain: c.chain });
+    changes.push(...dropChains(chains));
     await filter.apply(changes);
   }
 }

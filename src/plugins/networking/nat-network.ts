@@ -4,20 +4,18 @@
 // container and goes with the last one, on every path (a failed start included).
 
 import { stat } from 'node:fs/promises';
-import type { AddressAllocator, Lease } from '../../drivers/network/address-allocator.ts';
+import type { Lease } from '../../drivers/network/address-allocator.ts';
 import { ipv4ToNumber, ipv6For } from '../../drivers/network/address-allocator.ts';
-import type { LinkFilter } from '../../drivers/network/ebtables.ts';
-import type { Family, Firewall } from '../../drivers/network/firewall.ts';
-import type { IpDriver, IpOp } from '../../drivers/network/ip.ts';
+import type { Family } from '../../drivers/network/firewall.ts';
+import type { IpOp } from '../../drivers/network/ip.ts';
 import { HOST, netnsPath, pidTarget } from '../../drivers/network/net-exec.ts';
-import type { Sysctl } from '../../drivers/network/sysctl.ts';
 import { DobbyError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { Semaphore } from '../../semaphore.ts';
 import { StartAbort } from '../types.ts';
 import type { NetworkingData } from './data.ts';
 import { containerMac, portRules } from './link-rules.ts';
-import { BRIDGE_NF_SYSCTLS, NatBridge, VETH_PREFIX, deleteLinks, errorText } from './nat-bridge.ts';
+import { BRIDGE_NF_SYSCTLS, NatBridge, VETH_PREFIX, deleteLinks, errorText, type NatBridgeOptions } from './nat-bridge.ts';
 import { antiSpoofRules, containerRules, containerTag, insertChanges, type ChainNames } from './rules.ts';
 
 /** What the port manager (and GetInfo) needs to know about a container's network. */
@@ -40,21 +38,8 @@ export interface ContainerNetwork {
   readonly containerInterface: string | null;
 }
 
-export interface NatNetworkOptions {
-  readonly bridge: string;
-  readonly allocator: AddressAllocator;
-  readonly ipv6Prefix: string;
-  readonly externalInterfaces: readonly string[];
-  readonly chainPrefix: string;
-  readonly ip: IpDriver;
-  readonly firewall: Firewall;
-  /** The link-layer filter (ebtables); null where the host has none. */
-  readonly linkFilter: LinkFilter | null;
-  readonly sysctl: Sysctl;
+export interface NatNetworkOptions extends NatBridgeOptions {
   readonly hostNetns: string | null;
-  readonly logger: Logger;
-  /** false: IPv4 only (the daemon's settings); absent: IPv6 too where the host has it. */
-  readonly ipv6?: boolean;
   /** Tells namespaces apart (default: the nsfs inode); fakes give their own. */
   readonly netnsIdentity?: (path: string) => Promise<string>;
 }
