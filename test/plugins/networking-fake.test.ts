@@ -254,4 +254,8 @@ describe('networking plugin over fakes', () => {
     await stopOne(w, 'icc', 83, { type: 'nat' });
     assert.equal(await hostState(w), before);
   });
+
+  test('a fake firewall without a link filter is refused (the real ebtables would change the real host)', () => {
+    assert.throws(() => createNetworkingPlugin({ stateDir: join(dir, 'guard'), drivers: { firewall: new FakeFirewall() } }), /give drivers\.linkFilter too/);
+  });
 });

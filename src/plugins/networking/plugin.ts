@@ -101,6 +101,10 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   const ip = options.drivers?.ip ?? new IpCommands(exec);
   const firewall = options.drivers?.firewall ?? new Iptables(exec, options.iptables === undefined ? {} : { binary: options.iptables });
   const sysctl = options.drivers?.sysctl ?? new SysctlCommand(exec);
+  if (options.drivers?.firewall !== undefined && options.drivers.exec === undefined && options.drivers.linkFilter === undefined) {
+    // A fake firewall with the real ebtables would change the real host's bridge tables.
+    throw new DobbyError('INVALID_ARGUMENT', 'networking drivers: with a firewall driver of your own, give drivers.linkFilter too (a FakeLinkFilter, or null for none)');
+  }
   const ebtables = options.ebtables === undefined ? 'ebtables' : options.ebtables;
   const linkFilter = options.drivers?.linkFilter !== undefined ? options.drivers.linkFilter : ebtables === null ? null : new Ebtables(exec, { binary: ebtables });
   const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
