@@ -18,6 +18,7 @@ import { MemoryContainerRecords } from '../../src/drivers/records/container-reco
 import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager } from '../../src/manager.ts';
+import { FakeLinkFilter } from '../../src/drivers/network/ebtables.ts';
 import { createNetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 
@@ -52,7 +53,7 @@ function world(name: string) {
     drivers: {
       ip: { apply: (t, ops, id) => delay(() => ip.apply(t, ops, id)), links: (t) => ip.links(t), routes: (t, f) => ip.routes(t, f) },
       firewall: { apply: (f, changes, id) => delay(() => fw.apply(f, changes, id)), list: (f) => fw.list(f), save: (f) => fw.save(f) },
-      sysctl, netnsIdentity: async (path) => path,
+      linkFilter: new FakeLinkFilter(), sysctl, netnsIdentity: async (path) => path,
     },
   });
   const registry = new PluginRegistry();
