@@ -4,6 +4,7 @@
 // time c borrows b's address and sends UDP datagrams to a: none may arrive (b's own must).
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,7 +49,10 @@ describe('a real dobbyd: c cannot pass as b, 20 times in a row', { concurrency: 
   before(async () => {
     hostBefore = await net.snapshot();
     for (const role of ['a', 'b', 'c'] as const) bundles.set(role, await bundleFor(role));
-    daemon = await startDobbyd(join(scratch.dir, 'dobbyd'), ['--plugin-dir', join(scratch.dir, 'no-plugins')], { netns: net.hostNs });
+    // Dobby's settings default to IPv4 only; the IPv6 twin needs it on.
+    const settings = join(scratch.dir, 'dobby.json');
+    writeFileSync(settings, JSON.stringify({ network: { ipv6: true } }));
+    daemon = await startDobbyd(join(scratch.dir, 'dobbyd'), ['--plugin-dir', join(scratch.dir, 'no-plugins'), '--settings-file', settings], { netns: net.hostNs });
     client = await BusClient.connect(daemon.address);
     proxy = new DobbyProxy(client);
   });
