@@ -156,7 +156,6 @@ export const supervisorSetup = setup({
   guards: {
     noContainers: ({ context }) => Object.keys(context.entries).length === 0,
     someAdopting: ({ context }) => Object.values(context.entries).some((entry) => entry.adopting === true),
-    noneAdopting: ({ context }) => !Object.values(context.entries).some((entry) => entry.adopting === true),
     /** The restart this event is about is the only one pending. */
     lastPendingRestart: ({ context, event }) => {
       if (event.type !== 'RESTART_DUE' && event.type !== 'COMMAND') return false;

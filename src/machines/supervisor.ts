@@ -2,7 +2,9 @@
 // out Dobby's descriptors, restarts a container that crashed when its start asked for it
 // (restartOnCrash, with backoff), replaces a container actor that crashed by one that re-adopts the
 // container from the host, adopts the containers an earlier daemon left, and shuts them all down.
-// The guards and actions named here are in supervisor-setup.ts.
+// Three parallel regions show it: restarts (backing off), adoption (actors finding out what is true
+// on the host) and lifecycle (serving, shutting down). The named guards and actions are in
+// supervisor-setup.ts.
 
 import { and, not, type ActorRefFrom } from 'xstate';
 import type { containerMachine } from './container.ts';
@@ -85,7 +87,7 @@ export const supervisorMachine = supervisorSetup.createMachine({
         },
         adopting: {
           on: { ADOPTED: { actions: 'noteAdopted' } },
-          always: { guard: 'noneAdopting', target: 'idle' },
+          always: { guard: not('someAdopting'), target: 'idle' },
         },
       },
     },
