@@ -1,7 +1,8 @@
 // Runs the node:test files under test/ with this Node (24): all, only unit, or only integration.
 // Unit and integration are needs, not folders: a file is integration when it lives in
 // test/integration/ or says in its first lines what it needs of the host (`// needs: root crun bus
-// netns`); every other file is unit and must run without root, crun, conmon, a bus or a namespace.
+// netns`, or `cross-toolchains` for a build that compiles for other CPUs); every other file is unit
+// and must run without root, crun, conmon, a bus, a namespace or a cross toolchain.
 // Usage: node scripts/run-tests.ts [all|unit|integration] [FILTER...] [-- NODE_TEST_ARGS...]
 //   FILTER keeps the files whose path contains it. Env: DOBBY_TEST_CONCURRENCY (default 2),
 //   DOBBY_TEST_TIMEOUT_MS per test (default 120000), DOBBY_TEST_TOTAL_TIMEOUT_MS for the run (default 18 min).

@@ -123,6 +123,10 @@ export const containerSetup = setup({
     diedBeforeStart: assign(({ context }) => ({
       failure: new DobbyError('RUNTIME_FAILED', `container '${context.id}' died before it was started`, { containerId: context.id }),
     })),
+    /** Tells the supervisor (when there is one) that this actor knows what is true of its container now. */
+    reportAdopted: enqueueActions(({ context, self, enqueue }) => {
+      if (self._parent !== undefined) enqueue.sendParent({ type: 'ADOPTED', descriptor: context.descriptor });
+    }),
     refuse: emit(({ context, event, self }) => {
       const snapshot = self.getSnapshot() as AnyMachineSnapshot;
       const op = COMMAND_OPS[event.type] ?? 'start';

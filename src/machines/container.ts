@@ -66,6 +66,7 @@ export const containerMachine = containerSetup.createMachine({
 
     // After a daemon restart or an actor crash: rebuild from what is true on the host.
     adopting: {
+      exit: 'reportAdopted',
       invoke: {
         src: 'adoptContainer',
         input: ({ context }) => ({ id: context.id }),

@@ -35,6 +35,8 @@ export interface SupervisedEntry {
   readonly pendingRestart?: { readonly delayMs: number; readonly attempt: number } | null;
   /** Waiting out the backoff: no container actor exists until the restart. */
   readonly waiting?: boolean;
+  /** Its actor is finding out what is true of the container on the host (until it reports ADOPTED). */
+  readonly adopting?: boolean;
 }
 
 export interface SupervisorContext {
@@ -62,6 +64,8 @@ export type SupervisorEvent =
   | { readonly type: 'SHUTDOWN'; readonly force: boolean }
   /** The backoff of a restart is over (raised by the supervisor itself, delayed). */
   | { readonly type: 'RESTART_DUE'; readonly descriptor: number }
+  /** A container actor that was adopting knows what is true of its container now (sent by the child). */
+  | { readonly type: 'ADOPTED'; readonly descriptor: number }
   | ChildDone
   | ChildError;
 
@@ -151,6 +155,13 @@ export const supervisorSetup = setup({
   actors: { container: containerMachine },
   guards: {
     noContainers: ({ context }) => Object.keys(context.entries).length === 0,
+    someAdopting: ({ context }) => Object.values(context.entries).some((entry) => entry.adopting === true),
+    /** The restart this event is about is the only one pending. */
+    lastPendingRestart: ({ context, event }) => {
+      if (event.type !== 'RESTART_DUE' && event.type !== 'COMMAND') return false;
+      const waiting = Object.keys(context.entries).filter((key) => context.entries[Number(key)]!.waiting === true);
+      return waiting.length === 1 && Number(waiting[0]) === event.descriptor;
+    },
     unknownDescriptor: ({ context, event }) => event.type === 'COMMAND' && context.entries[event.descriptor] === undefined,
     waitingToRestart: ({ context, event }) => event.type === 'COMMAND' && context.entries[event.descriptor]?.waiting === true,
     isStop: ({ event }) => event.type === 'COMMAND' && event.command.type === 'STOP',
@@ -190,7 +201,7 @@ export const supervisorSetup = setup({
       if (event.type !== 'ADOPT' || idProblem(event.id) !== null || findDescriptor(context.entries, event.id) !== undefined) return;
       const taken = adoptionDescriptor(context, event.descriptor);
       if (taken === null) return;
-      enqueue.assign({ lfsr: taken.lfsr, entries: { ...context.entries, [taken.descriptor]: { id: event.id, restarts: 0 } } });
+      enqueue.assign({ lfsr: taken.lfsr, entries: { ...context.entries, [taken.descriptor]: { id: event.id, restarts: 0, adopting: true } } });
       enqueue.spawnChild('container', { id: childIdOf(taken.descriptor), systemId: event.id, input: childInput(context, event.id, taken.descriptor) });
       enqueue.sendTo(childIdOf(taken.descriptor), { type: 'ADOPT' });
     }),
@@ -253,6 +264,11 @@ export const supervisorSetup = setup({
       enqueue.sendTo(childIdOf(event.descriptor), { type: 'START', requestId: restartRequestId(event.descriptor, attempt), request: entry.request });
       enqueue.emit({ type: 'restarting', descriptor: event.descriptor, id: entry.id, attempt });
     }),
+    noteAdopted: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'ADOPTED') return;
+      const entry = context.entries[event.descriptor];
+      if (entry?.adopting === true) enqueue.assign({ entries: { ...context.entries, [event.descriptor]: { ...entry, adopting: false } } });
+    }),
     /** A container actor ended: the container is gone, its descriptor free again. */
     release: enqueueActions(({ context, event, enqueue }) => {
       const { actorId } = event as ChildDone | ChildError;
@@ -269,7 +285,7 @@ export const supervisorSetup = setup({
       const descriptor = descriptorOfChild(actorId);
       const entry = context.entries[descriptor]!;
       enqueue.stopChild(actorId);
-      enqueue.assign({ entries: { ...context.entries, [descriptor]: { ...entry, restarts: entry.restarts + 1 } } });
+      enqueue.assign({ entries: { ...context.entries, [descriptor]: { ...entry, restarts: entry.restarts + 1, adopting: true } } });
       enqueue.spawnChild('container', { id: childIdOf(descriptor), systemId: entry.id, input: childInput(context, entry.id, descriptor) });
       enqueue.sendTo(childIdOf(descriptor), { type: 'ADOPT' });
       enqueue.emit({ type: 'restarted', descriptor, id: entry.id, error });

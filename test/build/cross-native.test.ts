@@ -1,5 +1,6 @@
 // The native addons cross-built for the release's other CPUs (node-gyp --arch with Debian's cross toolchains):
 // `file` must see ARM shared objects, and the build refuses a binary for the wrong CPU.
+// needs: cross-toolchains
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,7 @@
 // The storage driver on the host's real tools: images made with mke2fs and tagged with their
 // owner, checked and repaired by e2fsck, refused when destroyed or someone else's; loop devices
 // attached, mounted and detached by the kernel once their last mount goes. Files in a scratch dir.
+// needs: root
 
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -127,3 +127,45 @@ test('a crashed container actor is replaced by one that re-adopts the container,
   fakes.host.assertClean();
   supervisor.stop();
 });
+
+test('the chart shows it: a re-adopting actor puts the adoption region in adopting until it reports, the shutdown ends in shutDown', async () => {
+  const crash = { armed: true };
+  const { supervisor, emitted, child, fakes } = setUp(crash);
+  const seen = new Set<string>();
+  supervisor.subscribe((snapshot) => {
+    const value = snapshot.value as { adoption: string; lifecycle: string; restarts: string };
+    seen.add(`adoption.${value.adoption}`);
+    seen.add(`lifecycle.${value.lifecycle}`);
+  });
+  supervisor.send({ type: 'START', requestId: 's', request: { id: 'readopted', bundle: BUNDLE } });
+  await until(() => phaseOf(child(734)?.getSnapshot().value) === 'running');
+  assert.ok(!seen.has('adoption.adopting'), 'a plain start is no adoption');
+  supervisor.send({ type: 'COMMAND', descriptor: 734, command: { type: 'PAUSE', requestId: 'p' } });
+  await until(() => emitted.some((e) => e.type === 'restarted') && phaseOf(child(734)?.getSnapshot().value) === 'paused');
+  assert.ok(seen.has('adoption.adopting'), 'the replacement actor re-adopting was not shown');
+  await until(() => supervisor.getSnapshot().matches({ adoption: 'idle' }));
+  assert.equal(supervisor.getSnapshot().context.entries[734]?.adopting, false);
+  supervisor.send({ type: 'SHUTDOWN', force: false });
+  await until(() => supervisor.getSnapshot().matches({ lifecycle: 'shutDown' }));
+  assert.ok(seen.has('lifecycle.shuttingDown'));
+  assert.deepEqual(supervisor.getSnapshot().context.entries, {});
+  fakes.host.assertClean();
+  supervisor.stop();
+});
+
+test('the chart shows it: a crash with restartOnCrash backs off in the restarts region until the restart is due', async () => {
+  const { supervisor, emitted, child, fakes } = setUp({ armed: false });
+  supervisor.send({ type: 'START', requestId: 's', request: { id: 'bouncy', bundle: BUNDLE, restartOnCrash: true } });
+  await until(() => phaseOf(child(734)?.getSnapshot().value) === 'running');
+  assert.ok(supervisor.getSnapshot().matches({ restarts: 'idle' }));
+  fakes.host.exit('bouncy', 2);
+  await until(() => emitted.some((e) => e.type === 'restart-scheduled'));
+  assert.ok(supervisor.getSnapshot().matches({ restarts: 'backingOff' }));
+  await until(() => emitted.some((e) => e.type === 'restarting'));
+  assert.ok(supervisor.getSnapshot().matches({ restarts: 'idle' }));
+  await until(() => phaseOf(child(734)?.getSnapshot().value) === 'running');
+  supervisor.send({ type: 'SHUTDOWN', force: false });
+  await until(() => supervisor.getSnapshot().matches({ lifecycle: 'shutDown' }));
+  fakes.host.assertClean();
+  supervisor.stop();
+});
