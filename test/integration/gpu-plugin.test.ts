@@ -1,0 +1,175 @@
+// The gpu plugin over real crun through the daemon's composition root, with Dobby's settings file.
+// The host has no GPU and no gpu cgroup controller, so both are simulated, said here: the settings'
+// gpu.devNodes are character devices this test makes with mknod in its scratch dir (1:3 null and
+// 1:5 zero, harmless), and the vendor v1 `gpu` controller is a directory of the scratch dir named
+// as a `cgroup` mount with the `gpu` option in a mountinfo file the plugin is pointed at (the plugin
+// writes cgroup.procs and gpu.limit_in_bytes there as it would in the real hierarchy). Seen: the
+// nodes with their major:minor and the settings' group inside a spec container, the limit and the
+// pid on the host, the directory gone after a stop and after a crash; a host without the devices
+// fails a required plugin's start and carries an optional one on; bad data is refused by field.
+
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { filter, firstValueFrom, ReplaySubject, timeout } from 'rxjs';
+import type { LifecycleEvent } from '../../src/bus.ts';
+import { parseDaemonArgs } from '../../src/daemon-options.ts';
+import { startDaemon, type Daemon } from '../../src/daemon.ts';
+import { run } from '../../src/drivers/process.ts';
+import { DobbyError } from '../../src/errors.ts';
+import { silentLogger } from '../../src/log.ts';
+import { loadSettings } from '../../src/settings/load-settings.ts';
+import { makeBundle, writeConfig } from '../helpers/bundle.ts';
+import { makeScratch } from '../helpers/scratch.ts';
+
+const scratch = makeScratch();
+// Spec containers run as a mapped uid: what they see must be reachable by it.
+const shared = mkdtempSync('/tmp/dobby-gpu-');
+chmodSync(shared, 0o755);
+const devDir = join(shared, 'dev');
+const gpuCgroup = join(shared, 'gpu-cgroup');
+const mountinfo = join(shared, 'mountinfo');
+const out = join(shared, 'out');
+const GPU_GID = 44;
+
+let daemon: Daemon;
+const events = new ReplaySubject<LifecycleEvent>();
+
+async function mknod(path: string, major: number, minor: number): Promise<void> {
+  const r = await run('mknod', ['-m', '0666', path, 'c', String(major), String(minor)]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+function nextEvent(id: string, type: LifecycleEvent['type']): Promise<LifecycleEvent> {
+  return firstValueFrom(events.pipe(filter((e) => e.id === id && e.type === type), timeout(30_000)));
+}
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 600 && !check(); i++) await sleep(50);
+  assert.ok(check(), `not in time: ${what}`);
+}
+
+async function bundleWith(id: string, args: readonly string[], rdkPlugins: Record<string, unknown>): Promise<string> {
+  const options = { args, init: true };
+  const bundle = await makeBundle(join(scratch.bundlesDir, id), options);
+  await writeConfig(bundle, options, (c) => {
+    c['rdkPlugins'] = rdkPlugins;
+  });
+  return bundle;
+}
+
+const limitFile = (id: string): string => join(gpuCgroup, id, 'gpu.limit_in_bytes');
+type HookEvent = Extract<LifecycleEvent, { type: 'hook' }>;
+const hookFailed = (id: string, hook: string): Promise<HookEvent> =>
+  firstValueFrom(events.pipe(filter((e): e is HookEvent => e.id === id && e.type === 'hook' && e.plugin === 'gpu' && e.hook === hook && !e.ok), timeout(30_000)));
+
+before(async () => {
+  mkdirSync(devDir);
+  mkdirSync(gpuCgroup);
+  mkdirSync(out);
+  chmodSync(out, 0o777);
+  await mknod(join(devDir, 'gpu0'), 1, 3);
+  await mknod(join(devDir, 'gpu1'), 1, 5);
+  writeFileSync(mountinfo, `40 30 0:99 / ${gpuCgroup} rw,nosuid,nodev,noexec,relatime shared:20 - cgroup cgroup rw,gpu\n`);
+  const settingsFile = join(shared, 'dobby.json');
+  writeFileSync(settingsFile, JSON.stringify({
+    paths: { workspaceDir: join(shared, 'ws'), persistentDir: join(shared, 'persistent') },
+    gpu: { devNodes: [`${devDir}/gpu*`], groupIds: [GPU_GID] },
+  }));
+  const { settings } = await loadSettings(settingsFile);
+  const options = parseDaemonArgs(['--state-dir', join(scratch.dir, 'dobbyd'), '--stop-grace', '2', '--skip-host-check'], {}, 2);
+  assert.ok(options !== 'help');
+  daemon = await startDaemon(options, silentLogger(), {
+    settings, builtinPlugins: { gpu: { devNodes: settings.gpu?.devNodes ?? [], mountinfo } },
+  });
+  daemon.manager.events$.subscribe((e) => events.next(e));
+});
+
+after(async () => {
+  await daemon?.close();
+  rmSync(shared, { recursive: true, force: true });
+});
+
+describe('gpu plugin over real crun', { concurrency: 1 }, () => {
+  test('Dobby bundle: the container joins <gpu mount>/<id> with its limit; the directory goes with the stop', async () => {
+    const id = scratch.id('gpu');
+    const d = await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sleep', '1000'], { gpu: { required: true, data: { memory: 33554432 } } }) });
+    const pid = daemon.manager.findById(id)?.pid;
+    assert.equal(readFileSync(limitFile(id), 'utf8'), '33554432');
+    assert.equal(readFileSync(join(gpuCgroup, id, 'cgroup.procs'), 'utf8').trim(), String(pid));
+    await daemon.manager.stop(d, false);
+    await nextEvent(id, 'deleted');
+    assert.ok(!existsSync(join(gpuCgroup, id)), 'the gpu cgroup dir is left');
+  });
+
+  test('a container that crashes: the directory goes too', async () => {
+    const id = scratch.id('gpu-crash');
+    await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sh', '-c', 'sleep 0.5; kill -SEGV $$'], { gpu: { required: true, data: { memory: 1048576 } } }) });
+    assert.equal(readFileSync(limitFile(id), 'utf8'), '1048576');
+    await nextEvent(id, 'deleted');
+    assert.ok(!existsSync(join(gpuCgroup, id)), 'the gpu cgroup dir is left after a crash');
+  });
+
+  test('StartFromSpec gpu.enable: the settings\' nodes (1:3, 1:5) and group inside, usable; memLimit on the host', async () => {
+    const id = scratch.id('gpu-spec');
+    const script = [
+      `stat -c '%n %t:%T' ${devDir}/gpu0 ${devDir}/gpu1 > /out/${id}`,
+      `id -G | tr ' ' '\\n' | grep -x ${GPU_GID} >> /out/${id}`,
+      `echo x > ${devDir}/gpu0 && echo wrote >> /out/${id}`,
+      `echo . >> /out/${id}`,
+      'exec sleep 1000',
+    ].join('; ');
+    const d = await daemon.manager.startFromSpec({
+      id,
+      spec: JSON.stringify({
+        version: '1.0', args: ['/bin/sh', '-c', script], user: { uid: 1000, gid: 1000 }, memLimit: 41943040,
+        gpu: { enable: true, memLimit: 2097152 },
+        mounts: [{ source: out, destination: '/out', type: 'bind', options: ['bind', 'rw', 'nosuid', 'nodev'] }],
+      }),
+    });
+    const report = join(out, id);
+    await eventually(() => existsSync(report) && readFileSync(report, 'utf8').endsWith('.\n'), 'the container report');
+    assert.equal(readFileSync(report, 'utf8'), `${devDir}/gpu0 1:3\n${devDir}/gpu1 1:5\n${GPU_GID}\nwrote\n.\n`);
+    assert.equal(readFileSync(limitFile(id), 'utf8'), '2097152');
+    await daemon.manager.stop(d, false);
+    await nextEvent(id, 'deleted');
+    assert.ok(!existsSync(join(gpuCgroup, id)));
+  });
+
+  test('a host without the settings\' GPU nodes: a required gpu fails the start, an optional one runs with the failure reported', async () => {
+    const away = `${devDir}-away`;
+    renameSync(devDir, away);
+    try {
+      const id = scratch.id('nogpu-req');
+      await assert.rejects(
+        daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sleep', '1000'], { gpu: { required: true, data: { memory: 1048576 } } }) }),
+        (err: unknown) => err instanceof Error && /no GPU on this host: the settings' gpu\.devNodes .* name no character device here/.test(err.message),
+      );
+      assert.equal(daemon.manager.findById(id), undefined);
+      assert.ok(!existsSync(join(gpuCgroup, id)));
+
+      const opt = scratch.id('nogpu-opt');
+      const d = await daemon.manager.start({ id: opt, bundle: await bundleWith(opt, ['/bin/sleep', '1000'], { gpu: { required: false, data: { memory: 1048576 } } }) });
+      assert.match(String((await hookFailed(opt, 'postConstruction')).error), /no GPU on this host/);
+      await daemon.manager.stop(d, false);
+      await nextEvent(opt, 'deleted');
+      assert.ok(!existsSync(join(gpuCgroup, opt)));
+    } finally {
+      renameSync(away, devDir);
+    }
+  });
+
+  test('bad data fails the start naming the field, even for an optional plugin; nothing is made', async () => {
+    for (const [n, data, field] of [[1, { memory: 'lots' }, 'gpu.data.memory'], [2, {}, 'gpu.data.memory'], [3, { memory: 0 }, 'gpu.data.memory'], [4, null, 'gpu.data']] as const) {
+      const id = scratch.id(`gpu-bad${n}`);
+      await assert.rejects(
+        daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/true'], { gpu: { required: false, data } }) }),
+        (err: unknown) => err instanceof DobbyError && err.message.includes(field),
+      );
+      assert.equal(daemon.manager.findById(id), undefined);
+      assert.ok(!existsSync(join(gpuCgroup, id)));
+    }
+  });
+});
