@@ -27,6 +27,7 @@ import { createMinidumpPlugin } from './plugins/minidump/plugin.ts';
 import { createOomCrashPlugin } from './plugins/oomcrash/plugin.ts';
 import { createStoragePlugin } from './plugins/storage/plugin.ts';
 import { createGpuPlugin, type GpuPluginOptions } from './plugins/gpu/plugin.ts';
+import { createIonMemoryPlugin, type IonMemoryPluginOptions } from './plugins/ionmemory/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -121,6 +122,7 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createOomCrashPlugin());
   registry.register(createMinidumpPlugin({ workDir: join(stateDir, 'minidump') }));
   registry.register(createGpuPlugin(settings.gpu));
+  registry.register(createIonMemoryPlugin(settings.ionmemory));
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
@@ -133,6 +135,7 @@ export interface BuiltinPluginSettings {
   readonly stateDir?: string;
   /** The settings' gpu device nodes, and where the gpu cgroup controller is looked for. */
   readonly gpu?: GpuPluginOptions;
+  readonly ionmemory?: IonMemoryPluginOptions;
 }
 
 /** The host's system bus is where $DBUS_SYSTEM_BUS_ADDRESS says (as for every libdbus client), else Dobby's path. */

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { findVendorController } from '../../src/drivers/cgroup/vendor-controller.ts';
 import { DobbyError } from '../../src/errors.ts';
 import { parseGpuData } from '../../src/plugins/gpu/data.ts';
+import { parseIonMemoryData } from '../../src/plugins/ionmemory/data.ts';
 
 function rejects(parse: () => unknown, field: RegExp): void {
   assert.throws(parse, (err: unknown) => {
@@ -30,6 +31,26 @@ describe('gpu data', () => {
     }
     rejects(() => parseGpuData(null), /^gpu\.data is missing/);
     rejects(() => parseGpuData([]), /^gpu\.data must be an object/);
+  });
+});
+
+describe('ionmemory data', () => {
+  test('defaultLimit absent is no limit (UINT64_MAX); 18446744073709551615 is that too; heaps by name', () => {
+    const max = 2n ** 64n - 1n;
+    assert.deepEqual(parseIonMemoryData({}), { data: { defaultLimit: max, heaps: [] }, warnings: [] });
+    const { data, warnings } = parseIonMemoryData({ defaultLimit: 18446744073709551615, heaps: [{ name: 'cma-1', limit: 2 ** 53 - 1, x: 1 }] });
+    assert.equal(data.defaultLimit, max);
+    assert.deepEqual(data.heaps, [{ name: 'cma-1', limit: 2n ** 53n - 1n }]);
+    assert.match(warnings.join(), /ionmemory\.data\.heaps\[0\]\.x is not an option/);
+  });
+
+  test('inexact, negative and non-number limits, bad and repeated heap names are refused by name', () => {
+    rejects(() => parseIonMemoryData({ defaultLimit: 2 ** 60 }), /^ionmemory\.data\.defaultLimit .*18446744073709551615 for no limit/);
+    rejects(() => parseIonMemoryData({ defaultLimit: 1.5 }), /^ionmemory\.data\.defaultLimit /);
+    rejects(() => parseIonMemoryData({ heaps: [{ name: 'a', limit: -1 }] }), /^ionmemory\.data\.heaps\[0\]\.limit /);
+    rejects(() => parseIonMemoryData({ heaps: [{ name: 'a.b', limit: 1 }] }), /^ionmemory\.data\.heaps\[0\]\.name /);
+    rejects(() => parseIonMemoryData({ heaps: [{ name: 'a', limit: 1 }, { name: 'a', limit: 2 }] }), /^ionmemory\.data\.heaps\[1\]\.name .*second time/);
+    rejects(() => parseIonMemoryData(null), /^ionmemory\.data is missing/);
   });
 });
 

@@ -1,12 +1,14 @@
-// The gpu plugin over real crun through the daemon's composition root, with Dobby's settings file.
-// The host has no GPU and no gpu cgroup controller, so both are simulated, said here: the settings'
-// gpu.devNodes are character devices this test makes with mknod in its scratch dir (1:3 null and
-// 1:5 zero, harmless), and the vendor v1 `gpu` controller is a directory of the scratch dir named
-// as a `cgroup` mount with the `gpu` option in a mountinfo file the plugin is pointed at (the plugin
-// writes cgroup.procs and gpu.limit_in_bytes there as it would in the real hierarchy). Seen: the
-// nodes with their major:minor and the settings' group inside a spec container, the limit and the
-// pid on the host, the directory gone after a stop and after a crash; a host without the devices
-// fails a required plugin's start and carries an optional one on; bad data is refused by field.
+// The device plugins (gpu, ionmemory) over real crun through the daemon's composition root, with
+// Dobby's settings file. The host has no GPU, no ION and none of their vendor cgroup controllers, so
+// they are simulated, said here: the settings' gpu.devNodes are character devices this test makes
+// with mknod in its scratch dir (1:3 null and 1:5 zero, harmless), and the vendor v1 `gpu` and `ion`
+// controllers are directories of the scratch dir named as `cgroup` mounts with the `gpu` / `ion`
+// option in a mountinfo file the plugins are pointed at (they write cgroup.procs and the limits
+// there as they would in the real hierarchy; the ION heap files a new cgroup would have are made by
+// the test). gpu: the nodes with their major:minor and the settings' group inside a spec container,
+// the limit and the pid on the host, the directory gone after a stop and after a crash; a host
+// without the devices fails a required plugin's start and carries an optional one on. ionmemory:
+// each heap's limit or the default. Bad data is refused by field.
 
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,9 +32,14 @@ const shared = mkdtempSync('/tmp/dobby-gpu-');
 chmodSync(shared, 0o755);
 const devDir = join(shared, 'dev');
 const gpuCgroup = join(shared, 'gpu-cgroup');
+const ionCgroup = join(shared, 'ion-cgroup');
 const mountinfo = join(shared, 'mountinfo');
 const out = join(shared, 'out');
 const GPU_GID = 44;
+
+const GPU_MOUNT = `40 30 0:99 / ${gpuCgroup} rw,nosuid,nodev,noexec,relatime shared:20 - cgroup cgroup rw,gpu\n`;
+const ION_MOUNT = `41 30 0:98 / ${ionCgroup} rw,nosuid,nodev,noexec,relatime shared:21 - cgroup cgroup rw,ion\n`;
+const MOUNTINFO = GPU_MOUNT + ION_MOUNT;
 
 let daemon: Daemon;
 const events = new ReplaySubject<LifecycleEvent>();
@@ -62,17 +69,18 @@ async function bundleWith(id: string, args: readonly string[], rdkPlugins: Recor
 
 const limitFile = (id: string): string => join(gpuCgroup, id, 'gpu.limit_in_bytes');
 type HookEvent = Extract<LifecycleEvent, { type: 'hook' }>;
-const hookFailed = (id: string, hook: string): Promise<HookEvent> =>
-  firstValueFrom(events.pipe(filter((e): e is HookEvent => e.id === id && e.type === 'hook' && e.plugin === 'gpu' && e.hook === hook && !e.ok), timeout(30_000)));
+const hookRun = (id: string, plugin: string, hook: string): Promise<HookEvent> =>
+  firstValueFrom(events.pipe(filter((e): e is HookEvent => e.id === id && e.type === 'hook' && e.plugin === plugin && e.hook === hook), timeout(30_000)));
 
 before(async () => {
   mkdirSync(devDir);
   mkdirSync(gpuCgroup);
+  mkdirSync(ionCgroup);
   mkdirSync(out);
   chmodSync(out, 0o777);
   await mknod(join(devDir, 'gpu0'), 1, 3);
   await mknod(join(devDir, 'gpu1'), 1, 5);
-  writeFileSync(mountinfo, `40 30 0:99 / ${gpuCgroup} rw,nosuid,nodev,noexec,relatime shared:20 - cgroup cgroup rw,gpu\n`);
+  writeFileSync(mountinfo, MOUNTINFO);
   const settingsFile = join(shared, 'dobby.json');
   writeFileSync(settingsFile, JSON.stringify({
     paths: { workspaceDir: join(shared, 'ws'), persistentDir: join(shared, 'persistent') },
@@ -82,7 +90,7 @@ before(async () => {
   const options = parseDaemonArgs(['--state-dir', join(scratch.dir, 'dobbyd'), '--stop-grace', '2', '--skip-host-check'], {}, 2);
   assert.ok(options !== 'help');
   daemon = await startDaemon(options, silentLogger(), {
-    settings, builtinPlugins: { gpu: { devNodes: settings.gpu?.devNodes ?? [], mountinfo } },
+    settings, builtinPlugins: { gpu: { devNodes: settings.gpu?.devNodes ?? [], mountinfo }, ionmemory: { mountinfo } },
   });
   daemon.manager.events$.subscribe((e) => events.next(e));
 });
@@ -152,7 +160,9 @@ describe('gpu plugin over real crun', { concurrency: 1 }, () => {
 
       const opt = scratch.id('nogpu-opt');
       const d = await daemon.manager.start({ id: opt, bundle: await bundleWith(opt, ['/bin/sleep', '1000'], { gpu: { required: false, data: { memory: 1048576 } } }) });
-      assert.match(String((await hookFailed(opt, 'postConstruction')).error), /no GPU on this host/);
+      const run = await hookRun(opt, 'gpu', 'postConstruction');
+      assert.equal(run.ok, false);
+      assert.match(String(run.error), /no GPU on this host/);
       await daemon.manager.stop(d, false);
       await nextEvent(opt, 'deleted');
       assert.ok(!existsSync(join(gpuCgroup, opt)));
@@ -170,6 +180,75 @@ describe('gpu plugin over real crun', { concurrency: 1 }, () => {
       );
       assert.equal(daemon.manager.findById(id), undefined);
       assert.ok(!existsSync(join(gpuCgroup, id)));
+    }
+  });
+});
+
+describe('ionmemory plugin over real crun', { concurrency: 1 }, () => {
+  /** The files the kernel's ion controller gives a new cgroup (simulated: made before the start). */
+  const heapFiles = (id: string): string => {
+    const dir = join(ionCgroup, id);
+    mkdirSync(dir);
+    for (const heap of ['system', 'cma', 'secure']) writeFileSync(join(dir, `ion.${heap}.limit_in_bytes`), '0');
+    writeFileSync(join(dir, 'ion.system.usage_in_bytes'), '0');
+    return dir;
+  };
+  const read = (dir: string, name: string): string => readFileSync(join(dir, name), 'utf8');
+
+  test('Dobby bundle: each heap gets its limit, the others defaultLimit; the directory goes with the stop', async () => {
+    const id = scratch.id('ion');
+    const dir = heapFiles(id);
+    const data = { defaultLimit: 4194304, heaps: [{ name: 'system', limit: 8388608 }, { name: 'cma', limit: 18446744073709551615 }, { name: 'video', limit: 1 }] };
+    const d = await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sleep', '1000'], { ionmemory: { required: true, data } }) });
+    assert.equal(read(dir, 'cgroup.procs').trim(), String(daemon.manager.findById(id)?.pid));
+    assert.deepEqual(['system', 'cma', 'secure'].map((h) => read(dir, `ion.${h}.limit_in_bytes`)), ['8388608', '18446744073709551615', '4194304']);
+    assert.equal(read(dir, 'ion.system.usage_in_bytes'), '0');
+    await daemon.manager.stop(d, false);
+    await nextEvent(id, 'deleted');
+    assert.ok(!existsSync(dir), 'the ion cgroup dir is left');
+  });
+
+  test('without defaultLimit the other heaps get no limit; a crash removes the directory', async () => {
+    const id = scratch.id('ion-crash');
+    const dir = heapFiles(id);
+    await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sh', '-c', 'sleep 0.5; kill -SEGV $$'], { ionmemory: { data: { heaps: [{ name: 'secure', limit: 0 }] } } }) });
+    assert.deepEqual(['system', 'cma', 'secure'].map((h) => read(dir, `ion.${h}.limit_in_bytes`)), ['18446744073709551615', '18446744073709551615', '0']);
+    await nextEvent(id, 'deleted');
+    assert.ok(!existsSync(dir), 'the ion cgroup dir is left after a crash');
+  });
+
+  test('a host without the ion controller: the container runs without limits, nothing is made', async () => {
+    writeFileSync(mountinfo, GPU_MOUNT);
+    try {
+      const id = scratch.id('no-ion');
+      const d = await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sleep', '1000'], { ionmemory: { required: true, data: { defaultLimit: 1 } } }) });
+      assert.equal((await hookRun(id, 'ionmemory', 'preStart')).ok, true);
+      assert.ok(!existsSync(join(ionCgroup, id)));
+      await daemon.manager.stop(d, false);
+      await nextEvent(id, 'deleted');
+    } finally {
+      writeFileSync(mountinfo, MOUNTINFO);
+    }
+  });
+
+  test('bad data fails the start naming the field, even for an optional plugin; nothing is made', async () => {
+    const cases = [
+      [{ heaps: [{ limit: 1 }] }, 'ionmemory.data.heaps[0].name'],
+      [{ heaps: [{ name: 'system', limit: 1 }, { name: 'cma', limit: '1M' }] }, 'ionmemory.data.heaps[1].limit'],
+      [{ heaps: [{ name: 'system' }] }, 'ionmemory.data.heaps[0].limit'],
+      [{ heaps: [{ name: '../x', limit: 1 }] }, 'ionmemory.data.heaps[0].name'],
+      [{ defaultLimit: -1 }, 'ionmemory.data.defaultLimit'],
+      [{ heaps: { system: 1 } }, 'ionmemory.data.heaps'],
+      [null, 'ionmemory.data'],
+    ] as const;
+    for (const [n, [data, field]] of cases.entries()) {
+      const id = scratch.id(`ion-bad${n}`);
+      await assert.rejects(
+        daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/true'], { ionmemory: { required: false, data } }) }),
+        (err: unknown) => err instanceof DobbyError && err.message.includes(field),
+      );
+      assert.equal(daemon.manager.findById(id), undefined);
+      assert.ok(!existsSync(join(ionCgroup, id)));
     }
   });
 });
