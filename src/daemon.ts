@@ -28,6 +28,7 @@ import { createOomCrashPlugin } from './plugins/oomcrash/plugin.ts';
 import { createStoragePlugin } from './plugins/storage/plugin.ts';
 import { createGpuPlugin, type GpuPluginOptions } from './plugins/gpu/plugin.ts';
 import { createIonMemoryPlugin, type IonMemoryPluginOptions } from './plugins/ionmemory/plugin.ts';
+import { createDeviceMapperPlugin } from './plugins/devicemapper/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -123,6 +124,7 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createMinidumpPlugin({ workDir: join(stateDir, 'minidump') }));
   registry.register(createGpuPlugin(settings.gpu));
   registry.register(createIonMemoryPlugin(settings.ionmemory));
+  registry.register(createDeviceMapperPlugin());
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */

@@ -2,7 +2,7 @@
 
 import { DobbyError } from '../errors.ts';
 import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
-import type { StartAdditions, StartState } from './types.ts';
+import type { DeviceRenumber, StartAdditions, StartState } from './types.ts';
 
 /** Dobby passes at most 128 fds into a container (caller's and plugins' together). */
 export const MAX_CONTAINER_FDS = 128;
@@ -26,7 +26,8 @@ export function createStartState(callerFds: number): CollectingStartState {
   const mounts: OciMount[] = [];
   const rlimits: OciRlimit[] = [];
   const namespaces: string[] = [];
-  const additions: StartAdditions = { env, fds, mounts, rlimits, namespaces };
+  const devices: DeviceRenumber[] = [];
+  const additions: StartAdditions = { env, fds, mounts, rlimits, namespaces, devices };
 
   return {
     additions,
@@ -84,6 +85,17 @@ export function createStartState(callerFds: number): CollectingStartState {
             throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': namespace type ${JSON.stringify(type)} is not one of ${NAMESPACE_TYPES.join(', ')}`);
           }
           if (!namespaces.includes(type)) namespaces.push(type);
+        },
+        renumberDevice(device) {
+          open('renumber a device');
+          const ok = device !== null && typeof device === 'object' && typeof device.path === 'string' && device.path.startsWith('/') &&
+            [device.major, device.minor].every((n) => Number.isSafeInteger(n) && n >= 0);
+          if (!ok) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': device ${JSON.stringify(device)} must be {path: "/...", major, minor} with whole numbers >= 0`);
+          }
+          const at = devices.findIndex((d) => d.path === device.path);
+          if (at >= 0) devices.splice(at, 1);
+          devices.push({ path: device.path, major: device.major, minor: device.minor });
         },
       };
     },

@@ -56,6 +56,11 @@ export interface StartState {
    * already (joined by path or not), as Dobby's networking plugin adds `network`.
    */
   addNamespace(type: string): void;
+  /**
+   * Gives the config's `linux.devices` entry at `path` these numbers (and the first cgroup device rule
+   * with its old ones), as Dobby's DeviceMapper rewrites them; a path the config has no device at is left alone.
+   */
+  renumberDevice(renumber: DeviceRenumber): void;
   /** Everything added so far. */
   readonly additions: StartAdditions;
 }
@@ -70,6 +75,15 @@ export interface StartAdditions {
   readonly rlimits?: readonly OciRlimit[];
   /** Namespace types the container gets unless its config has one of the type. */
   readonly namespaces?: readonly string[];
+  /** One per path, the last one set winning. */
+  readonly devices?: readonly DeviceRenumber[];
+}
+
+/** A device node's numbers on this host. */
+export interface DeviceRenumber {
+  readonly path: string;
+  readonly major: number;
+  readonly minor: number;
 }
 
 /** What every hook is told about the container. */

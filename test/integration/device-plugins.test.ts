@@ -8,7 +8,9 @@
 // the test). gpu: the nodes with their major:minor and the settings' group inside a spec container,
 // the limit and the pid on the host, the directory gone after a stop and after a crash; a host
 // without the devices fails a required plugin's start and carries an optional one on. ionmemory:
-// each heap's limit or the default. Bad data is refused by field.
+// each heap's limit or the default. devicemapper: a config written with a node's old numbers (1:3)
+// runs with the host node's (1:5, its zeros read inside), a simulated renumbered node of the scratch
+// dir. Bad data is refused by field.
 
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,11 +60,12 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), `not in time: ${what}`);
 }
 
-async function bundleWith(id: string, args: readonly string[], rdkPlugins: Record<string, unknown>): Promise<string> {
+async function bundleWith(id: string, args: readonly string[], rdkPlugins: Record<string, unknown>, edit?: (c: Record<string, unknown>) => void): Promise<string> {
   const options = { args, init: true };
   const bundle = await makeBundle(join(scratch.bundlesDir, id), options);
   await writeConfig(bundle, options, (c) => {
     c['rdkPlugins'] = rdkPlugins;
+    edit?.(c);
   });
   return bundle;
 }
@@ -249,6 +252,57 @@ describe('ionmemory plugin over real crun', { concurrency: 1 }, () => {
       );
       assert.equal(daemon.manager.findById(id), undefined);
       assert.ok(!existsSync(join(ionCgroup, id)));
+    }
+  });
+});
+
+describe('devicemapper plugin over real crun', { concurrency: 1 }, () => {
+  /** The config was written when the node was 1:3 (null); on this (simulated) host it is 1:5 (zero). */
+  const staleDevice = (path: string) => (c: Record<string, unknown>): void => {
+    const linux = c['linux'] as Record<string, unknown>;
+    linux['devices'] = [{ path, type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 }];
+    ((linux['resources'] as Record<string, unknown>)['devices'] as unknown[]).push({ allow: true, type: 'c', major: 1, minor: 3, access: 'rw' });
+  };
+
+  test('Dobby bundle: the node and its cgroup rule take the host\'s numbers; an unlisted node is not added', async () => {
+    const id = scratch.id('devmap');
+    const node = join(devDir, 'gpu1');
+    const script = `stat -c '%t:%T' ${node} > /out/${id}; head -c 3 ${node} | tr '\\0' z >> /out/${id}; echo >> /out/${id}; ls ${devDir}/gpu0 >> /out/${id} 2>&1; echo . >> /out/${id}`;
+    const edit = (c: Record<string, unknown>): void => {
+      staleDevice(node)(c);
+      // The node's path is under /tmp (never the host's /dev): /tmp stays the rootfs's, not a nodev tmpfs.
+      c['mounts'] = (c['mounts'] as { destination: string }[]).filter((m) => m.destination !== '/tmp');
+      (c['mounts'] as unknown[]).push({ destination: '/out', type: 'bind', source: out, options: ['bind', 'rw'] });
+    };
+    const d = await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sh', '-c', `${script}; exec sleep 1000`], { devicemapper: { required: true, data: { devices: [node, join(devDir, 'gpu0')] } } }, edit) });
+    const report = join(out, id);
+    await eventually(() => existsSync(report) && readFileSync(report, 'utf8').endsWith('.\n'), 'the container report');
+    const [numbers, bytes, listing] = readFileSync(report, 'utf8').split('\n');
+    assert.equal(numbers, '1:5');
+    assert.equal(bytes, 'zzz', 'not the zeros of 1:5');
+    assert.match(listing ?? '', /No such file or directory/);
+    const launch = JSON.parse(readFileSync(join(scratch.dir, 'dobbyd', 'configs', `${id}.json`), 'utf8')) as { linux: { resources: { devices: unknown[] } } };
+    assert.deepEqual(launch.linux.resources.devices.at(-1), { allow: true, type: 'c', major: 1, minor: 5, access: 'rw' });
+    assert.ok(!readFileSync(join(scratch.bundlesDir, id, 'config.json'), 'utf8').includes('"minor":5'), 'the bundle was rewritten');
+    await daemon.manager.stop(d, false);
+    await nextEvent(id, 'deleted');
+  });
+
+  test('none of the nodes on this host: a required devicemapper fails the start; bad data is refused by field', async () => {
+    const id = scratch.id('devmap-none');
+    const gone = join(devDir, 'not-there');
+    await assert.rejects(
+      daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/true'], { devicemapper: { required: true, data: { devices: [gone] } } }, staleDevice(gone)) }),
+      (err: unknown) => err instanceof Error && /devicemapper\.data\.devices .* names no device node on this host/.test(err.message),
+    );
+    assert.equal(daemon.manager.findById(id), undefined);
+    for (const [n, data, field] of [[1, { devices: 'x' }, 'devicemapper.data.devices'], [2, { devices: ['dev/x'] }, 'devicemapper.data.devices[0]'], [3, { devices: [1] }, 'devicemapper.data.devices[0]'], [4, null, 'devicemapper.data']] as const) {
+      const bad = scratch.id(`devmap-bad${n}`);
+      await assert.rejects(
+        daemon.manager.start({ id: bad, bundle: await bundleWith(bad, ['/bin/true'], { devicemapper: { required: false, data } }) }),
+        (err: unknown) => err instanceof DobbyError && err.message.includes(field),
+      );
+      assert.equal(daemon.manager.findById(bad), undefined);
     }
   });
 });

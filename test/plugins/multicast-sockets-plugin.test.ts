@@ -36,6 +36,9 @@ function startState(callerFds = 0): StartState & { readonly calls: string[] } {
     addNamespace() {
       throw new Error('MulticastSockets adds no namespaces');
     },
+    renumberDevice() {
+      throw new Error('MulticastSockets renumbers no devices');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

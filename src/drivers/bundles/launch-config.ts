@@ -42,6 +42,8 @@ export interface LaunchAdditions {
   readonly rlimits?: readonly { readonly type: string; readonly soft: number; readonly hard: number }[];
   /** Namespace types the container gets unless its config has one of the type. */
   readonly namespaces?: readonly string[];
+  /** Numbers for the config's `linux.devices` entries at these paths (Dobby's DeviceMapper). */
+  readonly devices?: readonly { readonly path: string; readonly major: number; readonly minor: number }[];
 }
 
 /** What is true on the host and in the rootfs about the init, found out by the caller. */
@@ -114,6 +116,30 @@ function setRlimits(rlimits: unknown[], entries: NonNullable<LaunchAdditions['rl
     const at = rlimits.findIndex((r) => isObject(r) && r['type'] === entry.type);
     if (at >= 0) rlimits[at] = { ...entry };
     else rlimits.push({ ...entry });
+  }
+}
+
+/**
+ * Dobby's DeviceMapper rewrite: each `linux.devices` entry at a path gets its host numbers, and the
+ * first `linux.resources.devices` rule naming its old numbers follows, so access stays allowed.
+ */
+function renumberDevices(config: JsonObject, entries: NonNullable<LaunchAdditions['devices']>, notes: string[]): void {
+  const linux = config['linux'];
+  if (!isObject(linux) || !Array.isArray(linux['devices'])) return;
+  const resources = linux['resources'];
+  const rules = isObject(resources) && Array.isArray(resources['devices']) ? resources['devices'] : [];
+  for (const entry of entries) {
+    const device = linux['devices'].find((d): d is JsonObject => isObject(d) && d['path'] === entry.path);
+    if (device === undefined || (device['major'] === entry.major && device['minor'] === entry.minor)) continue;
+    const rule = rules.find((r): r is JsonObject => isObject(r) && r['major'] === device['major'] && r['minor'] === device['minor'] &&
+      (r['type'] === undefined || r['type'] === 'a' || r['type'] === device['type']));
+    notes.push(`device ${entry.path}: ${String(device['major'])}:${String(device['minor'])} is ${entry.major}:${entry.minor} on this host`);
+    device['major'] = entry.major;
+    device['minor'] = entry.minor;
+    if (rule !== undefined) {
+      rule['major'] = entry.major;
+      rule['minor'] = entry.minor;
+    }
   }
 }
 
@@ -289,6 +315,7 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
     const rlimits = input.additions.rlimits ?? [];
     if (rlimits.length > 0) setRlimits(stringsAt(objectAt(config, 'process'), 'rlimits'), rlimits);
     addNamespaces(config, input.additions.namespaces ?? [], notes);
+    renumberDevices(config, input.additions.devices ?? [], notes);
   }
   if (overrides.command !== undefined && overrides.command.length > 0) {
     objectAt(config, 'process')['args'] = [DOBBY_INIT, ...overrides.command];
