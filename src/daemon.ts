@@ -29,6 +29,7 @@ import { createStoragePlugin } from './plugins/storage/plugin.ts';
 import { createGpuPlugin, type GpuPluginOptions } from './plugins/gpu/plugin.ts';
 import { createIonMemoryPlugin, type IonMemoryPluginOptions } from './plugins/ionmemory/plugin.ts';
 import { createDeviceMapperPlugin } from './plugins/devicemapper/plugin.ts';
+import { createGamepadPlugin, type GamepadPluginOptions } from './plugins/gamepad/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -125,6 +126,7 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createGpuPlugin(settings.gpu));
   registry.register(createIonMemoryPlugin(settings.ionmemory));
   registry.register(createDeviceMapperPlugin());
+  registry.register(createGamepadPlugin(settings.gamepad));
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
@@ -138,6 +140,8 @@ export interface BuiltinPluginSettings {
   /** The settings' gpu device nodes, and where the gpu cgroup controller is looked for. */
   readonly gpu?: GpuPluginOptions;
   readonly ionmemory?: IonMemoryPluginOptions;
+  /** Where the host's input devices and group database are. */
+  readonly gamepad?: GamepadPluginOptions;
 }
 
 /** The host's system bus is where $DBUS_SYSTEM_BUS_ADDRESS says (as for every libdbus client), else Dobby's path. */

@@ -2,7 +2,7 @@
 // state through which a postConstruction hook adds env vars, fds, mounts and rlimits to the container.
 
 import { DobbyError } from '../errors.ts';
-import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
+import type { OciDeviceRule, OciMount, OciRlimit } from '../spec/oci-types.ts';
 import type { Logger } from '../log.ts';
 import type { ExitStatus } from '../exit-status.ts';
 
@@ -61,6 +61,13 @@ export interface StartState {
    * with its old ones), as Dobby's DeviceMapper rewrites them; a path the config has no device at is left alone.
    */
   renumberDevice(renumber: DeviceRenumber): void;
+  /** Appends a `linux.resources.devices` rule (the cgroup's device access). */
+  addDeviceRule(rule: OciDeviceRule): void;
+  /**
+   * Adds a gid to `process.user.additionalGids`; in a user namespace the host gid is mapped to the
+   * same gid inside (one id), unless the config maps that container gid already.
+   */
+  addGroup(gid: number): void;
   /** Everything added so far. */
   readonly additions: StartAdditions;
 }
@@ -77,6 +84,9 @@ export interface StartAdditions {
   readonly namespaces?: readonly string[];
   /** One per path, the last one set winning. */
   readonly devices?: readonly DeviceRenumber[];
+  readonly deviceRules?: readonly OciDeviceRule[];
+  /** Each once. */
+  readonly groups?: readonly number[];
 }
 
 /** A device node's numbers on this host. */

@@ -10,7 +10,9 @@
 // without the devices fails a required plugin's start and carries an optional one on. ionmemory:
 // each heap's limit or the default. devicemapper: a config written with a node's old numbers (1:3)
 // runs with the host node's (1:5, its zeros read inside), a simulated renumbered node of the scratch
-// dir. Bad data is refused by field.
+// dir. gamepad: a simulated input dir (nodes 1:3 and 1:5 named event0/1, never opened as input) seen at
+// /dev/input, the `input` group of a group file of the test's in the container's groups, Dobby's
+// event device rules in the launch config. Bad data is refused by field.
 
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,9 @@ const gpuCgroup = join(shared, 'gpu-cgroup');
 const ionCgroup = join(shared, 'ion-cgroup');
 const mountinfo = join(shared, 'mountinfo');
 const out = join(shared, 'out');
+const inputDir = join(shared, 'input');
+const groupFile = join(shared, 'group');
+const INPUT_GID = 991;
 const GPU_GID = 44;
 
 const GPU_MOUNT = `40 30 0:99 / ${gpuCgroup} rw,nosuid,nodev,noexec,relatime shared:20 - cgroup cgroup rw,gpu\n`;
@@ -83,6 +88,11 @@ before(async () => {
   chmodSync(out, 0o777);
   await mknod(join(devDir, 'gpu0'), 1, 3);
   await mknod(join(devDir, 'gpu1'), 1, 5);
+  mkdirSync(inputDir);
+  await mknod(join(inputDir, 'event0'), 1, 3);
+  await mknod(join(inputDir, 'event1'), 1, 5);
+  // `inputx` first: only the group named exactly `input` counts.
+  writeFileSync(groupFile, `root:x:0:\ninputx:x:990:\ninput:x:${INPUT_GID}:\n`);
   writeFileSync(mountinfo, MOUNTINFO);
   const settingsFile = join(shared, 'dobby.json');
   writeFileSync(settingsFile, JSON.stringify({
@@ -93,7 +103,7 @@ before(async () => {
   const options = parseDaemonArgs(['--state-dir', join(scratch.dir, 'dobbyd'), '--stop-grace', '2', '--skip-host-check'], {}, 2);
   assert.ok(options !== 'help');
   daemon = await startDaemon(options, silentLogger(), {
-    settings, builtinPlugins: { gpu: { devNodes: settings.gpu?.devNodes ?? [], mountinfo }, ionmemory: { mountinfo } },
+    settings, builtinPlugins: { gpu: { devNodes: settings.gpu?.devNodes ?? [], mountinfo }, ionmemory: { mountinfo }, gamepad: { inputDir, groupFile } },
   });
   daemon.manager.events$.subscribe((e) => events.next(e));
 });
@@ -303,6 +313,71 @@ describe('devicemapper plugin over real crun', { concurrency: 1 }, () => {
         (err: unknown) => err instanceof DobbyError && err.message.includes(field),
       );
       assert.equal(daemon.manager.findById(bad), undefined);
+    }
+  });
+});
+
+describe('gamepad plugin over real crun', { concurrency: 1 }, () => {
+  const script = (id: string): string =>
+    `ls -l /dev/input | grep event | while read -r mode links u g maj min rest; do echo "$maj$min $rest" | sed 's/ .* / /'; done > /out/${id}; ` +
+    `id -G | tr ' ' '\\n' | grep -x ${INPUT_GID} >> /out/${id}; echo . >> /out/${id}`;
+  const report = async (id: string): Promise<string> => {
+    const file = join(out, id);
+    await eventually(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('.\n'), 'the container report');
+    return readFileSync(file, 'utf8');
+  };
+  const seenInside = `1,3 event0\n1,5 event1\n${INPUT_GID}\n.\n`;
+
+  test('Dobby bundle: the input devices at /dev/input, the input group, the event device rules', async () => {
+    const id = scratch.id('pad');
+    const withOut = (c: Record<string, unknown>): void => void (c['mounts'] as unknown[]).push({ destination: '/out', type: 'bind', source: out, options: ['bind', 'rw'] });
+    const d = await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sh', '-c', `${script(id)}; exec sleep 1000`], { gamepad: { required: true } }, withOut) });
+    assert.equal(await report(id), seenInside);
+    const launch = JSON.parse(readFileSync(join(scratch.dir, 'dobbyd', 'configs', `${id}.json`), 'utf8')) as { linux: { resources: { devices: unknown[] } } };
+    assert.deepEqual(launch.linux.resources.devices.slice(-10), [64, 65, 66, 67, 68, 69, 70, 71, 72, 73].map((minor) => ({ allow: true, type: 'c', major: 13, minor, access: 'rw' })));
+    await daemon.manager.stop(d, false);
+    await nextEvent(id, 'deleted');
+  });
+
+  test('StartFromSpec rdkPlugins.gamepad in a user namespace: the input group is mapped to itself', async () => {
+    const id = scratch.id('pad-spec');
+    const d = await daemon.manager.startFromSpec({
+      id,
+      spec: JSON.stringify({
+        version: '1.0', args: ['/bin/sh', '-c', `${script(id)}; exec sleep 1000`], user: { uid: 1000, gid: 1000 }, memLimit: 41943040,
+        mounts: [{ source: out, destination: '/out', type: 'bind', options: ['bind', 'rw', 'nosuid', 'nodev'] }],
+        rdkPlugins: { gamepad: { required: true, data: {} } },
+      }),
+    });
+    assert.equal(await report(id), seenInside);
+    await daemon.manager.stop(d, false);
+    await nextEvent(id, 'deleted');
+  });
+
+  test('a host without input devices: a required gamepad fails the start, an optional one runs; bad data is refused', async () => {
+    const away = `${inputDir}-away`;
+    renameSync(inputDir, away);
+    try {
+      const id = scratch.id('nopad-req');
+      await assert.rejects(
+        daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sleep', '1000'], { gamepad: { required: true } }) }),
+        (err: unknown) => err instanceof Error && /gamepad: this host has no input devices/.test(err.message),
+      );
+      assert.equal(daemon.manager.findById(id), undefined);
+      const opt = scratch.id('nopad-opt');
+      const d = await daemon.manager.start({ id: opt, bundle: await bundleWith(opt, ['/bin/sleep', '1000'], { gamepad: { required: false } }) });
+      assert.equal((await hookRun(opt, 'gamepad', 'postConstruction')).ok, false);
+      await daemon.manager.stop(d, false);
+      await nextEvent(opt, 'deleted');
+    } finally {
+      renameSync(away, inputDir);
+    }
+    for (const [n, data] of [[1, []], [2, 'x']] as const) {
+      const bad = scratch.id(`pad-bad${n}`);
+      await assert.rejects(
+        daemon.manager.start({ id: bad, bundle: await bundleWith(bad, ['/bin/true'], { gamepad: { required: false, data } }) }),
+        (err: unknown) => err instanceof DobbyError && err.message.includes('gamepad.data must be an object'),
+      );
     }
   });
 });

@@ -45,6 +45,12 @@ function collectingStartState(): StartState {
     renumberDevice: () => {
       throw new Error('not expected from MulticastSockets');
     },
+    addDeviceRule: () => {
+      throw new Error('not expected from MulticastSockets');
+    },
+    addGroup: () => {
+      throw new Error('not expected from MulticastSockets');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

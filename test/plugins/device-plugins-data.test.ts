@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { findVendorController } from '../../src/drivers/cgroup/vendor-controller.ts';
 import { DobbyError } from '../../src/errors.ts';
+import { gidOf } from '../../src/plugins/gamepad/plugin.ts';
 import { parseGpuData } from '../../src/plugins/gpu/data.ts';
 import { parseIonMemoryData } from '../../src/plugins/ionmemory/data.ts';
 
@@ -52,6 +53,12 @@ describe('ionmemory data', () => {
     rejects(() => parseIonMemoryData({ heaps: [{ name: 'a', limit: 1 }, { name: 'a', limit: 2 }] }), /^ionmemory\.data\.heaps\[1\]\.name .*second time/);
     rejects(() => parseIonMemoryData(null), /^ionmemory\.data is missing/);
   });
+});
+
+test('gamepad: the input group is the one named exactly input (Dobby took any name starting with it)', () => {
+  assert.equal(gidOf('inputx:x:990:\ninput:x:991:a,b\n', 'input'), 991);
+  assert.equal(gidOf('inputx:x:990:\n', 'input'), null);
+  assert.equal(gidOf('input:x:notanumber:\n', 'input'), null);
 });
 
 describe('vendor cgroup controller lookup', () => {

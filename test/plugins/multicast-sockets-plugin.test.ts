@@ -39,6 +39,12 @@ function startState(callerFds = 0): StartState & { readonly calls: string[] } {
     renumberDevice() {
       throw new Error('MulticastSockets renumbers no devices');
     },
+    addDeviceRule() {
+      throw new Error('MulticastSockets adds no device rules');
+    },
+    addGroup() {
+      throw new Error('MulticastSockets adds no groups');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

@@ -44,6 +44,10 @@ export interface LaunchAdditions {
   readonly namespaces?: readonly string[];
   /** Numbers for the config's `linux.devices` entries at these paths (Dobby's DeviceMapper). */
   readonly devices?: readonly { readonly path: string; readonly major: number; readonly minor: number }[];
+  /** `linux.resources.devices` rules appended. */
+  readonly deviceRules?: readonly object[];
+  /** gids for `process.user.additionalGids` (mapped 1:1 in a user namespace). */
+  readonly groups?: readonly number[];
 }
 
 /** What is true on the host and in the rootfs about the init, found out by the caller. */
@@ -140,6 +144,25 @@ function renumberDevices(config: JsonObject, entries: NonNullable<LaunchAddition
       rule['major'] = entry.major;
       rule['minor'] = entry.minor;
     }
+  }
+}
+
+/** Dobby's Gamepad additions: cgroup device rules, and groups (each mapped to itself in a user namespace). */
+function addDeviceAccess(config: JsonObject, additions: LaunchAdditions, notes: string[]): void {
+  const rules = additions.deviceRules ?? [];
+  const groups = additions.groups ?? [];
+  if (rules.length > 0) stringsAt(objectAt(objectAt(config, 'linux'), 'resources'), 'devices').push(...rules.map((r) => structuredClone(r)));
+  if (groups.length === 0) return;
+  const additional = stringsAt(objectAt(objectAt(config, 'process'), 'user'), 'additionalGids');
+  const linux = objectAt(config, 'linux');
+  const mappings = Array.isArray(linux['gidMappings']) ? linux['gidMappings'] : [];
+  for (const gid of groups) {
+    if (!additional.includes(gid)) additional.push(gid);
+    if (mappings.length === 0) continue;
+    const covered = mappings.some((m) => isObject(m) && typeof m['containerID'] === 'number' && typeof m['size'] === 'number' &&
+      gid >= m['containerID'] && gid < m['containerID'] + m['size']);
+    if (covered) notes.push(`group ${gid}: the config maps that gid inside already; not mapped to host gid ${gid}`);
+    else mappings.push({ containerID: gid, hostID: gid, size: 1 });
   }
 }
 
@@ -316,6 +339,7 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
     if (rlimits.length > 0) setRlimits(stringsAt(objectAt(config, 'process'), 'rlimits'), rlimits);
     addNamespaces(config, input.additions.namespaces ?? [], notes);
     renumberDevices(config, input.additions.devices ?? [], notes);
+    addDeviceAccess(config, input.additions, notes);
   }
   if (overrides.command !== undefined && overrides.command.length > 0) {
     objectAt(config, 'process')['args'] = [DOBBY_INIT, ...overrides.command];
