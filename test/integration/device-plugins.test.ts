@@ -99,14 +99,21 @@ before(async () => {
     paths: { workspaceDir: join(shared, 'ws'), persistentDir: join(shared, 'persistent') },
     gpu: { devNodes: [`${devDir}/gpu*`], groupIds: [GPU_GID] },
   }));
+  daemon = await openDaemon(settingsFile);
+});
+
+/** A daemon of this test's settings and simulated host; it adopts what an earlier one left. */
+async function openDaemon(settingsFile: string): Promise<Daemon> {
   const { settings } = await loadSettings(settingsFile);
   const options = parseDaemonArgs(['--state-dir', join(scratch.dir, 'dobbyd'), '--stop-grace', '2', '--skip-host-check'], {}, 2);
   assert.ok(options !== 'help');
-  daemon = await startDaemon(options, silentLogger(), {
+  const opened = await startDaemon(options, silentLogger(), {
     settings, builtinPlugins: { gpu: { devNodes: settings.gpu?.devNodes ?? [], mountinfo }, ionmemory: { mountinfo }, gamepad: { inputDir, groupFile } },
   });
-  daemon.manager.events$.subscribe((e) => events.next(e));
-});
+  opened.manager.events$.subscribe((e) => events.next(e));
+  await opened.adoptLeftovers();
+  return opened;
+}
 
 after(async () => {
   await daemon?.close();
@@ -264,6 +271,26 @@ describe('ionmemory plugin over real crun', { concurrency: 1 }, () => {
       assert.ok(!existsSync(join(ionCgroup, id)));
     }
   });
+});
+
+test('a daemon gone while gpu and ionmemory containers run: the next one adopts them and their stop removes the cgroup dirs', async () => {
+  const id = scratch.id('adopt');
+  mkdirSync(join(ionCgroup, id));
+  writeFileSync(join(ionCgroup, id, 'ion.system.limit_in_bytes'), '0');
+  const plugins = { gpu: { required: true, data: { memory: 4096 } }, ionmemory: { required: true, data: { defaultLimit: 8192 } } };
+  await daemon.manager.start({ id, bundle: await bundleWith(id, ['/bin/sleep', '1000'], plugins) });
+  assert.equal(readFileSync(limitFile(id), 'utf8'), '4096');
+  assert.equal(readFileSync(join(ionCgroup, id, 'ion.system.limit_in_bytes'), 'utf8'), '8192');
+  // As a crash would: the containers keep running, nothing is torn down.
+  await daemon.close({ keepContainers: true });
+  daemon = await openDaemon(join(shared, 'dobby.json'));
+  const adopted = daemon.manager.findById(id);
+  assert.ok(adopted !== undefined, 'not adopted');
+  assert.ok(existsSync(join(gpuCgroup, id)));
+  await daemon.manager.stop(adopted.descriptor, false);
+  await nextEvent(id, 'deleted');
+  assert.ok(!existsSync(join(gpuCgroup, id)), 'the gpu cgroup dir is left');
+  assert.ok(!existsSync(join(ionCgroup, id)), 'the ion cgroup dir is left');
 });
 
 describe('devicemapper plugin over real crun', { concurrency: 1 }, () => {
