@@ -6,19 +6,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { findVendorController } from '../../src/drivers/cgroup/vendor-controller.ts';
-import { DobbyError } from '../../src/errors.ts';
 import { gidOf } from '../../src/plugins/gamepad/plugin.ts';
 import { parseGpuData } from '../../src/plugins/gpu/data.ts';
 import { parseIonMemoryData } from '../../src/plugins/ionmemory/data.ts';
+import { rejectsField } from '../helpers/data-errors.ts';
 
-function rejects(parse: () => unknown, field: RegExp): void {
-  assert.throws(parse, (err: unknown) => {
-    assert.ok(err instanceof DobbyError, String(err));
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.match(err.message, field);
-    return true;
-  });
-}
+const rejects = rejectsField;
 
 describe('gpu data', () => {
   test('memory in bytes, 1 to int32 max; an unknown field is a warning', () => {
