@@ -26,6 +26,10 @@ import { createRtSchedulingPlugin } from './plugins/rtscheduling/plugin.ts';
 import { createMinidumpPlugin } from './plugins/minidump/plugin.ts';
 import { createOomCrashPlugin } from './plugins/oomcrash/plugin.ts';
 import { createStoragePlugin } from './plugins/storage/plugin.ts';
+import { createGpuPlugin, type GpuPluginOptions } from './plugins/gpu/plugin.ts';
+import { createIonMemoryPlugin, type IonMemoryPluginOptions } from './plugins/ionmemory/plugin.ts';
+import { createDeviceMapperPlugin } from './plugins/devicemapper/plugin.ts';
+import { createGamepadPlugin, type GamepadPluginOptions } from './plugins/gamepad/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -101,6 +105,8 @@ export interface DaemonExtras {
   readonly portsHostNetns?: string;
   /** Dobby's settings file, loaded (daemon-main loads it); without it, dobbyd's own defaults. */
   readonly settings?: DobbySettings;
+  /** Host facts for the built-in plugins beyond the settings (tests point them at hosts they simulate). */
+  readonly builtinPlugins?: BuiltinPluginSettings;
 }
 
 /**
@@ -117,6 +123,10 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createStoragePlugin({ mountsDir: join(stateDir, 'storage') }));
   registry.register(createOomCrashPlugin());
   registry.register(createMinidumpPlugin({ workDir: join(stateDir, 'minidump') }));
+  registry.register(createGpuPlugin(settings.gpu));
+  registry.register(createIonMemoryPlugin(settings.ionmemory));
+  registry.register(createDeviceMapperPlugin());
+  registry.register(createGamepadPlugin(settings.gamepad));
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
@@ -127,6 +137,11 @@ export interface BuiltinPluginSettings {
   readonly ipc?: IpcPluginOptions;
   /** The daemon's state dir: storage's image mounts and minidump's buffers live below it. */
   readonly stateDir?: string;
+  /** The settings' gpu device nodes, and where the gpu cgroup controller is looked for. */
+  readonly gpu?: GpuPluginOptions;
+  readonly ionmemory?: IonMemoryPluginOptions;
+  /** Where the host's input devices and group database are. */
+  readonly gamepad?: GamepadPluginOptions;
 }
 
 /** The host's system bus is where $DBUS_SYSTEM_BUS_ADDRESS says (as for every libdbus client), else Dobby's path. */
@@ -152,7 +167,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const records = new FileContainerRecords(layout.recordsDir);
     const consoleSinks = new ConsoleSinks({ dir: layout.launchConfigsDir, logger: logger.child({ driver: 'console' }) });
     const plugins = new PluginRegistry();
-    registerBuiltinPlugins(plugins, logger, { ...pluginSettingsFromEnv(process.env), stateDir: options.stateDir });
+    registerBuiltinPlugins(plugins, logger, {
+      ...pluginSettingsFromEnv(process.env), stateDir: options.stateDir,
+      gpu: { devNodes: extras.settings?.gpu?.devNodes ?? [] }, ...extras.builtinPlugins,
+    });
     // Built in unless the embedder brings its own (tests give one whose "host" is a namespace of theirs).
     if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) {
       plugins.register(createNetworkingPlugin({

@@ -9,6 +9,8 @@ import { forContainer } from './plugin-data.ts';
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
+/** Dobby's "no limit" for uint64 byte limits. */
+export const UINT64_MAX = 2n ** 64n - 1n;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -99,6 +101,20 @@ export class DataObject {
       throw this.error(key, `is ${shown(v)}; it must be a whole number from ${min} to ${max} (${range.what})`);
     }
     return v;
+  }
+
+  /**
+   * A uint64 (Dobby's byte limits), as a bigint; absent is `fallback`. JSON numbers past 2^53 are not
+   * exact, so those are refused, except 18446744073709551615 (which JSON gives as 2^64): UINT64_MAX.
+   */
+  uint64(key: string, fallback: bigint, what: string): bigint {
+    const v = this.#get(key);
+    if (v === undefined || v === null) return fallback;
+    if (v === 2 ** 64) return UINT64_MAX;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw this.error(key, `is ${shown(v)}; it must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, or ${UINT64_MAX} for no limit (${what})`);
+    }
+    return BigInt(v);
   }
 
   strings(key: string): string[] {

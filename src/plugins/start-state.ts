@@ -1,8 +1,8 @@
 // The StartState postConstruction hooks write to: env vars, fds, mounts and namespaces collected for the launch config.
 
 import { DobbyError } from '../errors.ts';
-import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
-import type { StartAdditions, StartState } from './types.ts';
+import type { OciDeviceRule, OciMount, OciRlimit } from '../spec/oci-types.ts';
+import type { DeviceRenumber, StartAdditions, StartState } from './types.ts';
 
 /** Dobby passes at most 128 fds into a container (caller's and plugins' together). */
 export const MAX_CONTAINER_FDS = 128;
@@ -26,7 +26,10 @@ export function createStartState(callerFds: number): CollectingStartState {
   const mounts: OciMount[] = [];
   const rlimits: OciRlimit[] = [];
   const namespaces: string[] = [];
-  const additions: StartAdditions = { env, fds, mounts, rlimits, namespaces };
+  const devices: DeviceRenumber[] = [];
+  const deviceRules: OciDeviceRule[] = [];
+  const groups: number[] = [];
+  const additions: StartAdditions = { env, fds, mounts, rlimits, namespaces, devices, deviceRules, groups };
 
   return {
     additions,
@@ -84,6 +87,34 @@ export function createStartState(callerFds: number): CollectingStartState {
             throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': namespace type ${JSON.stringify(type)} is not one of ${NAMESPACE_TYPES.join(', ')}`);
           }
           if (!namespaces.includes(type)) namespaces.push(type);
+        },
+        renumberDevice(device) {
+          open('renumber a device');
+          const ok = device !== null && typeof device === 'object' && typeof device.path === 'string' && device.path.startsWith('/') &&
+            [device.major, device.minor].every((n) => Number.isSafeInteger(n) && n >= 0);
+          if (!ok) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': device ${JSON.stringify(device)} must be {path: "/...", major, minor} with whole numbers >= 0`);
+          }
+          const at = devices.findIndex((d) => d.path === device.path);
+          if (at >= 0) devices.splice(at, 1);
+          devices.push({ path: device.path, major: device.major, minor: device.minor });
+        },
+        addDeviceRule(rule) {
+          open('add a device rule');
+          const id = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= -1);
+          const ok = rule !== null && typeof rule === 'object' && typeof rule.allow === 'boolean' && [undefined, 'a', 'b', 'c'].includes(rule.type) &&
+            id(rule.major) && id(rule.minor) && (rule.access === undefined || /^[rwm]{1,3}$/.test(rule.access));
+          if (!ok) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': device rule ${JSON.stringify(rule)} must be {allow, type: "a"|"b"|"c", major, minor, access: "rwm"}`);
+          }
+          deviceRules.push({ ...rule });
+        },
+        addGroup(gid) {
+          open('add a group');
+          if (!Number.isSafeInteger(gid) || gid < 0 || gid >= 0xffffffff) {
+            throw new DobbyError('INVALID_ARGUMENT', `plugin '${plugin}': group ${String(gid)} is not a gid (a whole number from 0 to 4294967294)`);
+          }
+          if (!groups.includes(gid)) groups.push(gid);
         },
       };
     },

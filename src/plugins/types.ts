@@ -2,7 +2,7 @@
 // state through which a postConstruction hook adds env vars, fds, mounts and rlimits to the container.
 
 import { DobbyError } from '../errors.ts';
-import type { OciMount, OciRlimit } from '../spec/oci-types.ts';
+import type { OciDeviceRule, OciMount, OciRlimit } from '../spec/oci-types.ts';
 import type { Logger } from '../log.ts';
 import type { ExitStatus } from '../exit-status.ts';
 
@@ -56,6 +56,18 @@ export interface StartState {
    * already (joined by path or not), as Dobby's networking plugin adds `network`.
    */
   addNamespace(type: string): void;
+  /**
+   * Gives the config's `linux.devices` entry at `path` these numbers (and the first cgroup device rule
+   * with its old ones), as Dobby's DeviceMapper rewrites them; a path the config has no device at is left alone.
+   */
+  renumberDevice(renumber: DeviceRenumber): void;
+  /** Appends a `linux.resources.devices` rule (the cgroup's device access). */
+  addDeviceRule(rule: OciDeviceRule): void;
+  /**
+   * Adds a gid to `process.user.additionalGids`; in a user namespace the host gid is mapped to the
+   * same gid inside (one id), unless the config maps that container gid already.
+   */
+  addGroup(gid: number): void;
   /** Everything added so far. */
   readonly additions: StartAdditions;
 }
@@ -70,6 +82,18 @@ export interface StartAdditions {
   readonly rlimits?: readonly OciRlimit[];
   /** Namespace types the container gets unless its config has one of the type. */
   readonly namespaces?: readonly string[];
+  /** One per path, the last one set winning. */
+  readonly devices?: readonly DeviceRenumber[];
+  readonly deviceRules?: readonly OciDeviceRule[];
+  /** Each once. */
+  readonly groups?: readonly number[];
+}
+
+/** A device node's numbers on this host. */
+export interface DeviceRenumber {
+  readonly path: string;
+  readonly major: number;
+  readonly minor: number;
 }
 
 /** What every hook is told about the container. */

@@ -5,11 +5,11 @@ import type { DevNode, HardwareAccess } from '../spec/options.ts';
 import type { HardwareSettings } from './types.ts';
 
 /** Linux's dev_t split (glibc's major()/minor()). */
-function majorOf(rdev: number): number {
+export function majorOf(rdev: number): number {
   return Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
 }
 
-function minorOf(rdev: number): number {
+export function minorOf(rdev: number): number {
   return Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
 }
 

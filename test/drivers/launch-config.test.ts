@@ -97,6 +97,39 @@ describe('launch config', () => {
     assert.deepEqual(cfg.mounts.at(-1), mount);
   });
 
+  test('plugin device numbers: the linux.devices entry at the path and the first rule with its old numbers follow; others are left', () => {
+    const base = config({
+      linux: {
+        devices: [{ path: '/dev/a', type: 'c', major: 1, minor: 3 }, { path: '/dev/b', type: 'c', major: 7, minor: 7 }],
+        resources: { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'm' }] },
+      },
+    });
+    const devices = [{ path: '/dev/a', major: 240, minor: 0 }, { path: '/dev/b', major: 7, minor: 7 }, { path: '/dev/none', major: 1, minor: 1 }];
+    const derived = derive({ config: base, additions: { env: [], mounts: [], devices } });
+    const out = derived.config as { linux: { devices: unknown[]; resources: { devices: unknown[] } } };
+    assert.deepEqual(out.linux.devices, [{ path: '/dev/a', type: 'c', major: 240, minor: 0 }, { path: '/dev/b', type: 'c', major: 7, minor: 7 }]);
+    assert.deepEqual(out.linux.resources.devices, [
+      { allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 240, minor: 0, access: 'rw' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'm' },
+    ]);
+    assert.ok(derived.notes.some((n) => n === 'device /dev/a: 1:3 is 240:0 on this host'));
+    assert.equal((base as { linux: { devices: { major: number }[] } }).linux.devices[0]!.major, 1, 'the input config was changed');
+  });
+
+  test('plugin device rules are appended; groups join additionalGids, mapped to themselves in a user namespace unless mapped already', () => {
+    const rule = { allow: true, type: 'c', major: 13, minor: 64, access: 'rw' };
+    const plain = derive({ config: config(), additions: { env: [], mounts: [], deviceRules: [rule], groups: [991] } });
+    const p = plain.config as { process: { user: { additionalGids: number[] } }; linux: { resources: { devices: unknown[] }; gidMappings?: unknown } };
+    assert.deepEqual(p.linux.resources.devices.at(-1), rule);
+    assert.deepEqual(p.process.user.additionalGids, [991]);
+    assert.equal(p.linux.gidMappings, undefined);
+    const userns = config({ linux: { gidMappings: [{ containerID: 0, hostID: 1000, size: 10 }] } });
+    const mapped = derive({ config: userns, additions: { env: [], mounts: [], groups: [991, 5] } });
+    const m = mapped.config as { process: { user: { additionalGids: number[] } }; linux: { gidMappings: unknown[] } };
+    assert.deepEqual(m.process.user.additionalGids, [991, 5]);
+    assert.deepEqual(m.linux.gidMappings, [{ containerID: 0, hostID: 1000, size: 10 }, { containerID: 991, hostID: 991, size: 1 }]);
+    assert.ok(mapped.notes.includes('group 5: the config maps that gid inside already; not mapped to host gid 5'));
+  });
+
   test('plugin rlimits replace the config\'s entry of their type, or are appended', () => {
     const base = config({ process: { args: ['/bin/true'], cwd: '/', rlimits: [{ type: 'RLIMIT_RTPRIO', soft: 0, hard: 0 }, { type: 'RLIMIT_NOFILE', soft: 9, hard: 9 }] } });
     const rlimits = [{ type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 }, { type: 'RLIMIT_NICE', soft: 1, hard: 1 }];

@@ -2,9 +2,11 @@
 // failure injected (a runtime call, the monitor's create, a plugin hook that throws, returns false or
 // hangs) always end with every caller answered and nothing left: no container in crun's root, no
 // record, launch config or monitor file, no cgroup, no mount, no plugin resource, no fd in the daemon.
+// The gpu and ionmemory plugins run beside them on vendor cgroup controllers simulated by directories
+// of the scratch dir (named as cgroup mounts in a mountinfo file of the test): their dirs go too.
 
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -19,6 +21,8 @@ import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager } from '../../src/manager.ts';
+import { createGpuPlugin } from '../../src/plugins/gpu/plugin.ts';
+import { createIonMemoryPlugin } from '../../src/plugins/ionmemory/plugin.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { HOOK_POINTS, syncHint, type DobbyPlugin, type HookPoint } from '../../src/plugins/types.ts';
 import { faultyPlugin } from '../helpers/faulty-plugin.ts';
@@ -67,9 +71,16 @@ const keeper: DobbyPlugin = {
   },
 };
 
+const vendorCgroups = { gpu: join(scratch.dir, 'gpu-cgroup'), ion: join(scratch.dir, 'ion-cgroup') };
+const mountinfo = join(scratch.dir, 'mountinfo');
+for (const dir of Object.values(vendorCgroups)) mkdirSync(dir);
+writeFileSync(mountinfo, Object.entries(vendorCgroups).map(([controller, dir], i) => `${40 + i} 30 0:9${i} / ${dir} rw,relatime - cgroup cgroup rw,${controller}\n`).join(''));
+
 const registry = new PluginRegistry();
 registry.register(faultyPlugin((point) => (armed.kind === 'hook' && armed.point === point ? armed.how : null)));
 registry.register(keeper);
+registry.register(createGpuPlugin({ mountinfo }));
+registry.register(createIonMemoryPlugin({ mountinfo }));
 
 const manager = createContainerManager({
   runtime,
@@ -111,7 +122,10 @@ async function lifecycle(f: Fault, end: 'exits' | 'stop' | 'force'): Promise<voi
   const bundle = await makeBundle(join(scratch.bundlesDir, id), { args, init: true });
   const { writeConfig } = await import('../helpers/bundle.ts');
   await writeConfig(bundle, { args, init: true }, (c) => {
-    c['rdkPlugins'] = { faulty: { required: true }, keeper: { required: true, dependsOn: ['faulty'] } };
+    c['rdkPlugins'] = {
+      faulty: { required: true }, keeper: { required: true, dependsOn: ['faulty'] },
+      gpu: { required: true, data: { memory: 4096 } }, ionmemory: { required: true, data: { defaultLimit: 8192 } },
+    };
   });
   const deleted = firstValueFrom(manager.events$.pipe(filter((e) => e.id === id && e.type === 'deleted'), timeout(30_000)));
   armed = f;
@@ -135,6 +149,7 @@ async function lifecycle(f: Fault, end: 'exits' | 'stop' | 'force'): Promise<voi
   assert.deepEqual(readdirSync(join(dirs.stateDir, 'pids')).filter((n) => n.startsWith(id)), [], 'monitor files were left');
   assert.deepEqual(cgroupDirsOf(id), [], 'a cgroup was left');
   assert.equal(held.has(id), false, 'the plugin resource was not released');
+  for (const dir of Object.values(vendorCgroups)) assert.ok(!existsSync(join(dir, id)), `${dir}/${id} was left`);
   const types = events.filter((e) => e.id === id && e.type !== 'hook').map((e) => e.type).join(' ');
   assert.match(types, /^(created started( paused resumed)* exited deleted|(created )?start-failed deleted)$/, `events: ${types}`);
 }

@@ -42,6 +42,15 @@ function collectingStartState(): StartState {
     addNamespace: () => {
       throw new Error('not expected from MulticastSockets');
     },
+    renumberDevice: () => {
+      throw new Error('not expected from MulticastSockets');
+    },
+    addDeviceRule: () => {
+      throw new Error('not expected from MulticastSockets');
+    },
+    addGroup: () => {
+      throw new Error('not expected from MulticastSockets');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

@@ -384,9 +384,10 @@ describe('plugin hooks over real crun through the daemon', { concurrency: 1 }, (
     await assertNothingLeft(missing);
 
     const skipped = scratch.id('skipped');
-    const d = await daemon.manager.start({ id: skipped, bundle: await bundleWith(skipped, { args: ['/bin/sleep', '1000'] }, { memrec: {}, syntax: {}, gpu: { required: false } }) });
-    // Skipped ones in Dobby's order too: gpu (one of Dobby's) before syntax (not).
-    assert.deepEqual(daemon.manager.get(d)?.plugins?.map((p) => [p.name, p.skipped !== undefined]), [['memrec', false], ['gpu', true], ['syntax', true]]);
+    const d = await daemon.manager.start({ id: skipped, bundle: await bundleWith(skipped, { args: ['/bin/sleep', '1000'] }, { memrec: {}, zmissing: { required: false }, syntax: {} }) });
+    // Skipped ones in the selection's order too (plugins Dobby does not know: as listed). Dobby's own
+    // plugins are built in (issue 15), so none of those is skipped here; selection.test.ts orders them.
+    assert.deepEqual(daemon.manager.get(d)?.plugins?.map((p) => [p.name, p.skipped !== undefined]), [['memrec', false], ['zmissing', true], ['syntax', true]]);
     await daemon.manager.stop(d, true);
     await assertNothingLeft(skipped);
   });

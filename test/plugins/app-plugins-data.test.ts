@@ -4,19 +4,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { DobbyError } from '../../src/errors.ts';
 import { parseIpcData } from '../../src/plugins/ipc/data.ts';
 import { parseLocalTimeData } from '../../src/plugins/localtime/data.ts';
 import { parseRtSchedulingData } from '../../src/plugins/rtscheduling/data.ts';
+import { rejectsField } from '../helpers/data-errors.ts';
 
-function rejects(parse: () => unknown, field: RegExp): void {
-  assert.throws(parse, (err: unknown) => {
-    assert.ok(err instanceof DobbyError, String(err));
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.match(err.message, field);
-    return true;
-  });
-}
+const rejects = rejectsField;
 
 describe('ipc data', () => {
   test('named buses and host socket paths, in Dobby\'s bus order; a unix:path= address is its path', () => {

@@ -173,6 +173,16 @@ test('postConstruction hooks add env, fds, mounts and rlimits; fds are numbered 
       state.addNamespace('network');
       state.addNamespace('network');
       assert.throws(() => state.addNamespace('netwerk'), /namespace type "netwerk" is not one of/);
+      state.renumberDevice({ path: '/dev/a', major: 1, minor: 2 });
+      state.renumberDevice({ path: '/dev/b', major: 3, minor: 4 });
+      state.renumberDevice({ path: '/dev/a', major: 5, minor: 6 });
+      assert.throws(() => state.renumberDevice({ path: 'dev/c', major: 1, minor: 1 }), /path: "\/\.\.\."/);
+      assert.throws(() => state.renumberDevice({ path: '/dev/c', major: -1, minor: 1 }), /whole numbers >= 0/);
+      state.addDeviceRule({ allow: true, type: 'c', major: 13, minor: 64, access: 'rw' });
+      assert.throws(() => state.addDeviceRule({ allow: true, type: 'c', major: 13, minor: 64, access: 'rwx' }), /must be \{allow/);
+      state.addGroup(105);
+      state.addGroup(105);
+      assert.throws(() => state.addGroup(-1), /not a gid/);
       assert.throws(() => state.addEnvironmentVariable('no-equals'), /must look like NAME=value/);
       assert.throws(() => state.addFileDescriptor('adder', -1), /not a file descriptor/);
       late = () => state.addEnvironmentVariable('LATE=1');
@@ -185,6 +195,9 @@ test('postConstruction hooks add env, fds, mounts and rlimits; fds are numbered 
   assert.deepEqual(startState.additions, {
     env: ['A=1'], fds: [40, 41], mounts: [{ source: '/tmp', destination: '/mnt/tmp', type: 'bind', options: ['bind'] }],
     rlimits: [{ type: 'RLIMIT_NICE', soft: 0, hard: 0 }, { type: 'RLIMIT_RTPRIO', soft: 6, hard: 6 }], namespaces: ['network'],
+    devices: [{ path: '/dev/b', major: 3, minor: 4 }, { path: '/dev/a', major: 5, minor: 6 }],
+    deviceRules: [{ allow: true, type: 'c', major: 13, minor: 64, access: 'rw' }],
+    groups: [105],
   });
   assert.throws(() => late!(), /after its postConstruction hook ended/);
 });

@@ -36,6 +36,15 @@ function startState(callerFds = 0): StartState & { readonly calls: string[] } {
     addNamespace() {
       throw new Error('MulticastSockets adds no namespaces');
     },
+    renumberDevice() {
+      throw new Error('MulticastSockets renumbers no devices');
+    },
+    addDeviceRule() {
+      throw new Error('MulticastSockets adds no device rules');
+    },
+    addGroup() {
+      throw new Error('MulticastSockets adds no groups');
+    },
     get additions(): StartAdditions {
       return { env, fds, mounts: [] };
     },

@@ -42,6 +42,12 @@ export interface LaunchAdditions {
   readonly rlimits?: readonly { readonly type: string; readonly soft: number; readonly hard: number }[];
   /** Namespace types the container gets unless its config has one of the type. */
   readonly namespaces?: readonly string[];
+  /** Numbers for the config's `linux.devices` entries at these paths (Dobby's DeviceMapper). */
+  readonly devices?: readonly { readonly path: string; readonly major: number; readonly minor: number }[];
+  /** `linux.resources.devices` rules appended. */
+  readonly deviceRules?: readonly object[];
+  /** gids for `process.user.additionalGids` (mapped 1:1 in a user namespace). */
+  readonly groups?: readonly number[];
 }
 
 /** What is true on the host and in the rootfs about the init, found out by the caller. */
@@ -114,6 +120,49 @@ function setRlimits(rlimits: unknown[], entries: NonNullable<LaunchAdditions['rl
     const at = rlimits.findIndex((r) => isObject(r) && r['type'] === entry.type);
     if (at >= 0) rlimits[at] = { ...entry };
     else rlimits.push({ ...entry });
+  }
+}
+
+/**
+ * Dobby's DeviceMapper rewrite: each `linux.devices` entry at a path gets its host numbers, and the
+ * first `linux.resources.devices` rule naming its old numbers follows, so access stays allowed.
+ */
+function renumberDevices(config: JsonObject, entries: NonNullable<LaunchAdditions['devices']>, notes: string[]): void {
+  const linux = config['linux'];
+  if (!isObject(linux) || !Array.isArray(linux['devices'])) return;
+  const resources = linux['resources'];
+  const rules = isObject(resources) && Array.isArray(resources['devices']) ? resources['devices'] : [];
+  for (const entry of entries) {
+    const device = linux['devices'].find((d): d is JsonObject => isObject(d) && d['path'] === entry.path);
+    if (device === undefined || (device['major'] === entry.major && device['minor'] === entry.minor)) continue;
+    const rule = rules.find((r): r is JsonObject => isObject(r) && r['major'] === device['major'] && r['minor'] === device['minor'] &&
+      (r['type'] === undefined || r['type'] === 'a' || r['type'] === device['type']));
+    notes.push(`device ${entry.path}: ${String(device['major'])}:${String(device['minor'])} is ${entry.major}:${entry.minor} on this host`);
+    device['major'] = entry.major;
+    device['minor'] = entry.minor;
+    if (rule !== undefined) {
+      rule['major'] = entry.major;
+      rule['minor'] = entry.minor;
+    }
+  }
+}
+
+/** Dobby's Gamepad additions: cgroup device rules, and groups (each mapped to itself in a user namespace). */
+function addDeviceAccess(config: JsonObject, additions: LaunchAdditions, notes: string[]): void {
+  const rules = additions.deviceRules ?? [];
+  const groups = additions.groups ?? [];
+  if (rules.length > 0) stringsAt(objectAt(objectAt(config, 'linux'), 'resources'), 'devices').push(...rules.map((r) => structuredClone(r)));
+  if (groups.length === 0) return;
+  const additional = stringsAt(objectAt(objectAt(config, 'process'), 'user'), 'additionalGids');
+  const linux = objectAt(config, 'linux');
+  const mappings = Array.isArray(linux['gidMappings']) ? linux['gidMappings'] : [];
+  for (const gid of groups) {
+    if (!additional.includes(gid)) additional.push(gid);
+    if (mappings.length === 0) continue;
+    const covered = mappings.some((m) => isObject(m) && typeof m['containerID'] === 'number' && typeof m['size'] === 'number' &&
+      gid >= m['containerID'] && gid < m['containerID'] + m['size']);
+    if (covered) notes.push(`group ${gid}: the config maps that gid inside already; not mapped to host gid ${gid}`);
+    else mappings.push({ containerID: gid, hostID: gid, size: 1 });
   }
 }
 
@@ -289,6 +338,8 @@ export function deriveLaunchConfig(input: LaunchInput): LaunchConfig {
     const rlimits = input.additions.rlimits ?? [];
     if (rlimits.length > 0) setRlimits(stringsAt(objectAt(config, 'process'), 'rlimits'), rlimits);
     addNamespaces(config, input.additions.namespaces ?? [], notes);
+    renumberDevices(config, input.additions.devices ?? [], notes);
+    addDeviceAccess(config, input.additions, notes);
   }
   if (overrides.command !== undefined && overrides.command.length > 0) {
     objectAt(config, 'process')['args'] = [DOBBY_INIT, ...overrides.command];
