@@ -26,6 +26,7 @@ import { createRtSchedulingPlugin } from './plugins/rtscheduling/plugin.ts';
 import { createMinidumpPlugin } from './plugins/minidump/plugin.ts';
 import { createOomCrashPlugin } from './plugins/oomcrash/plugin.ts';
 import { createStoragePlugin } from './plugins/storage/plugin.ts';
+import { createTestPlugin } from './plugins/testplugin/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -117,6 +118,7 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createStoragePlugin({ mountsDir: join(stateDir, 'storage') }));
   registry.register(createOomCrashPlugin());
   registry.register(createMinidumpPlugin({ workDir: join(stateDir, 'minidump') }));
+  registry.register(createTestPlugin());
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
