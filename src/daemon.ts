@@ -19,6 +19,7 @@ import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
 import { busProblem } from './host/dbus-check.ts';
+import { createHttpProxyPlugin } from './plugins/httpproxy/plugin.ts';
 import { createIpcPlugin, IPC_PLUGIN, isIpcPlugin, socketPathOf, type IpcPluginOptions } from './plugins/ipc/plugin.ts';
 import { createLocalTimePlugin } from './plugins/localtime/plugin.ts';
 import { createLoggingPlugin } from './plugins/logging.ts';
@@ -118,6 +119,7 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createStoragePlugin({ mountsDir: join(stateDir, 'storage') }));
   registry.register(createOomCrashPlugin());
   registry.register(createMinidumpPlugin({ workDir: join(stateDir, 'minidump') }));
+  registry.register(createHttpProxyPlugin({ workDir: join(stateDir, 'httpproxy') }));
   registry.register(createTestPlugin());
 }
 
@@ -127,7 +129,7 @@ const DEFAULT_PLUGIN_STATE_DIR = '/run/dobby';
 /** What the daemon's settings tell the built-in plugins (host bus sockets, ...). */
 export interface BuiltinPluginSettings {
   readonly ipc?: IpcPluginOptions;
-  /** The daemon's state dir: storage's image mounts and minidump's buffers live below it. */
+  /** The daemon's state dir: storage's image mounts, minidump's buffers and httpproxy's CA bundles live below it. */
   readonly stateDir?: string;
 }
 
