@@ -19,7 +19,9 @@ import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
 import { busProblem } from './host/dbus-check.ts';
+import { createAppServicesPlugin, type NetworkOf } from './plugins/appservices/plugin.ts';
 import { createHttpProxyPlugin } from './plugins/httpproxy/plugin.ts';
+import { HostServiceAccess } from './drivers/ports/host-service-access.ts';
 import { createIpcPlugin, IPC_PLUGIN, isIpcPlugin, socketPathOf, type IpcPluginOptions } from './plugins/ipc/plugin.ts';
 import { createLocalTimePlugin } from './plugins/localtime/plugin.ts';
 import { createLoggingPlugin } from './plugins/logging.ts';
@@ -29,7 +31,7 @@ import { createOomCrashPlugin } from './plugins/oomcrash/plugin.ts';
 import { createStoragePlugin } from './plugins/storage/plugin.ts';
 import { createTestPlugin } from './plugins/testplugin/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
-import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
+import { createNetworkingPlugin, NETWORKING_PLUGIN, type NetworkingPlugin } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
 import { PluginRegistry } from './plugins/registry.ts';
 import type { DobbyPlugin } from './plugins/types.ts';
@@ -121,6 +123,8 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createMinidumpPlugin({ workDir: join(stateDir, 'minidump') }));
   registry.register(createHttpProxyPlugin({ workDir: join(stateDir, 'httpproxy') }));
   registry.register(createTestPlugin());
+  const networkOf = settings.networkOf ?? ((): null => null);
+  registry.register(createAppServicesPlugin({ access: new HostServiceAccess({ tag: 'AS', ...hostNetnsOf(settings) }), networkOf }));
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
@@ -131,6 +135,14 @@ export interface BuiltinPluginSettings {
   readonly ipc?: IpcPluginOptions;
   /** The daemon's state dir: storage's image mounts, minidump's buffers and httpproxy's CA bundles live below it. */
   readonly stateDir?: string;
+  /** The networking plugin's view of a container (appservicesrdk opens host ports to its address). */
+  readonly networkOf?: NetworkOf;
+  /** A named namespace standing in for the host's firewall (tests; as the port manager's). */
+  readonly hostNetns?: string;
+}
+
+function hostNetnsOf(settings: BuiltinPluginSettings): { hostNetns?: string } {
+  return settings.hostNetns === undefined ? {} : { hostNetns: settings.hostNetns };
 }
 
 /** The host's system bus is where $DBUS_SYSTEM_BUS_ADDRESS says (as for every libdbus client), else Dobby's path. */
@@ -156,7 +168,11 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const records = new FileContainerRecords(layout.recordsDir);
     const consoleSinks = new ConsoleSinks({ dir: layout.launchConfigsDir, logger: logger.child({ driver: 'console' }) });
     const plugins = new PluginRegistry();
-    registerBuiltinPlugins(plugins, logger, { ...pluginSettingsFromEnv(process.env), stateDir: options.stateDir });
+    registerBuiltinPlugins(plugins, logger, {
+      ...pluginSettingsFromEnv(process.env), stateDir: options.stateDir,
+      networkOf: (id) => (plugins.get(NETWORKING_PLUGIN) as Partial<NetworkingPlugin> | undefined)?.addressOf?.(id) ?? null,
+      ...(extras.portsHostNetns === undefined ? {} : { hostNetns: extras.portsHostNetns }),
+    });
     // Built in unless the embedder brings its own (tests give one whose "host" is a namespace of theirs).
     if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) {
       plugins.register(createNetworkingPlugin({

@@ -111,6 +111,14 @@ export class DataObject {
     });
   }
 
+  /** An array's items as given (the caller checks each, naming `<key>[i]`); absent is empty. */
+  items(key: string, what: string): unknown[] {
+    const v = this.#get(key);
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) throw this.error(key, `is ${shown(v)}; it must be an array of ${what}`);
+    return v as unknown[];
+  }
+
   /** A nested object that must be there, read with its own known keys. */
   child(key: string, known: readonly string[], hint: string): DataObject {
     const v = this.#get(key);
