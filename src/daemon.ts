@@ -30,6 +30,7 @@ import { createMinidumpPlugin } from './plugins/minidump/plugin.ts';
 import { createOomCrashPlugin } from './plugins/oomcrash/plugin.ts';
 import { createStoragePlugin } from './plugins/storage/plugin.ts';
 import { createTestPlugin } from './plugins/testplugin/plugin.ts';
+import { createThunderPlugin } from './plugins/thunder/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
 import { createNetworkingPlugin, NETWORKING_PLUGIN, type NetworkingPlugin } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
@@ -125,6 +126,7 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createTestPlugin());
   const networkOf = settings.networkOf ?? ((): null => null);
   registry.register(createAppServicesPlugin({ access: new HostServiceAccess({ tag: 'AS', ...hostNetnsOf(settings) }), networkOf }));
+  registry.register(createThunderPlugin({ access: new HostServiceAccess({ tag: 'THUNDER', ...hostNetnsOf(settings) }), networkOf }));
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */

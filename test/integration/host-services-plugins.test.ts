@@ -1,10 +1,14 @@
-// appservicesrdk end to end: dobbyd with the networking plugin (its "host" a test namespace), a nat
-// bundle asking for Dobby's local-services-1 set menu and an additional port; the container reaches
-// the host loopback services of those ports at the bridge address and at its own localhost, and no
-// other host port; stop, a crash of the container and a failed start leave the host as before; a
-// second driver (a restarted daemon) removes rules it did not make; bad data names the field.
+// appservicesrdk and thunder end to end: dobbyd with the networking plugin (its "host" a test
+// namespace). appservicesrdk: a nat bundle asking for Dobby's local-services-1 set menu and an
+// additional port reaches the host loopback services of those ports at the bridge address and at its
+// own localhost, and no other host port; stop, a crash of the container and a failed start leave the
+// host as before; a second driver (a restarted daemon) removes rules it did not make. thunder: the
+// host's 127.0.0.1:9998 at the bridge address and THUNDER_ACCESS naming it, no other port; without
+// nat THUNDER_ACCESS is localhost and no rule is made. Bad data names the field.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { filter, firstValueFrom, timeout } from 'rxjs';
@@ -132,6 +136,67 @@ describe('appservicesrdk through dobbyd and the networking plugin', { concurrenc
       const id = scratch.id(`as-bad${i}`);
       const bundle = await bundleWith(id, { networking: NAT, appservicesrdk: { required: false, dependsOn: ['networking'], data } });
       await assert.rejects(daemon.manager.start({ id, bundle }), field);
+    }
+    assert.equal(await net.snapshot(), before);
+  });
+});
+
+/**
+ * The container init's environment, as the host sees it, once it runs the bundle's program: until
+ * then the pid is the runtime's own (crun) waiting to exec it, with crun's environment.
+ */
+async function environOf(pid: number): Promise<Map<string, string>> {
+  const runtimeStill = (): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('crun');
+  for (let i = 0; i < 200 && runtimeStill(); i++) await sleep(50);
+  return new Map(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+describe('thunder through dobbyd and the networking plugin', { concurrency: 1, timeout: 180_000 }, () => {
+  test('nat: the host\'s Thunder port at the bridge address, THUNDER_ACCESS names it, no other host port; Stop and a crash undo it', async () => {
+    const before = await net.snapshot();
+    for (const crash of [false, true]) {
+      const id = scratch.id(crash ? 'thunder-crash' : 'thunder');
+      const bundle = await bundleWith(id, { networking: NAT, thunder: { required: true, data: { connLimit: 16 } } });
+      const descriptor = await daemon.manager.start({ id, bundle });
+      const pid = daemon.manager.get(descriptor)?.pid as number;
+      const network = plugin.addressOf(id);
+      assert.ok(network !== null && network.ipv4 !== null && network.bridgeIpv4 !== null);
+      const env = await environOf(pid);
+      assert.equal(env.get('THUNDER_ACCESS'), `${network.bridgeIpv4}:9998`, JSON.stringify([...env]));
+      if (!crash) {
+        for (const port of [9998, 9997]) await net.serve(net.hostNs, '127.0.0.1', port);
+      }
+      assert.equal(await net.connect(pid, network.bridgeIpv4, 9998), `OK ${network.ipv4}`);
+      assert.match(await net.connect(pid, network.bridgeIpv4, 9997, undefined, 2000), /^ERR /);
+      assert.match(await net.connect(pid, '127.0.0.1', 9998, undefined, 2000), /^ERR /, 'thunder opens no localhost forwarding inside');
+      assert.match(await net.inHost(['iptables-save']), new RegExp(`dobby-thunder container=${id}`));
+      const deleted = gone(id);
+      if (crash) process.kill(pid, 'SIGKILL');
+      else await daemon.manager.stop(descriptor, false);
+      await deleted;
+      assert.equal(await net.snapshot(), before);
+    }
+  });
+
+  test('without nat networking: THUNDER_ACCESS is the container\'s localhost and no rule is made; bad data names the field', async () => {
+    const before = await net.snapshot();
+    const id = scratch.id('thunder-host');
+    const bundle = await bundleWith(id, { thunder: { data: { trusted: true, bearerUrl: 'http://localhost/token' } } });
+    const descriptor = await daemon.manager.start({ id, bundle });
+    const env = await environOf(daemon.manager.get(descriptor)?.pid as number);
+    assert.equal(env.get('THUNDER_ACCESS'), '127.0.0.1:9998', JSON.stringify([...env]));
+    assert.equal(await net.snapshot(), before);
+    const deleted = gone(id);
+    await daemon.manager.stop(descriptor, false);
+    await deleted;
+
+    for (const [i, [data, field]] of ([
+      [{ trusted: 'yes' }, /thunder\.data\.trusted is "yes"; it must be true or false/],
+      [{ bearerUrl: 5 }, /thunder\.data\.bearerUrl is 5; it must be a string/],
+      [[], /thunder\.data is an array; it must be an object/],
+    ] as const).entries()) {
+      const bad = scratch.id(`thunder-bad${i}`);
+      await assert.rejects(daemon.manager.start({ id: bad, bundle: await bundleWith(bad, { networking: NAT, thunder: { data } }) }), field);
     }
     assert.equal(await net.snapshot(), before);
   });
