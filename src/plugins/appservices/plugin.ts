@@ -9,33 +9,12 @@
 // Dobby's /etc/hosts and /etc/services lines (`as`, `localservices`) are not written: the
 // caller's rootfs is never changed.
 
-import type { HostServiceAccess } from '../../drivers/ports/host-service-access.ts';
-import { DobbyError } from '../../errors.ts';
 import { dataOf } from '../data-reader.ts';
-import type { ContainerNetwork } from '../networking/plugin.ts';
+import { natNetworkOf, type HostServicePluginOptions } from '../host-service-network.ts';
 import { HookHint, type DobbyPlugin } from '../types.ts';
 import { APPSERVICES_PLUGIN, parseAppServicesData } from './data.ts';
 
-export interface NetworkOf {
-  /** The container's network as the networking plugin attached it; null when it has none (yet). */
-  (containerId: string): ContainerNetwork | null;
-}
-
-export interface AppServicesPluginOptions {
-  readonly access: HostServiceAccess;
-  readonly networkOf: NetworkOf;
-}
-
-/** The nat network a plugin reaching host services needs, or an error saying how to get one. */
-export function natNetworkOf(networkOf: NetworkOf, id: string, plugin: string): ContainerNetwork & { readonly ipv4: string; readonly bridgeIpv4: string } {
-  const n = networkOf(id);
-  if (n === null || n.type !== 'nat' || n.ipv4 === null || n.bridgeIpv4 === null) {
-    throw new DobbyError('BUNDLE_INVALID', `container '${id}': ${plugin} needs the networking plugin's nat network with IPv4, set up before it: give networking {"type": "nat"} and ${plugin} "dependsOn": ["networking"]; the container has ${n === null ? 'no network yet' : `a ${n.type} network${n.ipv4 === null ? ' without IPv4' : ''}`}`, { containerId: id });
-  }
-  return n as ContainerNetwork & { readonly ipv4: string; readonly bridgeIpv4: string };
-}
-
-export function createAppServicesPlugin(options: AppServicesPluginOptions): DobbyPlugin {
+export function createAppServicesPlugin(options: HostServicePluginOptions): DobbyPlugin {
   const close = async (ctx: { readonly id: string }): Promise<void> => options.access.close(ctx.id);
   return {
     name: APPSERVICES_PLUGIN,

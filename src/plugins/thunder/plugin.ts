@@ -14,8 +14,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HostServiceAccess } from '../../drivers/ports/host-service-access.ts';
-import { natNetworkOf, type NetworkOf } from '../appservices/plugin.ts';
+import { natNetworkOf, type HostServicePluginOptions } from '../host-service-network.ts';
 import { dataOf } from '../data-reader.ts';
 import { ensureMountPoint } from '../mount-point.ts';
 import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
@@ -27,11 +26,6 @@ export const THUNDER_BRIDGE_ADDRESS = '100.64.11.1';
 const COMMUNICATOR = '/tmp/communicator';
 const SECURITY_TOKEN_SOCKET = '/tmp/SecurityAgent/token';
 const MOUNT_OPTIONS = ['bind', 'ro', 'nosuid', 'nodev', 'noexec'];
-
-export interface ThunderPluginOptions {
-  readonly access: HostServiceAccess;
-  readonly networkOf: NetworkOf;
-}
 
 /** The networking `type` the container's config asks for (null: no networking plugin). */
 async function networkingType(ctx: HookContext): Promise<string | null> {
@@ -45,7 +39,7 @@ async function isSocket(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isSocket() === true;
 }
 
-export function createThunderPlugin(options: ThunderPluginOptions): DobbyPlugin {
+export function createThunderPlugin(options: HostServicePluginOptions): DobbyPlugin {
   const close = async (ctx: { readonly id: string }): Promise<void> => options.access.close(ctx.id);
   return {
     name: THUNDER_PLUGIN,
