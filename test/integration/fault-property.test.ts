@@ -1,7 +1,8 @@
 // The fault-injection property, reduced, against real crun and conmon: random lifecycles with a random
 // failure injected (a runtime call, the monitor's create, a plugin hook that throws, returns false or
 // hangs) always end with every caller answered and nothing left: no container in crun's root, no
-// record, launch config or monitor file, no cgroup, no mount, no plugin resource, no fd in the daemon.
+// record, launch config or monitor file, no cgroup, no mount, no plugin resource (a test plugin's fd,
+// httpproxy's CA bundle file), no fd in the daemon.
 
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createContainerManager } from '../../src/manager.ts';
+import { createHttpProxyPlugin } from '../../src/plugins/httpproxy/plugin.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { HOOK_POINTS, syncHint, type DobbyPlugin, type HookPoint } from '../../src/plugins/types.ts';
 import { faultyPlugin } from '../helpers/faulty-plugin.ts';
@@ -67,9 +69,14 @@ const keeper: DobbyPlugin = {
   },
 };
 
+/** A built-in plugin with a host file per container (httpproxy's CA bundle), run before the faulty one. */
+const proxyDir = join(daemonDir, 'httpproxy');
+const PROXY_CA = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'proxy-ca.pem'), 'utf8');
+
 const registry = new PluginRegistry();
 registry.register(faultyPlugin((point) => (armed.kind === 'hook' && armed.point === point ? armed.how : null)));
 registry.register(keeper);
+registry.register(createHttpProxyPlugin({ workDir: proxyDir }));
 
 const manager = createContainerManager({
   runtime,
@@ -111,7 +118,10 @@ async function lifecycle(f: Fault, end: 'exits' | 'stop' | 'force'): Promise<voi
   const bundle = await makeBundle(join(scratch.bundlesDir, id), { args, init: true });
   const { writeConfig } = await import('../helpers/bundle.ts');
   await writeConfig(bundle, { args, init: true }, (c) => {
-    c['rdkPlugins'] = { faulty: { required: true }, keeper: { required: true, dependsOn: ['faulty'] } };
+    c['rdkPlugins'] = {
+      httpproxy: { required: true, data: { proxy: { host: 'proxy.test', port: 3128 }, proxyRootCACert: PROXY_CA } },
+      faulty: { required: true, dependsOn: ['httpproxy'] }, keeper: { required: true, dependsOn: ['faulty'] },
+    };
   });
   const deleted = firstValueFrom(manager.events$.pipe(filter((e) => e.id === id && e.type === 'deleted'), timeout(30_000)));
   armed = f;
@@ -135,6 +145,7 @@ async function lifecycle(f: Fault, end: 'exits' | 'stop' | 'force'): Promise<voi
   assert.deepEqual(readdirSync(join(dirs.stateDir, 'pids')).filter((n) => n.startsWith(id)), [], 'monitor files were left');
   assert.deepEqual(cgroupDirsOf(id), [], 'a cgroup was left');
   assert.equal(held.has(id), false, 'the plugin resource was not released');
+  if (existsSync(proxyDir)) assert.deepEqual(listed(proxyDir, id), [], 'httpproxy\'s CA bundle was left');
   const types = events.filter((e) => e.id === id && e.type !== 'hook').map((e) => e.type).join(' ');
   assert.match(types, /^(created started( paused resumed)* exited deleted|(created )?start-failed deleted)$/, `events: ${types}`);
 }
