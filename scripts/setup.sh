@@ -16,13 +16,14 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 #    and the bench's (python3-dbus on GLib's main loop: python3-gi);
 #    for the release build (npm run build/package): the arm64 and armhf cross compilers, file, dpkg-dev's tools;
 #    util-linux's chrt for the rtscheduling plugin (essential on Debian; listed so a slim image gets it too).
-#    the storage plugin's tools: losetup/mount (util-linux, mount), mke2fs/e2fsck (e2fsprogs), getfattr/setfattr (attr).
+#    the storage plugin's tools: losetup/mount (util-linux, mount), mke2fs/e2fsck (e2fsprogs), getfattr/setfattr (attr);
+#    openssl, which makes the httpproxy plugin test's proxy CA.
 apt_packages=(
   crun runc conmon busybox-static dbus iproute2 iptables tini catatonit util-linux
   golang-github-opencontainers-specs-dev graphviz python3 make g++ ca-certificates
   systemd dbus-bin python3-dbus python3-gi perl-base
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf file
-  mount e2fsprogs attr
+  mount e2fsprogs attr openssl
 )
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 missing=()

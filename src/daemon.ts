@@ -19,6 +19,10 @@ import type { Logger } from './log.ts';
 import { createContainerManager, type Manager } from './manager.ts';
 import { DEFAULT_RESTART_POLICY } from './machines/restart-policy.ts';
 import { busProblem } from './host/dbus-check.ts';
+import { createAppServicesPlugin } from './plugins/appservices/plugin.ts';
+import type { NetworkOf } from './plugins/host-service-network.ts';
+import { createHttpProxyPlugin } from './plugins/httpproxy/plugin.ts';
+import { HostServiceAccess } from './drivers/ports/host-service-access.ts';
 import { createIpcPlugin, IPC_PLUGIN, isIpcPlugin, socketPathOf, type IpcPluginOptions } from './plugins/ipc/plugin.ts';
 import { createLocalTimePlugin } from './plugins/localtime/plugin.ts';
 import { createLoggingPlugin } from './plugins/logging.ts';
@@ -30,8 +34,10 @@ import { createGpuPlugin, type GpuPluginOptions } from './plugins/gpu/plugin.ts'
 import { createIonMemoryPlugin, type IonMemoryPluginOptions } from './plugins/ionmemory/plugin.ts';
 import { createDeviceMapperPlugin } from './plugins/devicemapper/plugin.ts';
 import { createGamepadPlugin, type GamepadPluginOptions } from './plugins/gamepad/plugin.ts';
+import { createTestPlugin } from './plugins/testplugin/plugin.ts';
+import { createThunderPlugin } from './plugins/thunder/plugin.ts';
 import { createMulticastSocketsPlugin } from './plugins/multicast-sockets.ts';
-import { createNetworkingPlugin, NETWORKING_PLUGIN } from './plugins/networking/plugin.ts';
+import { createNetworkingPlugin, NETWORKING_PLUGIN, type NetworkingPlugin } from './plugins/networking/plugin.ts';
 import { loadPluginDir } from './plugins/plugin-dir.ts';
 import { PluginRegistry } from './plugins/registry.ts';
 import type { DobbyPlugin } from './plugins/types.ts';
@@ -127,6 +133,11 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createIonMemoryPlugin(settings.ionmemory));
   registry.register(createDeviceMapperPlugin());
   registry.register(createGamepadPlugin(settings.gamepad));
+  registry.register(createHttpProxyPlugin({ workDir: join(stateDir, 'httpproxy') }));
+  registry.register(createTestPlugin());
+  const networkOf = settings.networkOf ?? ((): null => null);
+  registry.register(createAppServicesPlugin({ access: new HostServiceAccess({ tag: 'AS', ...hostNetnsOf(settings) }), networkOf }));
+  registry.register(createThunderPlugin({ access: new HostServiceAccess({ tag: 'THUNDER', ...hostNetnsOf(settings) }), networkOf }));
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
@@ -135,13 +146,21 @@ const DEFAULT_PLUGIN_STATE_DIR = '/run/dobby';
 /** What the daemon's settings tell the built-in plugins (host bus sockets, ...). */
 export interface BuiltinPluginSettings {
   readonly ipc?: IpcPluginOptions;
-  /** The daemon's state dir: storage's image mounts and minidump's buffers live below it. */
+  /** The daemon's state dir: storage's image mounts, minidump's buffers and httpproxy's CA bundles live below it. */
   readonly stateDir?: string;
   /** The settings' gpu device nodes, and where the gpu cgroup controller is looked for. */
   readonly gpu?: GpuPluginOptions;
   readonly ionmemory?: IonMemoryPluginOptions;
   /** Where the host's input devices and group database are. */
   readonly gamepad?: GamepadPluginOptions;
+  /** The networking plugin's view of a container (appservicesrdk opens host ports to its address). */
+  readonly networkOf?: NetworkOf;
+  /** A named namespace standing in for the host's firewall (tests; as the port manager's). */
+  readonly hostNetns?: string;
+}
+
+function hostNetnsOf(settings: BuiltinPluginSettings): { hostNetns?: string } {
+  return settings.hostNetns === undefined ? {} : { hostNetns: settings.hostNetns };
 }
 
 /** The host's system bus is where $DBUS_SYSTEM_BUS_ADDRESS says (as for every libdbus client), else Dobby's path. */
@@ -169,7 +188,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     const plugins = new PluginRegistry();
     registerBuiltinPlugins(plugins, logger, {
       ...pluginSettingsFromEnv(process.env), stateDir: options.stateDir,
-      gpu: { devNodes: extras.settings?.gpu?.devNodes ?? [] }, ...extras.builtinPlugins,
+      gpu: { devNodes: extras.settings?.gpu?.devNodes ?? [] },
+      networkOf: (id) => (plugins.get(NETWORKING_PLUGIN) as Partial<NetworkingPlugin> | undefined)?.addressOf?.(id) ?? null,
+      ...(extras.portsHostNetns === undefined ? {} : { hostNetns: extras.portsHostNetns }),
+      ...extras.builtinPlugins,
     });
     // Built in unless the embedder brings its own (tests give one whose "host" is a namespace of theirs).
     if (!(extras.plugins ?? []).some((p) => p.name.toLowerCase() === NETWORKING_PLUGIN)) {

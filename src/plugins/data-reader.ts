@@ -127,6 +127,22 @@ export class DataObject {
     });
   }
 
+  /** An array's items as given (the caller checks each, naming `<key>[i]`); absent is empty. */
+  items(key: string, what: string): unknown[] {
+    const v = this.#get(key);
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) throw this.error(key, `is ${shown(v)}; it must be an array of ${what}`);
+    return v as unknown[];
+  }
+
+  /** A nested object that must be there, read with its own known keys. */
+  child(key: string, known: readonly string[], hint: string): DataObject {
+    const v = this.#get(key);
+    if (v === undefined || v === null) throw this.error(key, `is missing; ${hint}`);
+    if (!isRecord(v)) throw this.error(key, `is ${shown(v)}; it must be an object (${hint})`);
+    return new DataObject(`${this.path}.${key}`, v, known, this.#warnings);
+  }
+
   /** An array of objects, each read with its own known keys. */
   objects(key: string, known: readonly string[], example: string): DataObject[] {
     const v = this.#get(key);

@@ -73,6 +73,8 @@ export interface AppPluginDaemonOptions {
   readonly setUp?: (scratch: Scratch) => Promise<NodeJS.ProcessEnv>;
   /** Runs after the daemon has stopped. */
   readonly tearDown?: () => Promise<void>;
+  /** More dobbyd arguments (e.g. `--log-level info`). */
+  readonly args?: readonly string[];
 }
 
 /** Starts one dobbyd for the test file (before) and stops it (after). */
@@ -82,7 +84,7 @@ export function appPluginDaemon(options: AppPluginDaemonOptions = {}): AppPlugin
   let daemon: DobbydProcess | undefined;
   before(async () => {
     const env = (await options.setUp?.(scratch)) ?? {};
-    daemon = await startDobbyd(stateDir, [], { env });
+    daemon = await startDobbyd(stateDir, options.args ?? [], { env });
   });
   after(async () => {
     await daemon?.stop(20_000);

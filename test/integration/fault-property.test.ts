@@ -1,7 +1,8 @@
 // The fault-injection property, reduced, against real crun and conmon: random lifecycles with a random
 // failure injected (a runtime call, the monitor's create, a plugin hook that throws, returns false or
 // hangs) always end with every caller answered and nothing left: no container in crun's root, no
-// record, launch config or monitor file, no cgroup, no mount, no plugin resource, no fd in the daemon.
+// record, launch config or monitor file, no cgroup, no mount, no plugin resource (a test plugin's fd,
+// httpproxy's CA bundle file), no fd in the daemon.
 // The gpu and ionmemory plugins run beside them on vendor cgroup controllers simulated by directories
 // of the scratch dir (named as cgroup mounts in a mountinfo file of the test): their dirs go too.
 
@@ -23,6 +24,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createContainerManager } from '../../src/manager.ts';
 import { createGpuPlugin } from '../../src/plugins/gpu/plugin.ts';
 import { createIonMemoryPlugin } from '../../src/plugins/ionmemory/plugin.ts';
+import { createHttpProxyPlugin } from '../../src/plugins/httpproxy/plugin.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { HOOK_POINTS, syncHint, type DobbyPlugin, type HookPoint } from '../../src/plugins/types.ts';
 import { faultyPlugin } from '../helpers/faulty-plugin.ts';
@@ -75,12 +77,16 @@ const vendorCgroups = { gpu: join(scratch.dir, 'gpu-cgroup'), ion: join(scratch.
 const mountinfo = join(scratch.dir, 'mountinfo');
 for (const dir of Object.values(vendorCgroups)) mkdirSync(dir);
 writeFileSync(mountinfo, Object.entries(vendorCgroups).map(([controller, dir], i) => `${40 + i} 30 0:9${i} / ${dir} rw,relatime - cgroup cgroup rw,${controller}\n`).join(''));
+/** A built-in plugin with a host file per container (httpproxy's CA bundle), run before the faulty one. */
+const proxyDir = join(daemonDir, 'httpproxy');
+const PROXY_CA = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'proxy-ca.pem'), 'utf8');
 
 const registry = new PluginRegistry();
 registry.register(faultyPlugin((point) => (armed.kind === 'hook' && armed.point === point ? armed.how : null)));
 registry.register(keeper);
 registry.register(createGpuPlugin({ mountinfo }));
 registry.register(createIonMemoryPlugin({ mountinfo }));
+registry.register(createHttpProxyPlugin({ workDir: proxyDir }));
 
 const manager = createContainerManager({
   runtime,
@@ -123,7 +129,8 @@ async function lifecycle(f: Fault, end: 'exits' | 'stop' | 'force'): Promise<voi
   const { writeConfig } = await import('../helpers/bundle.ts');
   await writeConfig(bundle, { args, init: true }, (c) => {
     c['rdkPlugins'] = {
-      faulty: { required: true }, keeper: { required: true, dependsOn: ['faulty'] },
+      httpproxy: { required: true, data: { proxy: { host: 'proxy.test', port: 3128 }, proxyRootCACert: PROXY_CA } },
+      faulty: { required: true, dependsOn: ['httpproxy'] }, keeper: { required: true, dependsOn: ['faulty'] },
       gpu: { required: true, data: { memory: 4096 } }, ionmemory: { required: true, data: { defaultLimit: 8192 } },
     };
   });
@@ -150,6 +157,7 @@ async function lifecycle(f: Fault, end: 'exits' | 'stop' | 'force'): Promise<voi
   assert.deepEqual(cgroupDirsOf(id), [], 'a cgroup was left');
   assert.equal(held.has(id), false, 'the plugin resource was not released');
   for (const dir of Object.values(vendorCgroups)) assert.ok(!existsSync(join(dir, id)), `${dir}/${id} was left`);
+  if (existsSync(proxyDir)) assert.deepEqual(listed(proxyDir, id), [], 'httpproxy\'s CA bundle was left');
   const types = events.filter((e) => e.id === id && e.type !== 'hook').map((e) => e.type).join(' ');
   assert.match(types, /^(created started( paused resumed)* exited deleted|(created )?start-failed deleted)$/, `events: ${types}`);
 }
