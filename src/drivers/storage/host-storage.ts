@@ -18,6 +18,7 @@ export function hostStorage(options: HostStorageOptions = {}): StorageDriver {
     attach: (image) => loops.attach(image),
     attachedTo: (image) => loops.attachedTo(image),
     detach: (device) => loops.detach(device),
+    awaitRelease: (device) => loops.awaitRelease(device),
     mount: (m) => loops.mount(m.device, m.target, m.fstype, m.options),
     unmount: (target) => loops.unmount(target),
     mountsUnder: (dir) => loops.mountsUnder(dir),

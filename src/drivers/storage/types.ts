@@ -31,10 +31,23 @@ export interface StorageDriver {
   attach(image: string): Promise<string>;
   /** The loop devices the image is attached to now (`losetup -j`). */
   attachedTo(image: string): Promise<readonly string[]>;
-  /** Detaches the device; one still mounted is detached by the kernel once its last mount goes (autoclear). */
+  /**
+   * Detaches the device. One still mounted in this mount namespace is left to the kernel, which
+   * detaches it once its last mount goes (autoclear); any other is free when this resolves (a
+   * TIMEOUT error naming it if the kernel does not release it within a few seconds).
+   */
   detach(device: string): Promise<void>;
+  /**
+   * Resolves once the kernel has freed the device, e.g. an autoclear device whose last mount was in
+   * a mount namespace that ended; a TIMEOUT error naming it if that does not come within a few seconds.
+   */
+  awaitRelease(device: string): Promise<void>;
   mount(mount: LoopMount): Promise<void>;
-  /** Unmounts; a mount still busy is detached lazily (gone once nothing uses it). */
+  /**
+   * Unmounts; a mount still busy is detached lazily (gone once nothing uses it). The device under
+   * it may outlive this call (another mount namespace may hold it): `detach` or `awaitRelease` say
+   * when it is free.
+   */
   unmount(target: string): Promise<void>;
   /** Mount points at or below `dir` in this mount namespace, deepest first. */
   mountsUnder(dir: string): Promise<readonly string[]>;

@@ -8,7 +8,9 @@
 // postStart: the host-side mounts go, so only the container's mount namespace holds the images and
 // the loop devices (autoclear) are freed by the kernel the moment it ends, whatever ends it
 // (a stop, a crash, a daemon that is not there). preDestruction (Dobby's postStop): whatever a
-// start that failed early left mounted goes, and images that are not persistent are deleted.
+// start that failed early left mounted goes, the loop devices of images no other container of
+// ours uses are waited for until the kernel has freed them (the container is not reported gone
+// while its device is still attached), and images that are not persistent are deleted.
 
 import { chmod, chown, lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -58,6 +60,14 @@ export function createStoragePlugin(options: StoragePluginOptions): DobbyPlugin 
   const prepared = new Map<string, Prepared>();
   /** A postConstruction still running (e.g. past its time limit): teardown waits for it. */
   const inFlight = new Map<string, Promise<unknown>>();
+  /** The containers each image is mounted into (an image may be shared): its device is freed with the last. */
+  const imageUsers = new Map<string, Set<string>>();
+  const dropUser = (image: string, id: string): boolean => {
+    const users = imageUsers.get(image);
+    users?.delete(id);
+    if (users?.size === 0) imageUsers.delete(image);
+    return imageUsers.has(image);
+  };
   const dirOf = (id: string): string => join(options.mountsDir, id);
 
   /** Unmounts whatever is mounted under the container's directory and removes it (never recursively: nothing mounted is ever deleted). */
@@ -99,6 +109,7 @@ export function createStoragePlugin(options: StoragePluginOptions): DobbyPlugin 
         const target = join(dir, String(i));
         await mkdir(target, { mode: 0o711 });
         await mountLoopImage(driver, locks, { entry, field: `storage.data.loopback[${i}]`, ownerUid: owner.uid, target, signal: ctx.signal }, ctx.logger);
+        imageUsers.set(entry.source, (imageUsers.get(entry.source) ?? new Set()).add(ctx.id));
         targets.push(target);
         await ensureMountPoint(ctx.rootfs, entry.destination, 'directory');
         add({ destination: entry.destination, source: target, options: bindOptions(entry.flags, false) });
@@ -165,11 +176,23 @@ export function createStoragePlugin(options: StoragePluginOptions): DobbyPlugin 
       } catch {
         // Bad data never mounted anything; nothing more to undo.
       }
+      let unreleased: unknown = null;
+      for (const entry of data?.loopback ?? []) {
+        if (dropUser(entry.source, ctx.id)) continue;
+        // The container's mount namespace held the only mount: the kernel frees the device as it ends, a moment after the stop.
+        for (const device of await driver.attachedTo(entry.source)) {
+          await driver.awaitRelease(device).catch((err: unknown) => {
+            ctx.logger.error({ err, device, image: entry.source }, 'the loop device of the image was not freed');
+            unreleased ??= err;
+          });
+        }
+      }
       for (const entry of data?.loopback ?? []) {
         if (entry.persistent) continue;
         await rm(entry.source, { force: true });
         ctx.logger.info({ image: entry.source }, 'image removed (not persistent)');
       }
+      if (unreleased !== null) throw containerError(ctx.id, unreleased);
     },
   };
 }
