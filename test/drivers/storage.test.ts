@@ -1,9 +1,12 @@
 // The storage driver on the host's real tools: images made with mke2fs and tagged with their
 // owner, checked and repaired by e2fsck, refused when destroyed or someone else's; loop devices
-// attached, mounted and detached by the kernel once their last mount goes. Files in a scratch dir.
+// attached, mounted and detached by the kernel once their last mount goes (also when another mount
+// namespace held the mount a moment longer). Files in a scratch dir.
 // needs: root
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -78,6 +81,33 @@ describe('storage driver (real mke2fs, e2fsck, losetup, mount)', { concurrency: 
     }
     assert.deepEqual(await driver.mountsUnder(target), []);
     assert.deepEqual(await driver.attachedTo(image), []);
+  });
+
+  test('a device another mount namespace still holds after our unmount is reported detached only once that namespace lets go', async () => {
+    const image = join(scratch.dir, 'held.img');
+    await driver.createImage(image, 0, 4 * 1024 * 1024, 'ext4');
+    const target = join(scratch.dir, 'heldmnt');
+    mkdirSync(target);
+    const device = await driver.attach(image);
+    await driver.mount({ device, target, fstype: 'ext4', options: [] });
+    await driver.detach(device);
+    // As a container starting meanwhile does: its new mount namespace has a copy of our mount until it lets go.
+    const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'echo held; read line'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const gone = once(holder, 'exit');
+    try {
+      await once(holder.stdout, 'data');
+      await driver.unmount(target);
+      assert.deepEqual(await driver.attachedTo(image), [device], 'the other namespace still holds the device');
+      const detached = driver.detach(device);
+      holder.stdin.end();
+      await detached;
+      assert.deepEqual(await driver.attachedTo(image), []);
+    } finally {
+      holder.kill('SIGKILL');
+      await gone;
+      await driver.unmount(target).catch(() => undefined);
+      await driver.detach(device).catch(() => undefined);
+    }
   });
 
   test('a bad mount option fails the mount naming the tool\'s complaint', async () => {
