@@ -61,19 +61,23 @@ export function run(file: string, args: readonly string[], options: RunOptions =
       env: options.env ?? minimalEnv(),
       stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const }),
     });
+    // Our own timer rather than spawn's `timeout` option: Node clears that one only on exit, so a
+    // spawn that fails (ENOENT) kept the process alive for the whole time limit.
+    const timer = options.timeoutMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
     let settled = false;
     child.once('error', (error) => {
+      if (timer !== null) clearTimeout(timer);
       if (settled) return;
       settled = true;
       reject(error);
     });
     child.once(options.waitFor ?? 'close', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (timer !== null) clearTimeout(timer);
       if (settled) return;
       settled = true;
       resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });

@@ -1,0 +1,23 @@
+// run(): the time limit kills a tool that runs past it, and a tool that cannot be started leaves no timer
+// behind (spawn's own `timeout` option kept the process alive for the whole limit after an ENOENT).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { run } from '../../src/drivers/process.ts';
+
+test('a tool that runs past its time limit is killed with SIGKILL', async () => {
+  const result = await run('sleep', ['30'], { timeoutMs: 100 });
+  assert.equal(result.signal, 'SIGKILL');
+  assert.equal(result.code, null);
+});
+
+test('a tool that is not there rejects with ENOENT and keeps nothing alive for its time limit', () => {
+  // In a process of its own: it must exit as soon as the rejection is handled, not after the 60 s limit.
+  const script = `import { run } from ${JSON.stringify(new URL('../../src/drivers/process.ts', import.meta.url).href)};
+run('/nonexistent-dobby-tool', [], { timeoutMs: 60000 }).catch((e) => console.log(e.code));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(child.error, undefined, `the process did not exit by itself: ${String(child.error)}`);
+  assert.equal(child.stdout.trim(), 'ENOENT');
+  assert.equal(child.status, 0);
+});
