@@ -20,6 +20,7 @@ import { dataOf, containerError } from '../data-reader.ts';
 import { ensureMountPoint } from '../mount-point.ts';
 import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
 import { bindOptions, parseStorageData, STORAGE_PLUGIN, type StorageData } from './data.ts';
+import { ImageUsers } from './image-users.ts';
 import { ImageLocks, mountLoopImage } from './loop-image.ts';
 import { containerOwner, HOST_OWNER_FILES, resolveOwner, type HostIds, type OwnerFiles } from './owner.ts';
 
@@ -61,13 +62,7 @@ export function createStoragePlugin(options: StoragePluginOptions): DobbyPlugin 
   /** A postConstruction still running (e.g. past its time limit): teardown waits for it. */
   const inFlight = new Map<string, Promise<unknown>>();
   /** The containers each image is mounted into (an image may be shared): its device is freed with the last. */
-  const imageUsers = new Map<string, Set<string>>();
-  const dropUser = (image: string, id: string): boolean => {
-    const users = imageUsers.get(image);
-    users?.delete(id);
-    if (users?.size === 0) imageUsers.delete(image);
-    return imageUsers.has(image);
-  };
+  const imageUsers = new ImageUsers(`${options.mountsDir}.users`);
   const dirOf = (id: string): string => join(options.mountsDir, id);
 
   /** Unmounts whatever is mounted under the container's directory and removes it (never recursively: nothing mounted is ever deleted). */
@@ -109,7 +104,7 @@ export function createStoragePlugin(options: StoragePluginOptions): DobbyPlugin 
         const target = join(dir, String(i));
         await mkdir(target, { mode: 0o711 });
         await mountLoopImage(driver, locks, { entry, field: `storage.data.loopback[${i}]`, ownerUid: owner.uid, target, signal: ctx.signal }, ctx.logger);
-        imageUsers.set(entry.source, (imageUsers.get(entry.source) ?? new Set()).add(ctx.id));
+        await imageUsers.add(entry.source, ctx.id);
         targets.push(target);
         await ensureMountPoint(ctx.rootfs, entry.destination, 'directory');
         add({ destination: entry.destination, source: target, options: bindOptions(entry.flags, false) });
@@ -178,7 +173,7 @@ export function createStoragePlugin(options: StoragePluginOptions): DobbyPlugin 
       }
       let unreleased: unknown = null;
       for (const entry of data?.loopback ?? []) {
-        if (dropUser(entry.source, ctx.id)) continue;
+        if (await imageUsers.drop(entry.source, ctx.id)) continue;
         // The container's mount namespace held the only mount: the kernel frees the device as it ends, a moment after the stop.
         for (const device of await driver.attachedTo(entry.source)) {
           await driver.awaitRelease(device).catch((err: unknown) => {
