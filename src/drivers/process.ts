@@ -42,6 +42,7 @@ export interface RunOptions {
    * process behind that inherits its stdio (a detached exec), or 'close' would wait for that one.
    */
   readonly waitFor?: 'close' | 'exit';
+  /** Kills the tool with SIGKILL after this long; 0 or absent: no limit. */
   readonly timeoutMs?: number;
 }
 
@@ -64,7 +65,9 @@ export function run(file: string, args: readonly string[], options: RunOptions =
     });
     // Our own timer rather than spawn's `timeout` option: Node clears that one only on exit, so a
     // spawn that fails (ENOENT) kept the process alive for the whole time limit.
-    const timer = options.timeoutMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    // 0 (or none) is no limit, as it was for spawn's option.
+    const limit = options.timeoutMs ?? 0;
+    const timer = limit > 0 ? setTimeout(() => child.kill('SIGKILL'), limit) : null;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));

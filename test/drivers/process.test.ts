@@ -21,3 +21,8 @@ run('/nonexistent-dobby-tool', [], { timeoutMs: 60000 }).catch((e) => console.lo
   assert.equal(child.stdout.trim(), 'ENOENT');
   assert.equal(child.status, 0);
 });
+
+test('a time limit of 0 is no limit (a foreground exec runs as long as it takes)', async () => {
+  const result = await run('sh', ['-c', 'sleep 0.2; echo done'], { timeoutMs: 0 });
+  assert.deepEqual([result.code, result.signal, result.stdout], [0, null, 'done\n']);
+});
