@@ -137,7 +137,10 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createTestPlugin());
   const networkOf = settings.networkOf ?? ((): null => null);
   registry.register(createAppServicesPlugin({ access: new HostServiceAccess({ tag: 'AS', ...hostNetnsOf(settings) }), networkOf }));
-  registry.register(createThunderPlugin({ access: new HostServiceAccess({ tag: 'THUNDER', ...hostNetnsOf(settings) }), networkOf }));
+  registry.register(createThunderPlugin({
+    access: new HostServiceAccess({ tag: 'THUNDER', ...hostNetnsOf(settings) }), networkOf,
+    ...(settings.bridgeAddress === undefined ? {} : { bridgeAddress: settings.bridgeAddress }),
+  }));
 }
 
 /** Where storage mounts images and minidump keeps its buffers when not told: Dobby's /run/dobby. */
@@ -155,6 +158,8 @@ export interface BuiltinPluginSettings {
   readonly gamepad?: GamepadPluginOptions;
   /** The networking plugin's view of a container (appservicesrdk opens host ports to its address). */
   readonly networkOf?: NetworkOf;
+  /** The networking plugin's bridge address (thunder's THUNDER_ACCESS). */
+  readonly bridgeAddress?: () => string | null;
   /** A named namespace standing in for the host's firewall (tests; as the port manager's). */
   readonly hostNetns?: string;
 }
@@ -190,6 +195,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
       ...pluginSettingsFromEnv(process.env), stateDir: options.stateDir,
       gpu: { devNodes: extras.settings?.gpu?.devNodes ?? [] },
       networkOf: (id) => (plugins.get(NETWORKING_PLUGIN) as Partial<NetworkingPlugin> | undefined)?.addressOf?.(id) ?? null,
+      bridgeAddress: () => (plugins.get(NETWORKING_PLUGIN) as Partial<NetworkingPlugin> | undefined)?.bridgeIpv4 ?? null,
       ...(extras.portsHostNetns === undefined ? {} : { hostNetns: extras.portsHostNetns }),
       ...extras.builtinPlugins,
     });

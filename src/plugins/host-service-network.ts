@@ -23,4 +23,6 @@ export function natNetworkOf(networkOf: NetworkOf, id: string, plugin: string): 
 export interface HostServicePluginOptions {
   readonly access: HostServiceAccess;
   readonly networkOf: NetworkOf;
+  /** The nat bridge's IPv4 address as configured (settings network.addressRange); null: Dobby's 100.64.11.1. */
+  readonly bridgeAddress?: () => string | null;
 }

@@ -3,10 +3,10 @@
 // fake port driver. Random lifecycles of nat containers with portForwarding, each with one fault
 // injected (a runtime call, a plugin hook, a network set-up batch, a port add), always end with every
 // caller answered, and after everything settles nothing is leaked: no container, record or fd on the
-// host, no link, firewall rule or sysctl change, no lease, no port.
+// host, no link, firewall rule or sysctl change, no lease, no port, no dnsmasq resolv.conf file.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -65,8 +65,9 @@ function system() {
   let fault: Fault = { kind: 'none' };
   let networkCalls = 0;
   const networkFault = (): boolean => fault.kind === 'network' && ++networkCalls === fault.at;
+  const networkDir = join(dir, `net-${++worlds}`);
   const networking = createNetworkingPlugin({
-    stateDir: join(dir, `net-${++worlds}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0'],
+    stateDir: networkDir, bridgeName: 'fakebr0', externalInterfaces: ['ext0'],
     drivers: {
       ip: faultyIp(ip, { ip: networkFault }), firewall: faultyFirewall(fw, { firewall: networkFault }),
       linkFilter: faultyLinkFilter(new FakeLinkFilter(), { linkFilter: networkFault }), sysctl, netnsIdentity: async (path) => path,
@@ -111,6 +112,7 @@ function system() {
   });
   return {
     fakes, ip, fw, sysctl, networking, manager, ports, portDriver,
+    resolvFiles: (): string[] => (existsSync(join(networkDir, 'resolv')) ? readdirSync(join(networkDir, 'resolv')) : []),
     arm(f: Fault): void {
       fault = f;
       networkCalls = 0;
@@ -126,7 +128,7 @@ function system() {
   };
 }
 
-function bundleFor(id: string, port: number): string {
+function bundleFor(id: string, port: number, dnsmasq: boolean): string {
   const bundle = join(dir, id);
   mkdirSync(join(bundle, 'rootfs'), { recursive: true });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify({
@@ -134,7 +136,7 @@ function bundleFor(id: string, port: number): string {
     linux: { namespaces: [{ type: 'network' }, { type: 'pid' }, { type: 'mount' }] },
     rdkPlugins: {
       faulty: { required: true },
-      networking: { required: true, dependsOn: ['faulty'], data: { type: 'nat', portForwarding: { hostToContainer: [{ port, protocol: 'tcp' }] } } },
+      networking: { required: true, dependsOn: ['faulty'], data: { type: 'nat', dnsmasq, portForwarding: { hostToContainer: [{ port, protocol: 'tcp' }] } } },
     },
   }));
   return bundle;
@@ -153,7 +155,7 @@ test('lifecycles of nat containers with ports, a fault in any layer, leak nothin
         let n = 0;
         for (const [fault, end] of runs) {
           const id = `sys${++n}`;
-          const bundle = bundleFor(id, 8000 + n);
+          const bundle = bundleFor(id, 8000 + n, n % 2 === 1);
           const deleted = firstValueFrom(s.manager.events$.pipe(filter((e) => e.id === id && e.type === 'deleted'), timeout(5_000)));
           s.arm(fault);
           let descriptor: number | null = null;
@@ -167,6 +169,7 @@ test('lifecycles of nat containers with ports, a fault in any layer, leak nothin
             assert.notEqual(s.networking.addressOf(id), null, `${id}: no address while running`);
             for (let i = 0; i < 50 && s.ports.listPorts().length === 0; i++) await new Promise((r) => setTimeout(r, 2));
             assert.deepEqual(s.ports.listPorts().map((p) => p.spec.parentPort), [8000 + n], `${id}: its portForwarding is not applied`);
+            assert.deepEqual(s.resolvFiles(), n % 2 === 1 ? [`${id}.conf`] : [], `${id}: dnsmasq's resolv.conf file`);
           }
           if (descriptor !== null) {
             if (end === 'exits') s.fakes.host.exit(id, 3);
@@ -179,6 +182,7 @@ test('lifecycles of nat containers with ports, a fault in any layer, leak nothin
           assert.deepEqual(s.ports.listPorts(), [], `${id}: a port outlived its container`);
           assert.equal(s.portDriver.active.size, 0, `${id}: the port driver still forwards`);
           assert.equal(s.networking.addressOf(id), null, `${id}: the address lease is still held`);
+          assert.deepEqual(s.resolvFiles(), [], `${id}: its dnsmasq resolv.conf file is still there`);
         }
         s.fakes.host.assertClean();
         assert.equal(await s.hostState(), before, 'links, firewall rules or sysctls were left changed');

@@ -38,6 +38,9 @@ describe('networking data', () => {
     assert.equal(warnings.length, 2);
     assert.match(warnings.join('\n'), /networking\.data\.holes/);
     assert.match(warnings.join('\n'), /multicastForwarding is not supported/);
+    // What is built is no longer a warning; dnsmasq where Dobby ignores it is.
+    assert.deepEqual(parseNetworkingData({ type: 'nat', dnsmasq: true, interContainer: [{ direction: 'in', port: 80, localhostMasquerade: true }] }).warnings, []);
+    assert.match(parseNetworkingData({ type: 'open', dnsmasq: true }).warnings.join('\n'), /networking\.data\.dnsmasq is for "type": "nat" only .* ignored for "open"/);
   });
 
   test('bad input names the field', () => {
@@ -56,6 +59,8 @@ describe('networking data', () => {
     rejects({ type: 'nat', portForwarding: { containerToHost: [{ port: 80, protocol: 'icmp' }] } }, /portForwarding\.containerToHost\[0\]\.protocol/);
     rejects({ type: 'nat', portForwarding: [] }, /portForwarding must be an object/);
     rejects({ type: 'nat', multicastForwarding: [{ ip: 'nope', port: 1 }] }, /multicastForwarding\[0\]\.ip/);
+    rejects({ type: 'nat', dnsmasq: 'yes' }, /networking\.data\.dnsmasq is "yes"; it must be true or false/);
+    rejects({ type: 'nat', interContainer: [{ direction: 'out', port: 80, localhostMasquerade: 1 }] }, /interContainer\[0\]\.localhostMasquerade is 1; it must be true or false/);
   });
 
   test('any port outside 1-65535 or non-integer is refused, any inside accepted', () => {

@@ -100,6 +100,7 @@ export function parseNetworkingData(input: unknown): ParsedNetworkingData {
   const ipv6 = bool(input, 'ipv6', 'ipv6', false);
   if (!ipv4 && !ipv6) ipv4 = true;
   const dnsmasq = bool(input, 'dnsmasq', 'dnsmasq', false);
+  if (dnsmasq && type !== 'nat') warnings.push(`${FIELD}.dnsmasq is for "type": "nat" only (as in Dobby) and is ignored for "${type}"`);
 
   const pf = input['portForwarding'];
   if (pf !== undefined && pf !== null && !isRecord(pf)) bad('portForwarding', 'must be an object with hostToContainer, containerToHost and localhostMasquerade');
@@ -126,7 +127,6 @@ export function parseNetworkingData(input: unknown): ParsedNetworkingData {
     const direction = typeof d === 'string' ? d.toLowerCase() : d;
     if (direction !== 'in' && direction !== 'out') bad(`${field}.direction`, `is ${JSON.stringify(d) ?? 'missing'}; it must be "in" (a server port other containers reach) or "out" (a port this container connects to)`);
     const localhostMasquerade = bool(e, 'localhostMasquerade', `${field}.localhostMasquerade`, false);
-    if (localhostMasquerade) warnings.push(`${FIELD}.${field}.localhostMasquerade is not supported yet and is ignored`);
     return { direction, port: port(e['port'], `${field}.port`), protocol: protocol(e['protocol'], `${field}.protocol`), localhostMasquerade };
   });
   if (type !== 'nat' && interContainer.length > 0) bad('interContainer', `needs "type": "nat" (containers talk to each other over the bridge); this one is "${type}"`);

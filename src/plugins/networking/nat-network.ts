@@ -16,7 +16,8 @@ import { StartAbort } from '../types.ts';
 import type { NetworkingData } from './data.ts';
 import { containerMac, portRules } from './link-rules.ts';
 import { BRIDGE_NF_SYSCTLS, NatBridge, VETH_PREFIX, deleteLinks, errorText, type NatBridgeOptions } from './nat-bridge.ts';
-import { antiSpoofRules, containerRules, containerTag, insertChanges, type ChainNames } from './rules.ts';
+import { applyLocalhostMasquerade, localhostMasqueradeChanges, type InsideDrivers } from './localhost-masquerade.ts';
+import { antiSpoofRules, containerRules, containerTag, dnsRules, insertChanges, type ChainNames } from './rules.ts';
 
 /** What the port manager (and GetInfo) needs to know about a container's network. */
 export interface ContainerNetwork {
@@ -42,6 +43,8 @@ export interface NatNetworkOptions extends NatBridgeOptions {
   readonly hostNetns: string | null;
   /** Tells namespaces apart (default: the nsfs inode); fakes give their own. */
   readonly netnsIdentity?: (path: string) => Promise<string>;
+  /** The firewall and sysctls inside a container (interContainer localhostMasquerade); null: none to be had. */
+  readonly inside?: ((pid: number) => InsideDrivers) | null;
 }
 
 async function inodeOf(path: string): Promise<string> {
@@ -142,6 +145,7 @@ export class NatNetwork {
       if (!this.#bridge.ready) {
         try {
           await this.#bridge.up();
+          await this.#routeLocalnetOnBridge(logger);
         } catch (err) {
           await this.#releaseLocked(id, logger).catch((undoErr: unknown) => logger.error({ err: errorText(undoErr) }, 'undoing the bridge set-up failed too'));
           throw err;
@@ -222,6 +226,7 @@ export class NatNetwork {
       const address = has ? (family === 4 ? address4 : address6) : null;
       const rules = [
         ...antiSpoofRules({ id, family, veth, address, names }),
+        ...(has && family === 4 && data.dnsmasq ? dnsRules({ id, bridge, bridgeAddress: this.#bridge.address(4), address: address4, veth, names }) : []),
         ...(has ? containerRules({
           id, family, bridge, subnet: this.#bridge.subnet(family), bridgeAddress: this.#bridge.address(family),
           address: address as string, interContainer: data.interContainer, names,
@@ -229,8 +234,37 @@ export class NatNetwork {
       ];
       await this.#bridge.applyRules(family, insertChanges(rules), id);
     }));
-    logger.info({ ipv4: network.ipv4, ipv6: network.ipv6, veth, bridge }, 'nat network attached');
+    await this.#localhostMasquerade(id, pid, network.ipv4, data, logger);
+    logger.info({ ipv4: network.ipv4, ipv6: network.ipv6, veth, bridge, dnsmasq: data.dnsmasq && v4 }, 'nat network attached');
     return network;
+  }
+
+  /**
+   * As Dobby, the bridge takes DNATs to the host's 127.0.0.1 (dnsmasq, containerToHost): it goes with
+   * the bridge, and the bridge's rules let nothing else reach loopback. A failure is only logged (as
+   * Dobby): what needs it then gets no answer.
+   */
+  async #routeLocalnetOnBridge(logger: Logger): Promise<void> {
+    const key = `net.ipv4.conf.${this.#o.bridge}.route_localnet`;
+    try {
+      await this.#o.sysctl.set(key, '1');
+    } catch (err) {
+      logger.warn({ err: errorText(err) }, `could not set ${key}: nat containers cannot reach the host's 127.0.0.1 (dnsmasq, containerToHost)`);
+    }
+  }
+
+  async #localhostMasquerade(id: string, pid: number, address: string | null, data: NetworkingData, logger: Logger): Promise<void> {
+    if (!data.interContainer.some((e) => e.localhostMasquerade)) return;
+    if (address === null) {
+      logger.warn('networking.data.interContainer localhostMasquerade is IPv4 only (as in Dobby) and this container has no IPv4: ignored');
+      return;
+    }
+    const changes = localhostMasqueradeChanges({ subnet: this.#bridge.subnet(4), address, bridgeAddress: this.#bridge.address(4), interContainer: data.interContainer });
+    const inside = this.#o.inside;
+    if (inside === undefined || inside === null) {
+      throw new DobbyError('INTERNAL', `container '${id}': interContainer localhostMasquerade needs the firewall inside the container, which this networking plugin was not given`, { containerId: id });
+    }
+    await applyLocalhostMasquerade(inside(pid), changes, CONTAINER_INTERFACE, id);
   }
 
   /**

@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Subject, type Observable } from 'rxjs';
-import { AddressAllocator, checkIpv6Prefix, parseIpv4Range } from '../../drivers/network/address-allocator.ts';
+import { AddressAllocator, bridgeIpv4, checkIpv6Prefix, ipv4ToString, parseIpv4Range } from '../../drivers/network/address-allocator.ts';
 import { Ebtables, type LinkFilter } from '../../drivers/network/ebtables.ts';
 import { Iptables, type Firewall } from '../../drivers/network/firewall.ts';
 import { IpCommands, assertLinkName, type IpDriver } from '../../drivers/network/ip.ts';
@@ -25,6 +25,8 @@ import { DobbyError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
 import { parseNetworkingData, type NetworkingData } from './data.ts';
+import { missingResolver, ResolvFiles } from './dns-forwarding.ts';
+import { insideDrivers, type InsideDrivers } from './localhost-masquerade.ts';
 import { NatNetwork, type ContainerNetwork } from './nat-network.ts';
 
 export type { ContainerNetwork } from './nat-network.ts';
@@ -60,6 +62,8 @@ export interface NetworkingPluginOptions {
   readonly drivers?: {
     readonly ip?: IpDriver; readonly firewall?: Firewall; readonly linkFilter?: LinkFilter | null; readonly sysctl?: Sysctl; readonly exec?: NetExec;
     readonly netnsIdentity?: (path: string) => Promise<string>;
+    /** The firewall and sysctls inside a container (interContainer localhostMasquerade); null: none. */
+    readonly inside?: ((pid: number) => InsideDrivers) | null;
   };
 }
 
@@ -75,6 +79,8 @@ export interface NetworkingPlugin extends DobbyPlugin {
   /** The nat machinery (tests look at its chain names). */
   readonly nat: NatNetwork;
   readonly bridgeName: string;
+  /** The bridge's IPv4 address, from the configured range (what containers reach the host at). */
+  readonly bridgeIpv4: string;
 }
 
 export const DEFAULT_BRIDGE = 'dobby0';
@@ -108,12 +114,23 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   const ebtables = options.ebtables === undefined ? 'ebtables' : options.ebtables;
   const linkFilter = options.drivers?.linkFilter !== undefined ? options.drivers.linkFilter : ebtables === null ? null : new Ebtables(exec, { binary: ebtables });
   const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
+  // Real tools inside containers only with the real host tools: fake pids could name real processes.
+  const inside = options.drivers?.inside !== undefined ? options.drivers.inside
+    : options.drivers?.firewall === undefined || options.drivers.exec !== undefined ? (pid: number) => insideDrivers(exec, pid, options.iptables) : null;
+  const bridgeAddress = ipv4ToString(bridgeIpv4(range));
+  const resolvFiles = new ResolvFiles(join(options.stateDir, 'resolv'));
   const nat = new NatNetwork({
-    bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, linkFilter, sysctl, hostNetns, logger,
+    bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, linkFilter, sysctl, hostNetns, logger, inside,
     ...(options.ipv6 === false ? { ipv6: false } : {}),
     ...(options.drivers?.netnsIdentity === undefined ? {} : { netnsIdentity: options.drivers.netnsIdentity }),
   });
   const others = new Map<string, ContainerNetwork>();
+  const warnWithoutResolver = async (ctx: HookContext): Promise<void> => {
+    const missing = await missingResolver(exec).catch(() => []);
+    if (missing.length > 0) {
+      ctx.logger.warn({ missing }, `networking.data.dnsmasq: nothing in the host's network namespace listens on 127.0.0.1:53 (${missing.join(', ')}), so the container's DNS queries to ${bridgeAddress} get no answer: run a DNS server or forwarder (dnsmasq, unbound) on 127.0.0.1:53`);
+    }
+  };
   const events = new Subject<NetworkEvent>();
 
   const parse = (ctx: HookContext): NetworkingData => {
@@ -136,6 +153,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     await nat.settled(ctx.id);
     const had = nat.get(ctx.id) !== null || others.has(ctx.id);
     others.delete(ctx.id);
+    resolvFiles.remove(ctx.id);
     await nat.detach(ctx.id, ctx.logger);
     if (had) events.next({ type: 'detached', id: ctx.id });
   };
@@ -145,6 +163,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     hookHints: HookHint.PostConstructionSync | HookHint.PreStartSync | HookHint.PostStopSync | HookHint.PreDestructionSync,
     awaitedTeardown: true,
     bridgeName,
+    bridgeIpv4: bridgeAddress,
     nat,
     events$: events.asObservable(),
     addressOf: (id) => nat.get(id) ?? others.get(id) ?? null,
@@ -153,9 +172,14 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       const data = parse(ctx);
       if (data.type === 'open') return;
       startState.addNamespace('network');
-      if (data.type === 'nat' && existsSync(RESOLV_CONF)) {
-        startState.addMount({ destination: RESOLV_CONF, type: 'bind', source: RESOLV_CONF, options: ['ro', 'rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] });
+      if (data.type !== 'nat') return;
+      const mount = { destination: RESOLV_CONF, type: 'bind', options: ['ro', 'rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] };
+      if (data.dnsmasq && data.ipv4) {
+        startState.addMount({ ...mount, source: resolvFiles.write(ctx.id, bridgeAddress) });
+        return;
       }
+      if (data.dnsmasq) ctx.logger.warn('networking.data.dnsmasq: the kernel cannot DNAT IPv6 to the host\'s ::1, so an IPv6-only container gets no DNS forwarding; it gets the host\'s /etc/resolv.conf (add "ipv4": true for the forwarder)');
+      if (existsSync(RESOLV_CONF)) startState.addMount({ ...mount, source: RESOLV_CONF });
     },
 
     async preStart(ctx) {
@@ -164,6 +188,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       // Both check first that the container has a namespace of its own (a StartAbort otherwise).
       if (data.type === 'nat') {
         network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger, ctx.signal);
+        if (data.dnsmasq && network.ipv4 !== null) await warnWithoutResolver(ctx);
       } else if (data.type === 'none') {
         // crun (and runc) bring lo up in a new namespace already; this makes sure of it for any runtime.
         await ip.apply(pidTarget(ctx.pid), [{ op: 'up', link: 'lo' }], ctx.id);

@@ -10,7 +10,8 @@
 // Order is what makes the source checks hold whatever order containers start in: `<prefix>-INPUT`
 // and `<prefix>-FORWARD` first jump to `<prefix>-ANTISPOOF` for anything from the bridge, and only
 // then (FORWARD) to `<prefix>-INTER`, where the containers' ACCEPTs keyed on a source address live.
-// A container's rules only ever go into ANTISPOOF and INTER, never above those jumps.
+// A container's rules only ever go into ANTISPOOF and INTER, never above those jumps, but for its
+// dnsmasq ACCEPT, which is keyed on its own bridge port (physdev) and so holds wherever it sits.
 
 import type { Family, FirewallChange, FirewallRule, Table } from '../../drivers/network/firewall.ts';
 import type { InterContainerEntry } from './data.ts';
@@ -83,6 +84,10 @@ export function bridgeRules(input: BridgeRuleInput): FirewallRule[] {
   // First of all: whatever comes from the bridge meets the source checks.
   const out: FirewallRule[] = [
     { table: 'filter', chain: names.input, rule: withTag(['-i', bridge, '-j', names.antispoof], tag) },
+    // The bridge has route_localnet=1 (dnsmasq and containerToHost DNAT to 127.0.0.1, as Dobby): the
+    // host's loopback then takes only what one of those DNATs sent there, never a packet a container
+    // (with CAP_NET_RAW) addressed to 127.x itself.
+    ...(input.family === 4 ? [{ table: 'filter' as const, chain: names.input, rule: withTag(['-d', '127.0.0.0/8', '-i', bridge, '-m', 'conntrack', '!', '--ctstate', 'DNAT', '--ctdir', 'ORIGINAL', '-j', 'DROP'], tag) }] : []),
     fwd(['-i', bridge, '-j', names.antispoof]),
     fwd(['-i', bridge, '-o', bridge, '-j', names.inter]),
   ];
@@ -149,6 +154,37 @@ export function containerRules(input: ContainerRuleInput): FirewallRule[] {
     }
   }
   return out;
+}
+
+export const DNS_PORT = 53;
+
+export interface DnsRuleInput {
+  readonly id: string;
+  readonly bridge: string;
+  readonly bridgeAddress: string;
+  /** The container's IPv4 address and its host-side veth. */
+  readonly address: string;
+  readonly veth: string;
+  readonly names: ChainNames;
+}
+
+/**
+ * Dobby's `dnsmasq`: the container's DNS queries to the bridge address (udp and tcp 53) go to the
+ * host's resolver on 127.0.0.1:53, and the host takes them in whatever its INPUT policy. The
+ * ACCEPT names the container's bridge port (physdev), which no other container can forge, so its
+ * place in the chain (above the source checks) cannot let anything else in. IPv4 only: the kernel
+ * never DNATs to ::1.
+ */
+export function dnsRules(input: DnsRuleInput): FirewallRule[] {
+  const { bridge, names } = input;
+  const tag = ['-m', 'comment', '--comment', containerTag(input.id)];
+  return (['udp', 'tcp'] as const).flatMap((proto): FirewallRule[] => {
+    const match = ['-p', proto, '-m', proto, '--dport', String(DNS_PORT)];
+    return [
+      { table: 'nat', chain: names.prerouting, rule: withTag(['-s', `${input.address}/32`, '-d', `${input.bridgeAddress}/32`, '-i', bridge, ...match, '-j', 'DNAT', '--to-destination', `127.0.0.1:${DNS_PORT}`], tag) },
+      { table: 'filter', chain: names.input, rule: withTag(['-s', `${input.address}/32`, '-d', '127.0.0.1/32', '-i', bridge, ...match, '-m', 'physdev', '--physdev-in', input.veth, '-j', 'ACCEPT'], tag) },
+    ];
+  });
 }
 
 export interface AntiSpoofInput {

@@ -1,5 +1,6 @@
 // The `thunder` plugin (Dobby's Thunder): the container reaches the host's Thunder (WPEFramework)
-// on port 9998. With the networking plugin's nat network, `THUNDER_ACCESS` is the bridge address and
+// on port 9998. With the networking plugin's nat network, `THUNDER_ACCESS` is the bridge address (from
+// the configured range, known before the network is there) and
 // the host rules (src/drivers/ports/host-service-access.ts, chains of the container's own) DNAT that
 // port, and only it, to the host's 127.0.0.1:9998; otherwise `THUNDER_ACCESS=127.0.0.1:9998`.
 // Thunder's `/tmp/communicator` socket (and, when `trusted`, SecurityAgent's token socket) is bound
@@ -21,7 +22,7 @@ import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
 import { parseThunderData, THUNDER_PLUGIN } from './data.ts';
 
 export const THUNDER_PORT = 9998;
-/** Dobby's bridge address, which THUNDER_ACCESS names for a nat container. */
+/** Dobby's bridge address, which THUNDER_ACCESS names for a nat container when the networking plugin says none. */
 export const THUNDER_BRIDGE_ADDRESS = '100.64.11.1';
 const COMMUNICATOR = '/tmp/communicator';
 const SECURITY_TOKEN_SOCKET = '/tmp/SecurityAgent/token';
@@ -51,7 +52,8 @@ export function createThunderPlugin(options: HostServicePluginOptions): DobbyPlu
     async postConstruction(ctx, startState) {
       const data = dataOf(ctx, parseThunderData);
       const nat = (await networkingType(ctx)) === 'nat';
-      startState.addEnvironmentVariable(`THUNDER_ACCESS=${nat ? THUNDER_BRIDGE_ADDRESS : '127.0.0.1'}:${THUNDER_PORT}`);
+      const bridge = options.bridgeAddress?.() ?? THUNDER_BRIDGE_ADDRESS;
+      startState.addEnvironmentVariable(`THUNDER_ACCESS=${nat ? bridge : '127.0.0.1'}:${THUNDER_PORT}`);
       const sockets = [...(data.trusted ? [SECURITY_TOKEN_SOCKET] : []), COMMUNICATOR];
       for (const socket of sockets) {
         if (!(await isSocket(socket))) {
