@@ -4,7 +4,8 @@
 // own localhost, and no other host port; stop, a crash of the container and a failed start leave the
 // host as before; a second driver (a restarted daemon) removes rules it did not make. thunder: the
 // host's 127.0.0.1:9998 at the bridge address and THUNDER_ACCESS naming it, no other port; without
-// nat THUNDER_ACCESS is localhost and no rule is made. Bad data names the field.
+// nat THUNDER_ACCESS is localhost and no rule is made. Bad data names the field. The range is not
+// Dobby's (as settings network.addressRange may give): the bridge address comes from it.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ const scratch = makeScratch();
 const net = await makeTestNetwork();
 const plugin = createNetworkingPlugin({
   stateDir: join(scratch.dir, 'daemon', 'network'), hostNetns: net.hostNs, bridgeName: `dab${net.tag}`, externalInterfaces: [HOST_EXT_IFACE],
+  addressRange: '100.64.78.0/24',
 });
 const options = parseDaemonArgs(['--state-dir', join(scratch.dir, 'daemon'), '--skip-host-check', '--stop-grace', '1'], {}, 2);
 assert.ok(options !== 'help');
@@ -162,6 +164,7 @@ describe('thunder through dobbyd and the networking plugin', { concurrency: 1, t
       const network = plugin.addressOf(id);
       assert.ok(network !== null && network.ipv4 !== null && network.bridgeIpv4 !== null);
       const env = await environOf(pid);
+      assert.equal(network.bridgeIpv4, '100.64.78.1');
       assert.equal(env.get('THUNDER_ACCESS'), `${network.bridgeIpv4}:9998`, JSON.stringify([...env]));
       if (!crash) {
         for (const port of [9998, 9997]) await net.serve(net.hostNs, '127.0.0.1', port);

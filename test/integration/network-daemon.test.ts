@@ -48,7 +48,7 @@ after(() => daemon.close());
 async function natBundle(id: string, required: boolean, network: Record<string, unknown> | null = { type: 'network' }): Promise<string> {
   const bundle = await makeBundle(join(scratch.bundlesDir, id), { args: ['/bin/sleep', '1000'], init: true });
   await writeConfig(bundle, { args: ['/bin/sleep', '1000'], init: true }, (config) => {
-    config['rdkPlugins'] = { networking: { required, data: { type: 'nat', ipv4: true, dnsmasq: true } } };
+    config['rdkPlugins'] = { networking: { required, data: { type: 'nat', ipv4: true } } };
     const linux = config['linux'] as { namespaces: Record<string, unknown>[] };
     linux.namespaces = [...linux.namespaces.filter((n) => n['type'] !== 'network'), ...(network === null ? [] : [network])];
   });
