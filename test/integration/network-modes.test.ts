@@ -272,11 +272,12 @@ describe('networking modes around real containers', { concurrency: 1 }, () => {
     assert.equal(await net.snapshot(), before);
   });
 
-  test('a container that died while no daemon watched: the next daemon frees its address and rules at its first nat start', async () => {
+  test('a container that died while no daemon watched: the next daemon frees its address and rules (its dnsmasq ones too) at its first nat start', async () => {
     const before = await net.snapshot();
     const first = plugin();
-    const dead = await create({ type: 'nat', interContainer: [{ direction: 'in', port: 7600 }] }, 'dead');
+    const dead = await create({ type: 'nat', dnsmasq: true, interContainer: [{ direction: 'in', port: 7600 }] }, 'dead');
     await start(first, dead);
+    assert.match(await net.inHost(['iptables-save']), new RegExp(`--dport 53 .*dobby-net:${dead.id}`));
     const deadAddress = first.addressOf(dead.id)?.ipv4;
     // The daemon is gone (no hooks run) and the container dies: the kernel takes its veth pair.
     await runtime.delete(dead.id, { force: true });

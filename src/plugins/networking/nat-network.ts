@@ -1,6 +1,7 @@
 // nat networking, per container: a veth pair moved into its namespace (its end with a MAC of ours),
 // an address from the allocator, a default route via the bridge, its source checks (iptables and
-// ebtables) and inter-container rules. The bridge itself (nat-bridge.ts) comes with the first
+// ebtables), inter-container rules (with localhostMasquerade, rules inside its namespace too) and
+// dnsmasq's DNAT to the host's resolver. The bridge itself (nat-bridge.ts) comes with the first
 // container and goes with the last one, on every path (a failed start included).
 
 import { stat } from 'node:fs/promises';
