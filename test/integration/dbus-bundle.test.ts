@@ -8,9 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import { filter, firstValueFrom, ReplaySubject, timeout } from 'rxjs';
 import type { LifecycleEvent, LifecycleEventType } from '../../src/bus.ts';
 import { consoleLogPath } from '../../src/actors/container-actors.ts';
@@ -29,6 +27,7 @@ import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { HookHint } from '../../src/plugins/types.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
 import { makeScratch } from '../helpers/scratch.ts';
+import { warningLog } from '../helpers/warnings.ts';
 import { call, serve, startWithFd, testBus, type TestBus } from '../api/harness.ts';
 import { createLoggingPlugin } from '../../src/plugins/logging.ts';
 
@@ -40,14 +39,7 @@ const recordsDir = join(daemonDir, 'containers');
 const runtime = new OciCliRuntime({ binary: 'crun', root: dirs.runtimeRoot });
 const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
 /** The daemon's warnings, to see what it says it did instead. */
-const warnings: { containerId?: string; msg?: string }[] = [];
-const warningLogger = pino({ level: 'warn' }, new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line !== '') warnings.push(JSON.parse(line) as { containerId?: string; msg?: string });
-    done();
-  },
-}));
-const warned = (id: string, message: RegExp): boolean => warnings.some((w) => w.containerId === id && message.test(w.msg ?? ''));
+const { logger: warningLogger, warnings, warned } = warningLog();
 
 // As on a host without DobbyInit: this machine has one, and tests must not touch the host.
 const manager = createContainerManager({

@@ -10,9 +10,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import pino from 'pino';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { parseDaemonArgs } from '../../src/daemon-options.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
@@ -23,6 +21,7 @@ import { makeBundle, writeConfig } from '../helpers/bundle.ts';
 import { dnsQuery, startDnsResponder } from '../helpers/dns.ts';
 import { HOST_EXT_IFACE, makeTestNetwork } from '../helpers/netns.ts';
 import { makeScratch } from '../helpers/scratch.ts';
+import { warningLog } from '../helpers/warnings.ts';
 
 const scratch = makeScratch();
 const net = await makeTestNetwork();
@@ -32,14 +31,7 @@ const networkDir = join(scratch.dir, 'daemon', 'network');
 const plugin = createNetworkingPlugin({
   stateDir: networkDir, hostNetns: net.hostNs, bridgeName: `dl${net.tag}`, externalInterfaces: [HOST_EXT_IFACE], addressRange: RANGE,
 });
-const warnings: { containerId?: string; msg?: string }[] = [];
-const logger = pino({ level: 'warn' }, new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line !== '') warnings.push(JSON.parse(line) as { containerId?: string; msg?: string });
-    done();
-  },
-}));
-const warned = (id: string, message: RegExp): boolean => warnings.some((w) => w.containerId === id && message.test(w.msg ?? ''));
+const { logger, warnings, warned } = warningLog();
 /** A plugin of the test's whose preStart fails: it runs after networking (Dobby orders unknown plugins last). */
 const failing: DobbyPlugin = { name: 'failprestart', hookHints: HookHint.PreStartSync, preStart: () => false };
 const options = parseDaemonArgs(['--state-dir', join(scratch.dir, 'daemon'), '--skip-host-check', '--stop-grace', '1'], {}, 2);
