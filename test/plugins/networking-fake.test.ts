@@ -28,6 +28,8 @@ interface World {
   readonly links: FakeLinkFilter;
   readonly sysctl: FakeSysctl;
   readonly plugin: NetworkingPlugin;
+  /** The firewall and sysctls inside each container (localhostMasquerade), by pid. */
+  readonly inside: Map<number, { readonly fw: FakeFirewall; readonly sysctl: FakeSysctl }>;
   /** Fail the n-th driver call from now (counting ip and firewall batches together); null: none. */
   failAt: number | null;
   calls: number;
@@ -42,7 +44,7 @@ function world(): World {
   fw.seed(4, 'nat', 'POSTROUTING', ['-d', '198.51.100.8/32', '-j', 'RETURN']);
   fw.seed(6, 'filter', 'FORWARD', ['-s', '2001:db8:99::7/128', '-j', 'DROP']);
   const sysctl = new FakeSysctl();
-  const w: World = { ip, fw, links: new FakeLinkFilter(), sysctl, failAt: null, calls: 0, tearingDown: false, plugin: undefined as unknown as NetworkingPlugin };
+  const w: World = { ip, fw, links: new FakeLinkFilter(), sysctl, inside: new Map(), failAt: null, calls: 0, tearingDown: false, plugin: undefined as unknown as NetworkingPlugin };
   const fault = (): boolean => {
     if (w.tearingDown) return false;
     w.calls++;
@@ -53,6 +55,11 @@ function world(): World {
     drivers: {
       ip: faultyIp(ip, { ip: fault }), firewall: faultyFirewall(fw, { firewall: fault }), linkFilter: faultyLinkFilter(w.links, { linkFilter: fault }), sysctl,
       netnsIdentity: async (path) => path,
+      inside: (pid) => {
+        const drivers = { fw: new FakeFirewall(), sysctl: new FakeSysctl({ 'net.ipv4.conf.eth0.route_localnet': '0' }) };
+        w.inside.set(pid, drivers);
+        return { firewall: faultyFirewall(drivers.fw, { firewall: fault }), sysctl: drivers.sysctl };
+      },
     },
   });
   return w;
@@ -70,7 +77,10 @@ const dataArb = fc.oneof(
   fc.record({
     type: fc.constant('nat'),
     ipv6: fc.boolean(),
-    interContainer: fc.array(fc.record({ direction: fc.constantFrom('in', 'out'), port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom('tcp', 'udp') }), { maxLength: 3 }),
+    dnsmasq: fc.boolean(),
+    interContainer: fc.array(fc.record({
+      direction: fc.constantFrom('in', 'out'), port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom('tcp', 'udp'), localhostMasquerade: fc.boolean(),
+    }), { maxLength: 3 }),
   }),
 );
 
@@ -253,6 +263,49 @@ describe('networking plugin over fakes', () => {
     assert.equal(w.sysctl.values.get('net.bridge.bridge-nf-call-ip6tables'), '1');
     await stopOne(w, 'icc', 83, { type: 'nat' });
     assert.equal(await hostState(w), before);
+  });
+
+  test('dnsmasq and localhostMasquerade in the fake: the DNS DNAT and ACCEPT on the host, Dobby\'s rules inside; none of it without IPv4 or a firewall inside', async () => {
+    const w = world();
+    const before = await hostState(w);
+    const interContainer = [{ direction: 'in', port: 7000, localhostMasquerade: true }, { direction: 'out', port: 7001, protocol: 'udp', localhostMasquerade: true }, { direction: 'out', port: 7002 }];
+    assert.equal(await startOne(w, 'lm', 91, { type: 'nat', dnsmasq: true, interContainer }), true);
+    const host = (await w.fw.list(4)).rules.filter((r) => r.rule.includes('dobby-net:lm'));
+    const dns = host.filter((r) => r.rule.includes('53')).map((r) => `${r.table}/${r.chain} ${r.rule.join(' ')}`);
+    assert.deepEqual(dns.sort(), [
+      'filter/DOBBY-NET-INPUT -s 100.64.11.2/32 -d 127.0.0.1/32 -i fakebr0 -p tcp -m tcp --dport 53 -m physdev --physdev-in dveth2 -m comment --comment dobby-net:lm -j ACCEPT',
+      'filter/DOBBY-NET-INPUT -s 100.64.11.2/32 -d 127.0.0.1/32 -i fakebr0 -p udp -m udp --dport 53 -m physdev --physdev-in dveth2 -m comment --comment dobby-net:lm -j ACCEPT',
+      'nat/DOBBY-NET-PREROUTING -s 100.64.11.2/32 -d 100.64.11.1/32 -i fakebr0 -p tcp -m tcp --dport 53 -m comment --comment dobby-net:lm -j DNAT --to-destination 127.0.0.1:53',
+      'nat/DOBBY-NET-PREROUTING -s 100.64.11.2/32 -d 100.64.11.1/32 -i fakebr0 -p udp -m udp --dport 53 -m comment --comment dobby-net:lm -j DNAT --to-destination 127.0.0.1:53',
+    ]);
+    const inside = w.inside.get(91);
+    assert.ok(inside !== undefined);
+    assert.deepEqual((await inside.fw.list(4)).rules.map((r) => `${r.chain} ${r.rule.join(' ')}`), [
+      'PREROUTING -s 100.64.11.0/24 -d 100.64.11.2/32 -p tcp -m tcp --dport 7000 -j DNAT --to-destination 127.0.0.1:7000',
+      'OUTPUT -o lo -p udp -m udp --dport 7001 -j DNAT --to-destination 100.64.11.1:7001',
+      'POSTROUTING -s 127.0.0.1/32 -d 100.64.11.1/32 -p udp -m udp --dport 7001 -j SNAT --to-source 100.64.11.2',
+    ]);
+    assert.equal(inside.sysctl.values.get('net.ipv4.conf.eth0.route_localnet'), '1');
+    await stopOne(w, 'lm', 91, { type: 'nat' });
+    assert.equal(await hostState(w), before);
+
+    // IPv6 only: no DNS rules, nothing inside (both IPv4 only, as Dobby).
+    assert.equal(await startOne(w, 'six', 92, { type: 'nat', ipv6: true, dnsmasq: true, interContainer }), true);
+    assert.deepEqual((await w.fw.list(4)).rules.filter((r) => r.rule.includes('dobby-net:six') && r.rule.includes('53')), []);
+    assert.equal(w.inside.has(92), false);
+    await stopOne(w, 'six', 92, { type: 'nat' });
+    assert.equal(await hostState(w), before);
+
+    // A plugin given a fake firewall and no firewall for inside containers refuses, and leaves nothing.
+    const ip = new FakeIp();
+    const fw = new FakeFirewall();
+    const bare = createNetworkingPlugin({ stateDir: join(dir, 'bare'), bridgeName: 'fakebr0', drivers: { ip, firewall: fw, linkFilter: new FakeLinkFilter(), sysctl: new FakeSysctl(), netnsIdentity: async (path) => path } });
+    const emptyRules = await fw.save(4);
+    ip.addNamespace(93);
+    await assert.rejects(Promise.resolve(bare.preStart?.({ ...ctx('bare', { type: 'nat', interContainer }), pid: 93 })), /interContainer localhostMasquerade needs the firewall inside the container/);
+    await bare.preDestruction?.({ ...ctx('bare', { type: 'nat' }), exit: null });
+    assert.equal(await fw.save(4), emptyRules);
+    assert.equal(bare.addressOf('bare'), null);
   });
 
   test('a fake firewall without a link filter is refused (the real ebtables would change the real host)', () => {
