@@ -3,12 +3,12 @@
 // postConstruction checks the data (so bad data fails before the container exists) and, for nat and
 // none, gives the container a network namespace of its own unless its config lists one (and, for
 // nat, the host's /etc/resolv.conf, or with `dnsmasq` one naming the bridge: dns-forwarding.ts), as
-// Dobby does; preStart (the container created, its namespace
-// there, not started yet) wires the network, and a container that would still share the host's
-// network fails its start whether the plugin is required or not; postStop undoes it, and
-// preDestruction again for a start that failed before postStop could run. Undoing is idempotent,
-// and awaited to its end (past the hook time limit; every ip/iptables command has its own): a set-up
-// the time limit gave up on is waited for and undone before the container is reported gone.
+// Dobby does; preStart (the container created, its namespace there, not started yet) wires the
+// network, and a container that would still share the host's network fails its start whether the
+// plugin is required or not; postStop undoes it, and preDestruction again for a start that failed
+// before postStop could run. Undoing is idempotent, and awaited to its end (past the hook time limit;
+// every ip/iptables command has its own): a set-up the time limit gave up on is waited for and undone
+// before the container is reported gone.
 //
 // For the port manager: `addressOf(id)` gives a running container's addresses and namespace path,
 // and `events$` tells when a container's network comes and goes.
