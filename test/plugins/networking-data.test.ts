@@ -40,7 +40,9 @@ describe('networking data', () => {
     assert.match(warnings.join('\n'), /multicastForwarding is not supported/);
     // What is built is no longer a warning; dnsmasq where Dobby ignores it is.
     assert.deepEqual(parseNetworkingData({ type: 'nat', dnsmasq: true, interContainer: [{ direction: 'in', port: 80, localhostMasquerade: true }] }).warnings, []);
-    assert.match(parseNetworkingData({ type: 'open', dnsmasq: true }).warnings.join('\n'), /networking\.data\.dnsmasq is for "type": "nat" only .* ignored for "open"/);
+    assert.match(parseNetworkingData({ type: 'none', dnsmasq: true }).warnings.join('\n'), /networking\.data\.dnsmasq is for "type": "nat" only .* ignored for "none"/);
+    // What Dobby's spec conversion makes of "network": "open" is no warning.
+    assert.deepEqual(parseNetworkingData({ type: 'open', dnsmasq: true }).warnings, []);
   });
 
   test('bad input names the field', () => {

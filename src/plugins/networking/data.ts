@@ -100,7 +100,8 @@ export function parseNetworkingData(input: unknown): ParsedNetworkingData {
   const ipv6 = bool(input, 'ipv6', 'ipv6', false);
   if (!ipv4 && !ipv6) ipv4 = true;
   const dnsmasq = bool(input, 'dnsmasq', 'dnsmasq', false);
-  if (dnsmasq && type !== 'nat') warnings.push(`${FIELD}.dnsmasq is for "type": "nat" only (as in Dobby) and is ignored for "${type}"`);
+  // Dobby's spec conversion writes it for "open" too, where the container has the host's resolver anyway.
+  if (dnsmasq && type === 'none') warnings.push(`${FIELD}.dnsmasq is for "type": "nat" only (as in Dobby) and is ignored for "none"`);
 
   const pf = input['portForwarding'];
   if (pf !== undefined && pf !== null && !isRecord(pf)) bad('portForwarding', 'must be an object with hostToContainer, containerToHost and localhostMasquerade');
