@@ -133,7 +133,9 @@ export function registerBuiltinPlugins(registry: PluginRegistry, _logger: Logger
   registry.register(createIonMemoryPlugin(settings.ionmemory));
   registry.register(createDeviceMapperPlugin());
   registry.register(createGamepadPlugin(settings.gamepad));
-  registry.register(createHttpProxyPlugin({ workDir: join(stateDir, 'httpproxy') }));
+  registry.register(createHttpProxyPlugin({
+    workDir: join(stateDir, 'httpproxy'), ...(settings.bridgeAddress === undefined ? {} : { bridgeAddress: settings.bridgeAddress }),
+  }));
   registry.register(createTestPlugin());
   const networkOf = settings.networkOf ?? ((): null => null);
   registry.register(createAppServicesPlugin({ access: new HostServiceAccess({ tag: 'AS', ...hostNetnsOf(settings) }), networkOf }));
@@ -158,7 +160,7 @@ export interface BuiltinPluginSettings {
   readonly gamepad?: GamepadPluginOptions;
   /** The networking plugin's view of a container (appservicesrdk opens host ports to its address). */
   readonly networkOf?: NetworkOf;
-  /** The networking plugin's bridge address (thunder's THUNDER_ACCESS). */
+  /** The networking plugin's bridge address (thunder's THUNDER_ACCESS, httpproxy's no_proxy). */
   readonly bridgeAddress?: () => string | null;
   /** A named namespace standing in for the host's firewall (tests; as the port manager's). */
   readonly hostNetns?: string;

@@ -5,7 +5,8 @@
 // host as before; a second driver (a restarted daemon) removes rules it did not make. thunder: the
 // host's 127.0.0.1:9998 at the bridge address and THUNDER_ACCESS naming it, no other port; without
 // nat THUNDER_ACCESS is localhost and no rule is made. Bad data names the field. The range is not
-// Dobby's (as settings network.addressRange may give): the bridge address comes from it.
+// Dobby's (as settings network.addressRange may give): the bridge address comes from it (for
+// httpproxy's ignoreProxyOnBridge too).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -158,7 +159,10 @@ describe('thunder through dobbyd and the networking plugin', { concurrency: 1, t
     const before = await net.snapshot();
     for (const crash of [false, true]) {
       const id = scratch.id(crash ? 'thunder-crash' : 'thunder');
-      const bundle = await bundleWith(id, { networking: NAT, thunder: { required: true, data: { connLimit: 16 } } });
+      const bundle = await bundleWith(id, {
+        networking: NAT, thunder: { required: true, data: { connLimit: 16 } },
+        httpproxy: { required: true, data: { proxy: { host: 'proxy.test', port: 3128 }, ignoreProxyOnBridge: true, ignoreProxy: ['localhost'] } },
+      });
       const descriptor = await daemon.manager.start({ id, bundle });
       const pid = daemon.manager.get(descriptor)?.pid as number;
       const network = plugin.addressOf(id);
@@ -166,6 +170,7 @@ describe('thunder through dobbyd and the networking plugin', { concurrency: 1, t
       const env = await environOf(pid);
       assert.equal(network.bridgeIpv4, '100.64.78.1');
       assert.equal(env.get('THUNDER_ACCESS'), `${network.bridgeIpv4}:9998`, JSON.stringify([...env]));
+      assert.equal(env.get('no_proxy'), '100.64.78.1,localhost', 'httpproxy\'s ignoreProxyOnBridge names the bridge of this range');
       if (!crash) {
         for (const port of [9998, 9997]) await net.serve(net.hostNs, '127.0.0.1', port);
       }

@@ -6,14 +6,16 @@ import { readDataObject, type Parsed } from '../data-reader.ts';
 
 export const HTTPPROXY_PLUGIN = 'httpproxy';
 
-/** Dobby's bridge address, put first in no_proxy by `ignoreProxyOnBridge`. */
-export const BRIDGE_ADDRESS = '100.64.11.1';
+/** Dobby's bridge address, put first in no_proxy by `ignoreProxyOnBridge` when no networking plugin says otherwise. */
+export const DOBBY_BRIDGE_ADDRESS = '100.64.11.1';
 
 export interface HttpProxyData {
   readonly host: string;
   readonly port: number;
-  /** no_proxy entries in Dobby's order (the bridge first when asked for); empty: no no_proxy. */
+  /** `ignoreProxy`'s no_proxy entries, in Dobby's order. */
   readonly noProxy: readonly string[];
+  /** `ignoreProxyOnBridge`: the bridge address goes first in no_proxy. */
+  readonly noProxyOnBridge: boolean;
   /** PEM text of the proxy's root CA, put in front of the host's CA bundle; null: none. */
   readonly rootCaCert: string | null;
 }
@@ -35,7 +37,7 @@ export function parseHttpProxyData(data: unknown): Parsed<HttpProxyData> {
   ignore.forEach((entry, i) => {
     if (!NO_PROXY_ENTRY.test(entry)) throw root.error(`ignoreProxy[${i}]`, `is ${JSON.stringify(entry)}; it must be a host, domain or address without commas or spaces`);
   });
-  const noProxy = [...(root.bool('ignoreProxyOnBridge', false) ? [BRIDGE_ADDRESS] : []), ...ignore];
+  const noProxyOnBridge = root.bool('ignoreProxyOnBridge', false);
   let rootCaCert: string | null = null;
   if (root.has('proxyRootCACert')) {
     const pem = root.string('proxyRootCACert', null, 'the PEM text of the proxy\'s root CA');
@@ -46,5 +48,5 @@ export function parseHttpProxyData(data: unknown): Parsed<HttpProxyData> {
     }
     rootCaCert = pem;
   }
-  return { data: { host, port, noProxy, rootCaCert }, warnings };
+  return { data: { host, port, noProxy: ignore, noProxyOnBridge, rootCaCert }, warnings };
 }

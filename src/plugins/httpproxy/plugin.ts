@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { dataOf } from '../data-reader.ts';
 import { ensureMountPoint } from '../mount-point.ts';
 import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
-import { HTTPPROXY_PLUGIN, parseHttpProxyData } from './data.ts';
+import { DOBBY_BRIDGE_ADDRESS, HTTPPROXY_PLUGIN, parseHttpProxyData } from './data.ts';
 
 /** Where Debian, and Dobby's targets, keep the CA bundle OpenSSL and curl read. */
 export const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
@@ -25,6 +25,8 @@ export interface HttpProxyPluginOptions {
   readonly workDir: string;
   /** The host's CA bundle (the default: HOST_CA_BUNDLE). */
   readonly hostCaBundle?: string;
+  /** The networking plugin's bridge address (its range may not be Dobby's); null or absent: Dobby's. */
+  readonly bridgeAddress?: () => string | null;
 }
 
 export function createHttpProxyPlugin(options: HttpProxyPluginOptions): DobbyPlugin {
@@ -42,7 +44,8 @@ export function createHttpProxyPlugin(options: HttpProxyPluginOptions): DobbyPlu
     async postConstruction(ctx, startState) {
       const data = dataOf(ctx, parseHttpProxyData);
       startState.addEnvironmentVariable(`http_proxy=http://${data.host}:${data.port}`);
-      if (data.noProxy.length > 0) startState.addEnvironmentVariable(`no_proxy=${data.noProxy.join(',')}`);
+      const noProxy = [...(data.noProxyOnBridge ? [options.bridgeAddress?.() ?? DOBBY_BRIDGE_ADDRESS] : []), ...data.noProxy];
+      if (noProxy.length > 0) startState.addEnvironmentVariable(`no_proxy=${noProxy.join(',')}`);
       if (data.rootCaCert === null) return;
       // Dobby mounts at the host bundle's real path (a link's target), so links to it inside resolve as on the host.
       const destination = await realpath(hostBundle).catch(() => hostBundle);
