@@ -126,8 +126,12 @@ async function main(): Promise<number> {
   };
 
   let api: Api | null = null;
+  // Served before the leftovers are adopted (their signals must reach the bus); container calls wait for this.
+  let adoptionDone = (): void => {};
+  const adoption = new Promise<void>((resolve) => (adoptionDone = resolve));
   try {
     api = await startApi({
+      ready: adoption,
       manager: daemon.manager,
       ports: daemon.ports,
       logger,
@@ -161,7 +165,11 @@ async function main(): Promise<number> {
     await daemon.close({ keepContainers: true });
     return 1;
   }
-  await daemon.adoptLeftovers();
+  try {
+    await daemon.adoptLeftovers();
+  } finally {
+    adoptionDone();
+  }
   if (api.address !== null && options.console) process.stdout.write(`DBUS_ADDRESS=${api.address}\n`);
   logger.info({ ...MILESTONE, address: api.address, stateDir: options.stateDir, runtime: options.runtime, logTargets: targets.targets }, 'started Dobby daemon');
 

@@ -354,6 +354,8 @@ export interface ApiOptions extends Partial<AdminHooks> {
   readonly onShutdown: () => void;
   /** The bus connection is gone for good (the daemon should exit and be restarted). */
   readonly onBusLost?: (reason: unknown) => void;
+  /** Container calls wait for it (see DbusServiceOptions.ready): the leftovers' adoption. */
+  readonly ready?: Promise<unknown>;
   readonly env?: NodeJS.ProcessEnv;
 }
 

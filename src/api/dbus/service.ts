@@ -37,6 +37,12 @@ export interface DbusServiceOptions extends AdminHooks {
   readonly connectAttempts?: number;
   /** Called once if the bus connection is lost while serving (the bus daemon died); default: logged. */
   readonly onBusLost?: (reason: unknown) => void;
+  /**
+   * Calls other than admin1's wait until this settles: the daemon serves before it has adopted the
+   * containers an earlier one left (so their signals reach the bus), and a Stop or GetState of one
+   * of them must not be answered as if it were unknown meanwhile. Calls keep their order.
+   */
+  readonly ready?: Promise<unknown>;
 }
 
 export interface DbusService {
@@ -167,6 +173,10 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
     [PORTS_IFACE]: portsHandlers({ manager: options.manager, ports: options.ports, logger }),
   }, logger);
 
+  let gate: Promise<void> | null = options.ready === undefined ? null : options.ready.then(() => undefined, () => undefined);
+  void gate?.then(() => {
+    gate = null;
+  });
   const onMessage = (raw: dbus.Message): boolean => {
     const msg = raw as unknown as RawMessage;
     if (msg.type !== METHOD_CALL || !serving) return false;
@@ -185,7 +195,9 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
       // dbus-next's typings say `msg: string`; it takes the Message it answers.
       error: (name, text) => send(dbus.Message.newError(raw as unknown as string, name, text)),
     };
-    dispatcher.dispatch(call, replier);
+    const ungated = call.interface === ADMIN_IFACE || call.interface?.startsWith('org.freedesktop.DBus.') === true;
+    if (gate === null || ungated) dispatcher.dispatch(call, replier);
+    else void gate.then(() => dispatcher.dispatch(call, replier));
     return true;
   };
   bus.addMethodHandler(onMessage);
