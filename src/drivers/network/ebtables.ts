@@ -27,8 +27,15 @@ export class Ebtables implements LinkFilter {
     return parseSave((await this.#exec.run(HOST, [`${this.#binary}-save`])).stdout);
   }
 
+  /**
+   * Our chains get the policy RETURN: what none of their rules matched goes on to the host's own
+   * rules. (ebtables-nft keeps a user chain's ACCEPT policy as a rule at the chain's end, which every
+   * append deletes and adds back; an iptables transaction in between made that fail now and then
+   * with "RULE_DELETE failed".)
+   */
   async apply(changes: readonly FirewallChange[], containerId?: string): Promise<void> {
-    await applyRestore(this.#exec, [`${this.#binary}-restore`, '--noflush'], changes, containerId);
+    const withPolicies = changes.flatMap((c): FirewallChange[] => (c.op === 'newChain' ? [c, { op: 'policy', table: c.table, chain: c.chain, target: 'RETURN' }] : [c]));
+    await applyRestore(this.#exec, [`${this.#binary}-restore`, '--noflush'], withPolicies, containerId);
   }
 }
 

@@ -3,7 +3,7 @@
 
 import { DobbyError } from '../../errors.ts';
 import {
-  BUILTIN_CHAINS, TABLES, renderRuleset,
+  ALL_TABLES, BUILTIN_CHAINS, TABLES, renderRuleset,
   type Family, type Firewall, type FirewallChange, type FirewallRule, type FirewallRuleset, type Table,
 } from './firewall.ts';
 
@@ -11,7 +11,7 @@ type Tables = Map<string, string[][]>; // `table/chain` → rules
 
 function fresh(): Tables {
   const t: Tables = new Map();
-  for (const table of TABLES) for (const chain of BUILTIN_CHAINS[table]) t.set(`${table}/${chain}`, []);
+  for (const table of ALL_TABLES) for (const chain of BUILTIN_CHAINS[table]) t.set(`${table}/${chain}`, []);
   return t;
 }
 
@@ -35,14 +35,17 @@ export class FakeFirewall implements Firewall {
     rules.push([...rule]);
   }
 
-  async list(family: Family): Promise<FirewallRuleset> {
+  async list(family: Family, tables: readonly Table[] = TABLES): Promise<FirewallRuleset> {
     const t = this.#families.get(family) as Tables;
     const rules: FirewallRule[] = [];
+    const chains: string[] = [];
     for (const [k, rs] of t) {
       const [table, chain] = k.split('/') as [Table, string];
+      if (!tables.includes(table)) continue;
+      chains.push(k);
       for (const rule of rs) rules.push({ table, chain, rule: [...rule] });
     }
-    return { chains: [...t.keys()], rules };
+    return { chains, rules };
   }
 
   async apply(family: Family, changes: readonly FirewallChange[], containerId?: string): Promise<void> {
@@ -76,6 +79,8 @@ export class FakeFirewall implements Firewall {
         list.splice(i, 1);
       } else if (c.op === 'flush') {
         list.length = 0;
+      } else if (c.op === 'policy') {
+        // Policies are not modelled: the chain's existence is all that is checked.
       } else {
         if (BUILTIN_CHAINS[c.table].includes(c.chain)) fail(`Cannot delete built-in chain ${c.chain}`);
         if (list.length > 0) fail(`Directory not empty: chain ${c.chain} still has rules`);
@@ -89,6 +94,6 @@ export class FakeFirewall implements Firewall {
   }
 
   async save(family: Family): Promise<string> {
-    return renderRuleset(await this.list(family));
+    return renderRuleset(await this.list(family, ALL_TABLES));
   }
 }

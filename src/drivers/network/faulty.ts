@@ -33,7 +33,7 @@ export function faultyIp(inner: IpDriver, faults: Faults): IpDriver {
 
 export function faultyFirewall(inner: Firewall, faults: Faults): Firewall {
   return {
-    list: (family) => inner.list(family),
+    list: (family, tables) => inner.list(family, tables),
     apply: async (family, changes, containerId) => {
       if (faults.firewall?.(family, changes) === true) throw injected(`firewall batch (${changes.map((c) => c.op).join(', ')})`);
       return inner.apply(family, changes, containerId);

@@ -10,12 +10,15 @@ import type { NetExec } from './net-exec.ts';
 import { HOST } from './net-exec.ts';
 
 export type Family = 4 | 6;
-export type Table = 'filter' | 'nat';
+export type Table = 'filter' | 'nat' | 'mangle';
+/** The tables read by default: mangle (multicast forwarding's TTL rules) only when asked for. */
 export const TABLES: readonly Table[] = ['filter', 'nat'];
+export const ALL_TABLES: readonly Table[] = ['filter', 'nat', 'mangle'];
 
 export const BUILTIN_CHAINS: Readonly<Record<Table, readonly string[]>> = {
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
   nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
 };
 
 /** One change; a list is applied all or nothing. A rule is the iptables arguments after `-A CHAIN`. */
@@ -26,6 +29,8 @@ export type FirewallChange =
   | { readonly op: 'insert'; readonly table: Table; readonly chain: string; readonly rule: readonly string[] }
   | { readonly op: 'delete'; readonly table: Table; readonly chain: string; readonly rule: readonly string[] }
   | { readonly op: 'flush'; readonly table: Table; readonly chain: string }
+  /** A chain's policy (ebtables takes one for user-defined chains too). */
+  | { readonly op: 'policy'; readonly table: Table; readonly chain: string; readonly target: string }
   | { readonly op: 'deleteChain'; readonly table: Table; readonly chain: string };
 
 export interface FirewallRule {
@@ -35,16 +40,17 @@ export interface FirewallRule {
 }
 
 export interface FirewallRuleset {
-  /** Every chain of the filter and nat tables, built-in and user-defined, as `table/chain`. */
+  /** Every chain of the tables read (filter and nat unless asked), built-in and user-defined, as `table/chain`. */
   readonly chains: readonly string[];
   /** Every rule, in chain order, as iptables-save prints it (so it can be deleted as given). */
   readonly rules: readonly FirewallRule[];
 }
 
 export interface Firewall {
-  list(family: Family): Promise<FirewallRuleset>;
+  /** The rules of `tables` (default filter and nat). */
+  list(family: Family, tables?: readonly Table[]): Promise<FirewallRuleset>;
   apply(family: Family, changes: readonly FirewallChange[], containerId?: string): Promise<void>;
-  /** The filter and nat tables as iptables-save text without comments and counters: for leak checks. */
+  /** All the tables as iptables-save text without comments and counters: for leak checks. */
   save(family: Family): Promise<string>;
 }
 
@@ -93,14 +99,15 @@ export function restoreText(changes: readonly FirewallChange[]): string {
       case 'insert': lines.push(`-I ${c.chain} 1 ${c.rule.map(quoteArg).join(' ')}`); break;
       case 'delete': lines.push(`-D ${c.chain} ${c.rule.map(quoteArg).join(' ')}`); break;
       case 'flush': lines.push(`-F ${c.chain}`); break;
+      case 'policy': lines.push(`-P ${c.chain} ${c.target}`); break;
       case 'deleteChain': lines.push(`-X ${c.chain}`); break;
     }
   }
   return [...byTable].map(([table, lines]) => `*${table}\n${lines.join('\n')}\nCOMMIT\n`).join('');
 }
 
-/** Reads iptables-save output: the chains and rules of the filter and nat tables. */
-export function parseSave(text: string): FirewallRuleset {
+/** Reads iptables-save output: the chains and rules of `tables` (default filter and nat). */
+export function parseSave(text: string, tables: readonly Table[] = TABLES): FirewallRuleset {
   const chains: string[] = [];
   const rules: FirewallRule[] = [];
   let table: Table | null = null;
@@ -108,7 +115,7 @@ export function parseSave(text: string): FirewallRuleset {
     const line = raw.trim();
     if (line.startsWith('*')) {
       const name = line.slice(1);
-      table = name === 'filter' || name === 'nat' ? name : null;
+      table = tables.find((t) => t === name) ?? null;
     } else if (table === null || line === '' || line.startsWith('#') || line === 'COMMIT') {
       continue;
     } else if (line.startsWith(':')) {
@@ -124,7 +131,8 @@ export function parseSave(text: string): FirewallRuleset {
 /** The ruleset as stable text: for before/after comparisons. */
 export function renderRuleset(set: FirewallRuleset): string {
   const lines: string[] = [];
-  for (const table of TABLES) {
+  // filter and nat always (so earlier snapshots compare equal), mangle when it was read.
+  for (const table of ALL_TABLES.filter((t) => TABLES.includes(t) || set.chains.some((c) => c.startsWith(`${t}/`)))) {
     lines.push(`*${table}`);
     for (const chain of set.chains.filter((c) => c.startsWith(`${table}/`)).sort()) lines.push(`:${chain.slice(table.length + 1)}`);
     for (const r of set.rules.filter((x) => x.table === table)) lines.push(`-A ${r.chain} ${r.rule.map(quoteArg).join(' ')}`);
@@ -168,9 +176,9 @@ export class Iptables implements Firewall {
     return `${base}${suffix}`;
   }
 
-  async list(family: Family): Promise<FirewallRuleset> {
-    const [filter, nat] = await Promise.all(TABLES.map((t) => this.#exec.run(HOST, [this.#tool(family, '-save'), '-t', t])));
-    return parseSave(`${filter?.stdout ?? ''}\n${nat?.stdout ?? ''}`);
+  async list(family: Family, tables: readonly Table[] = TABLES): Promise<FirewallRuleset> {
+    const saved = await Promise.all(tables.map((t) => this.#exec.run(HOST, [this.#tool(family, '-save'), '-t', t])));
+    return parseSave(saved.map((r) => r.stdout).join('\n'), tables);
   }
 
   apply(family: Family, changes: readonly FirewallChange[], containerId?: string): Promise<void> {
@@ -178,6 +186,6 @@ export class Iptables implements Firewall {
   }
 
   async save(family: Family): Promise<string> {
-    return renderRuleset(await this.list(family));
+    return renderRuleset(await this.list(family, ALL_TABLES));
   }
 }
