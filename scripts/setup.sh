@@ -17,9 +17,10 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 #    for the release build (npm run build/package): the arm64 and armhf cross compilers, file, dpkg-dev's tools;
 #    util-linux's chrt for the rtscheduling plugin (essential on Debian; listed so a slim image gets it too).
 #    the storage plugin's tools: losetup/mount (util-linux, mount), mke2fs/e2fsck (e2fsprogs), getfattr/setfattr (attr);
-#    openssl, which makes the httpproxy plugin test's proxy CA.
+#    openssl, which makes the httpproxy plugin test's proxy CA;
+#    smcroute (smcrouted/smcroutectl), which routes the networking plugin's multicastForwarding groups.
 apt_packages=(
-  crun runc conmon busybox-static dbus iproute2 iptables tini catatonit util-linux
+  crun runc conmon busybox-static dbus iproute2 iptables tini catatonit util-linux smcroute
   golang-github-opencontainers-specs-dev graphviz python3 make g++ ca-certificates
   systemd dbus-bin python3-dbus python3-gi perl-base
   g++-aarch64-linux-gnu g++-arm-linux-gnueabihf file

@@ -1,9 +1,10 @@
 // The whole daemon's fault property over fakes: the manager on the fake runtime and monitor, the real
 // networking plugin on the fake ip/firewall/sysctl, and the real port manager and port actor on the
 // fake port driver. Random lifecycles of nat containers with portForwarding, each with one fault
-// injected (a runtime call, a plugin hook, a network set-up batch, a port add), always end with every
-// caller answered, and after everything settles nothing is leaked: no container, record or fd on the
-// host, no link, firewall rule or sysctl change, no lease, no port, no dnsmasq resolv.conf file.
+// injected (a runtime call, a plugin hook, a network set-up batch or smcroute call, a port add), always
+// end with every caller answered, and after everything settles nothing is leaked: no container,
+// record or fd on the host, no link, firewall rule, smcroute block or sysctl change, no lease, no
+// port, no dnsmasq resolv.conf file.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { FakeFirewall } from '../../src/drivers/network/fake-firewall.ts';
 import { FakeIp } from '../../src/drivers/network/fake-ip.ts';
 import { FakeLinkFilter } from '../../src/drivers/network/ebtables.ts';
 import { faultyFirewall, faultyIp, faultyLinkFilter } from '../../src/drivers/network/faulty.ts';
+import { FakeMulticastRouter } from '../../src/drivers/network/smcroute-fake.ts';
 import { FakeSysctl } from '../../src/drivers/network/sysctl.ts';
 import { FakePortDriver } from '../../src/drivers/ports/fake-driver.ts';
 import { createPortManager } from '../../src/drivers/ports/port-manager.ts';
@@ -48,7 +50,7 @@ const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   fc.constant<Fault>({ kind: 'none' }),
   fc.constantFrom<FakeVerb>('create', 'start', 'kill', 'delete').map((verb): Fault => ({ kind: 'runtime', verb })),
   fc.record({ kind: fc.constant('hook' as const), point: fc.constantFrom(...HOOK_POINTS), how: fc.constantFrom('throw' as const, 'false' as const, 'hang' as const) }),
-  fc.integer({ min: 1, max: 8 }).map((at): Fault => ({ kind: 'network', at })),
+  fc.integer({ min: 1, max: 10 }).map((at): Fault => ({ kind: 'network', at })),
   fc.constant<Fault>({ kind: 'port' }),
 );
 
@@ -66,11 +68,14 @@ function system() {
   let networkCalls = 0;
   const networkFault = (): boolean => fault.kind === 'network' && ++networkCalls === fault.at;
   const networkDir = join(dir, `net-${++worlds}`);
+  const router = new FakeMulticastRouter();
+  router.failWhen = (what) => what !== 'remove' && networkFault();
   const networking = createNetworkingPlugin({
     stateDir: networkDir, bridgeName: 'fakebr0', externalInterfaces: ['ext0'],
     drivers: {
       ip: faultyIp(ip, { ip: networkFault }), firewall: faultyFirewall(fw, { firewall: networkFault }),
       linkFilter: faultyLinkFilter(new FakeLinkFilter(), { linkFilter: networkFault }), sysctl, netnsIdentity: async (path) => path,
+      multicastRouter: router,
     },
   });
   const registry = new PluginRegistry();
@@ -111,7 +116,7 @@ function system() {
     logger: silentLogger(),
   });
   return {
-    fakes, ip, fw, sysctl, networking, manager, ports, portDriver,
+    fakes, ip, fw, sysctl, router, networking, manager, ports, portDriver,
     resolvFiles: (): string[] => (existsSync(join(networkDir, 'resolv')) ? readdirSync(join(networkDir, 'resolv')) : []),
     arm(f: Fault): void {
       fault = f;
@@ -123,7 +128,7 @@ function system() {
       fakes.host.clearFailures();
     },
     async hostState(): Promise<string> {
-      return JSON.stringify([ip.snapshot()['host'], await fw.save(4), await fw.save(6), [...sysctl.values]]);
+      return JSON.stringify([ip.snapshot()['host'], await fw.save(4), await fw.save(6), [...sysctl.values], [...router.blocks]]);
     },
   };
 }
@@ -136,7 +141,10 @@ function bundleFor(id: string, port: number, dnsmasq: boolean): string {
     linux: { namespaces: [{ type: 'network' }, { type: 'pid' }, { type: 'mount' }] },
     rdkPlugins: {
       faulty: { required: true },
-      networking: { required: true, dependsOn: ['faulty'], data: { type: 'nat', dnsmasq, portForwarding: { hostToContainer: [{ port, protocol: 'tcp' }] } } },
+      networking: {
+        required: true, dependsOn: ['faulty'],
+        data: { type: 'nat', dnsmasq, portForwarding: { hostToContainer: [{ port, protocol: 'tcp' }] }, multicastForwarding: [{ ip: '239.255.255.250', port: 1900 }] },
+      },
     },
   }));
   return bundle;
@@ -167,6 +175,7 @@ test('lifecycles of nat containers with ports, a fault in any layer, leak nothin
           if (descriptor !== null && fault.kind === 'none') {
             // Without a fault the container really is on the bridge with its forwarded port.
             assert.notEqual(s.networking.addressOf(id), null, `${id}: no address while running`);
+            assert.ok(s.router.blocks.has(id), `${id}: its multicastForwarding has no smcroute block`);
             for (let i = 0; i < 50 && s.ports.listPorts().length === 0; i++) await new Promise((r) => setTimeout(r, 2));
             assert.deepEqual(s.ports.listPorts().map((p) => p.spec.parentPort), [8000 + n], `${id}: its portForwarding is not applied`);
             assert.deepEqual(s.resolvFiles(), n % 2 === 1 ? [`${id}.conf`] : [], `${id}: dnsmasq's resolv.conf file`);

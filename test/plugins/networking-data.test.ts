@@ -33,11 +33,14 @@ describe('networking data', () => {
     assert.deepEqual(pf, { hostToContainer: [{ port: 8080, protocol: 'tcp' }], containerToHost: [], localhostMasquerade: true });
   });
 
-  test('unknown keys and unsupported options are warnings, not errors', () => {
-    const { warnings } = parseNetworkingData({ type: 'nat', holes: [], multicastForwarding: [{ ip: '239.255.255.250', port: 1900 }] });
-    assert.equal(warnings.length, 2);
-    assert.match(warnings.join('\n'), /networking\.data\.holes/);
-    assert.match(warnings.join('\n'), /multicastForwarding is not supported/);
+  test('unknown keys and options that do nothing for the type are warnings, not errors', () => {
+    const nat = parseNetworkingData({ type: 'nat', holes: [], multicastForwarding: [{ ip: '239.255.255.250', port: 1900 }, { ip: 'FF02::FB', port: 5353 }] });
+    assert.deepEqual(nat.warnings.length, 1);
+    assert.match(nat.warnings.join('\n'), /networking\.data\.holes/);
+    assert.deepEqual(nat.data.multicastForwarding, [{ ip: '239.255.255.250', port: 1900 }, { ip: 'FF02::FB', port: 5353 }]);
+    const open = parseNetworkingData({ type: 'open', multicastForwarding: [{ ip: '239.255.255.250', port: 1900 }] });
+    assert.match(open.warnings.join('\n'), /multicastForwarding is ignored with "type": "open" \(the container is on the host's network/);
+    assert.match(parseNetworkingData({ type: 'none', multicastForwarding: [{ ip: '224.0.0.251', port: 5353 }] }).warnings.join('\n'), /ignored with "type": "none"/);
     // What is built is no longer a warning; dnsmasq where Dobby ignores it is.
     assert.deepEqual(parseNetworkingData({ type: 'nat', dnsmasq: true, interContainer: [{ direction: 'in', port: 80, localhostMasquerade: true }] }).warnings, []);
     assert.match(parseNetworkingData({ type: 'none', dnsmasq: true }).warnings.join('\n'), /networking\.data\.dnsmasq is for "type": "nat" only .* ignored for "none"/);
@@ -63,6 +66,13 @@ describe('networking data', () => {
     rejects({ type: 'nat', multicastForwarding: [{ ip: 'nope', port: 1 }] }, /multicastForwarding\[0\]\.ip/);
     rejects({ type: 'nat', dnsmasq: 'yes' }, /networking\.data\.dnsmasq is "yes"; it must be true or false/);
     rejects({ type: 'nat', interContainer: [{ direction: 'out', port: 80, localhostMasquerade: 1 }] }, /interContainer\[0\]\.localhostMasquerade is 1; it must be true or false/);
+    for (const ip of ['192.0.2.1', '223.255.255.255', '240.0.0.1', '2001:db8::1', 'ff::1', '::ffff:239.1.1.1', 'ff02::1%eth0', '239.1.1', 7]) {
+      rejects({ type: 'nat', multicastForwarding: [{ ip: '239.1.1.1', port: 1 }, { ip, port: 1 }] }, /networking\.data\.multicastForwarding\[1\]\.ip is .*; it must be a multicast address \(IPv4 224\.0\.0\.0\/4 or IPv6 ff00::\/8\)/);
+    }
+    rejects({ type: 'nat', multicastForwarding: [{ ip: '239.1.1.1' }] }, /multicastForwarding\[0\]\.port is missing; a port is a whole number from 1 to 65535/);
+    rejects({ type: 'nat', multicastForwarding: [{ ip: '239.1.1.1', port: 70000 }] }, /multicastForwarding\[0\]\.port is 70000/);
+    rejects({ type: 'nat', multicastForwarding: ['239.1.1.1:5000'] }, /multicastForwarding\[0\] must be an object like \{"ip": "239\.255\.255\.250", "port": 1900\}/);
+    rejects({ type: 'nat', multicastForwarding: { ip: '239.1.1.1', port: 1 } }, /multicastForwarding must be an array/);
   });
 
   test('any port outside 1-65535 or non-integer is refused, any inside accepted', () => {

@@ -13,6 +13,7 @@ import { FakeIp } from '../../src/drivers/network/fake-ip.ts';
 import { FakeSysctl } from '../../src/drivers/network/sysctl.ts';
 import { FakeLinkFilter } from '../../src/drivers/network/ebtables.ts';
 import { faultyFirewall, faultyIp, faultyLinkFilter } from '../../src/drivers/network/faulty.ts';
+import { FakeMulticastRouter } from '../../src/drivers/network/smcroute-fake.ts';
 import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetworkingPlugin, type NetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
@@ -26,6 +27,7 @@ interface World {
   readonly ip: FakeIp;
   readonly fw: FakeFirewall;
   readonly links: FakeLinkFilter;
+  readonly router: FakeMulticastRouter;
   readonly sysctl: FakeSysctl;
   readonly plugin: NetworkingPlugin;
   /** The firewall and sysctls inside each container (localhostMasquerade), by pid. */
@@ -44,16 +46,19 @@ function world(): World {
   fw.seed(4, 'nat', 'POSTROUTING', ['-d', '198.51.100.8/32', '-j', 'RETURN']);
   fw.seed(6, 'filter', 'FORWARD', ['-s', '2001:db8:99::7/128', '-j', 'DROP']);
   const sysctl = new FakeSysctl();
-  const w: World = { ip, fw, links: new FakeLinkFilter(), sysctl, inside: new Map(), failAt: null, calls: 0, tearingDown: false, plugin: undefined as unknown as NetworkingPlugin };
+  const router = new FakeMulticastRouter();
+  const w: World = { ip, fw, links: new FakeLinkFilter(), router, sysctl, inside: new Map(), failAt: null, calls: 0, tearingDown: false, plugin: undefined as unknown as NetworkingPlugin };
   const fault = (): boolean => {
     if (w.tearingDown) return false;
     w.calls++;
     return w.failAt !== null && w.calls === w.failAt;
   };
+  router.failWhen = () => fault();
   (w as { plugin: NetworkingPlugin }).plugin = createNetworkingPlugin({
     stateDir: join(dir, `state-${++runs}`), bridgeName: 'fakebr0', externalInterfaces: ['ext0', 'ext1'],
     drivers: {
       ip: faultyIp(ip, { ip: fault }), firewall: faultyFirewall(fw, { firewall: fault }), linkFilter: faultyLinkFilter(w.links, { linkFilter: fault }), sysctl,
+      multicastRouter: router,
       netnsIdentity: async (path) => path,
       inside: (pid) => {
         const drivers = { fw: new FakeFirewall(), sysctl: new FakeSysctl({ 'net.ipv4.conf.eth0.route_localnet': '0' }) };
@@ -66,7 +71,7 @@ function world(): World {
 }
 
 async function hostState(w: World): Promise<string> {
-  return JSON.stringify([w.ip.snapshot()['host'], await w.fw.save(4), await w.fw.save(6), await w.links.tables.save(4), [...w.sysctl.values]]);
+  return JSON.stringify([w.ip.snapshot()['host'], await w.fw.save(4), await w.fw.save(6), await w.links.tables.save(4), [...w.sysctl.values], [...w.router.blocks]]);
 }
 
 const ctx = (id: string, data: unknown): HookContext => ({ id, rootfs: '/nonexistent', data, logger: silentLogger(), signal: new AbortController().signal });
@@ -81,6 +86,7 @@ const dataArb = fc.oneof(
     interContainer: fc.array(fc.record({
       direction: fc.constantFrom('in', 'out'), port: fc.integer({ min: 1, max: 65535 }), protocol: fc.constantFrom('tcp', 'udp'), localhostMasquerade: fc.boolean(),
     }), { maxLength: 3 }),
+    multicastForwarding: fc.array(fc.record({ ip: fc.constantFrom('239.255.255.250', '224.0.0.251', 'ff02::fb'), port: fc.integer({ min: 1, max: 65535 }) }), { maxLength: 2 }),
   }),
 );
 

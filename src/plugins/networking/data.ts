@@ -12,6 +12,12 @@ export interface PortEntry {
   readonly protocol: Protocol;
 }
 
+/** A multicast group (IPv4 224.0.0.0/4 or IPv6 ff00::/8) and the udp port its datagrams go to. */
+export interface MulticastEntry {
+  readonly ip: string;
+  readonly port: number;
+}
+
 export interface InterContainerEntry extends PortEntry {
   readonly direction: 'in' | 'out';
   readonly localhostMasquerade: boolean;
@@ -29,13 +35,13 @@ export interface NetworkingData {
     readonly containerToHost: readonly PortEntry[];
     readonly localhostMasquerade: boolean;
   };
-  readonly multicastForwarding: readonly { readonly ip: string; readonly port: number }[];
+  readonly multicastForwarding: readonly MulticastEntry[];
   readonly interContainer: readonly InterContainerEntry[];
 }
 
 export interface ParsedNetworkingData {
   readonly data: NetworkingData;
-  /** Things accepted but not acted on (e.g. multicastForwarding), for a log line. */
+  /** Things accepted but not acted on (e.g. unknown keys), for a log line. */
   readonly warnings: readonly string[];
 }
 
@@ -71,6 +77,14 @@ function protocol(v: unknown, field: string): Protocol {
   if (v === undefined || v === null || v === '') return 'tcp';
   if (typeof v === 'string' && (v.toLowerCase() === 'tcp' || v.toLowerCase() === 'udp')) return v.toLowerCase() as Protocol;
   return bad(field, `is ${JSON.stringify(v)}; the protocol must be "tcp" or "udp"`);
+}
+
+/** IPv4 224.0.0.0/4, or IPv6 ff00::/8 (its first group written out as ffXX); no zone index. */
+function isMulticast(ip: string): boolean {
+  if (isIP(ip) === 4) return Number(ip.split('.')[0]) >= 224 && Number(ip.split('.')[0]) <= 239;
+  if (isIP(ip) !== 6 || ip.includes('%')) return false;
+  const first = ip.split(':')[0] ?? '';
+  return first.length === 4 && first.toLowerCase().startsWith('ff');
 }
 
 function list(v: unknown, field: string): readonly unknown[] {
@@ -116,10 +130,12 @@ export function parseNetworkingData(input: unknown): ParsedNetworkingData {
     const field = `multicastForwarding[${i}]`;
     if (!isRecord(e)) return bad(field, 'must be an object like {"ip": "239.255.255.250", "port": 1900}');
     const ip = e['ip'];
-    if (typeof ip !== 'string' || isIP(ip) === 0) bad(`${field}.ip`, `is ${JSON.stringify(ip) ?? 'missing'}; it must be a multicast IP address`);
+    if (typeof ip !== 'string' || !isMulticast(ip)) bad(`${field}.ip`, `is ${JSON.stringify(ip) ?? 'missing'}; it must be a multicast address (IPv4 224.0.0.0/4 or IPv6 ff00::/8)`);
     return { ip, port: port(e['port'], `${field}.port`) };
   });
-  if (multicastForwarding.length > 0) warnings.push(`${FIELD}.multicastForwarding is not supported yet and is ignored (use the MulticastSockets plugin)`);
+  if (type !== 'nat' && multicastForwarding.length > 0) {
+    warnings.push(`${FIELD}.multicastForwarding is ignored with "type": "${type}" (${type === 'open' ? 'the container is on the host\'s network and gets multicast as the host does' : 'the container has no network to forward to'})`);
+  }
 
   const interContainer = list(input['interContainer'], 'interContainer').map((e, i): InterContainerEntry => {
     const field = `interContainer[${i}]`;

@@ -10,12 +10,14 @@ import { ipv4ToNumber, ipv6For } from '../../drivers/network/address-allocator.t
 import type { Family } from '../../drivers/network/firewall.ts';
 import type { IpOp } from '../../drivers/network/ip.ts';
 import { HOST, netnsPath, pidTarget } from '../../drivers/network/net-exec.ts';
+import type { MulticastRouter } from '../../drivers/network/smcroute.ts';
 import { DobbyError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { Semaphore } from '../../semaphore.ts';
 import { StartAbort } from '../types.ts';
 import type { NetworkingData } from './data.ts';
 import { containerMac, portRules } from './link-rules.ts';
+import { MulticastForwarding } from './multicast.ts';
 import { BRIDGE_NF_SYSCTLS, NatBridge, VETH_PREFIX, deleteLinks, errorText, type NatBridgeOptions } from './nat-bridge.ts';
 import { applyLocalhostMasquerade, localhostMasqueradeChanges, type InsideDrivers } from './localhost-masquerade.ts';
 import { antiSpoofRules, containerRules, containerTag, dnsRules, insertChanges, type ChainNames } from './rules.ts';
@@ -42,6 +44,8 @@ export interface ContainerNetwork {
 
 export interface NatNetworkOptions extends NatBridgeOptions {
   readonly hostNetns: string | null;
+  /** smcroute, for multicastForwarding. */
+  readonly multicastRouter: MulticastRouter;
   /** Tells namespaces apart (default: the nsfs inode); fakes give their own. */
   readonly netnsIdentity?: (path: string) => Promise<string>;
   /** The firewall and sysctls inside a container (interContainer localhostMasquerade); null: none to be had. */
@@ -64,6 +68,7 @@ export function vethNames(lease: Lease): { readonly host: string; readonly peer:
 export class NatNetwork {
   readonly #o: NatNetworkOptions;
   readonly #bridge: NatBridge;
+  readonly #multicast: MulticastForwarding;
   /** Bridge set-up and tear-down against allocations and releases. */
   readonly #bridgeLock = new Semaphore(1);
   /** Containers between their allocation and the end of their attach: a sweep must not take them for leftovers. */
@@ -73,6 +78,7 @@ export class NatNetwork {
   constructor(options: NatNetworkOptions) {
     this.#o = options;
     this.#bridge = new NatBridge(options);
+    this.#multicast = new MulticastForwarding({ ...options, router: options.multicastRouter, families: () => this.#bridge.families() });
   }
 
   get chainNames(): ChainNames {
@@ -236,6 +242,7 @@ export class NatNetwork {
       await this.#bridge.applyRules(family, insertChanges(rules), id);
     }));
     await this.#localhostMasquerade(id, pid, network.ipv4, data, logger);
+    await this.#multicast.attach(id, data.multicastForwarding, families, logger);
     logger.info({ ipv4: network.ipv4, ipv6: network.ipv6, veth, bridge, dnsmasq: data.dnsmasq && v4 }, 'nat network attached');
     return network;
   }
@@ -281,6 +288,7 @@ export class NatNetwork {
     for (const lease of stale) {
       for (const family of await this.#bridge.families()) await this.#bridge.deleteTagged(family, containerTag(lease.id), lease.id);
       await this.#bridge.deletePortRules(vethNames(lease).host, lease.id);
+      await this.#multicast.detach(lease.id, logger);
       await this.#o.allocator.release(lease.id);
       logger.warn({ containerId: lease.id, ipv4: lease.ipv4 }, 'released the address and rules of a nat container that is gone');
     }
@@ -316,6 +324,7 @@ export class NatNetwork {
     if (rec === undefined || rec.rules) {
       for (const family of await this.#bridge.families()) await attempt(() => this.#bridge.deleteTagged(family, containerTag(id), id));
       await attempt(() => this.#bridge.deletePortRules(veth, id));
+      await attempt(() => this.#multicast.detach(id, logger));
     }
     await attempt(() => deleteLinks(this.#o.ip, (l) => l.name === veth || l.name === peer, id));
     if (problems.length > 0) {

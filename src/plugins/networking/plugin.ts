@@ -21,6 +21,8 @@ import { Ebtables, type LinkFilter } from '../../drivers/network/ebtables.ts';
 import { Iptables, type Firewall } from '../../drivers/network/firewall.ts';
 import { IpCommands, assertLinkName, type IpDriver } from '../../drivers/network/ip.ts';
 import { HOST, SpawnNetExec, netnsPath, pidTarget, type NetExec } from '../../drivers/network/net-exec.ts';
+import { Smcroute, type MulticastRouter, type SmcrouteOptions } from '../../drivers/network/smcroute.ts';
+import { FakeMulticastRouter } from '../../drivers/network/smcroute-fake.ts';
 import { SysctlCommand, type Sysctl } from '../../drivers/network/sysctl.ts';
 import { DobbyError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
@@ -58,10 +60,17 @@ export interface NetworkingPluginOptions {
    * host without ebtables (then only the IP-level source checks hold).
    */
   readonly ebtables?: string | null;
+  /**
+   * multicastForwarding's smcroute: its config file (default Dobby's /opt/smcroute.conf, which
+   * smcrouted must be started with), smcroutectl (default /usr/sbin/smcroutectl) and the daemon's
+   * identity (`-I NAME`; default none).
+   */
+  readonly smcroute?: Pick<SmcrouteOptions, 'configFile' | 'smcroutectl' | 'identity'>;
   readonly logger?: Logger;
   /** Drivers to use instead of the real ones (fakes, fault injection). */
   readonly drivers?: {
     readonly ip?: IpDriver; readonly firewall?: Firewall; readonly linkFilter?: LinkFilter | null; readonly sysctl?: Sysctl; readonly exec?: NetExec;
+    readonly multicastRouter?: MulticastRouter;
     readonly netnsIdentity?: (path: string) => Promise<string>;
     /** The firewall and sysctls inside a container (interContainer localhostMasquerade); null: none. */
     readonly inside?: ((pid: number) => InsideDrivers) | null;
@@ -114,6 +123,9 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   }
   const ebtables = options.ebtables === undefined ? 'ebtables' : options.ebtables;
   const linkFilter = options.drivers?.linkFilter !== undefined ? options.drivers.linkFilter : ebtables === null ? null : new Ebtables(exec, { binary: ebtables });
+  // A fake firewall gets a fake router too: the real one would edit the real host's smcroute config.
+  const multicastRouter = options.drivers?.multicastRouter
+    ?? (options.drivers?.firewall !== undefined && options.drivers.exec === undefined ? new FakeMulticastRouter() : new Smcroute(options.smcroute));
   const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
   // Real tools inside containers only with the real host tools: fake pids could name real processes.
   const inside = options.drivers?.inside !== undefined ? options.drivers.inside
@@ -122,6 +134,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   const resolvFiles = new ResolvFiles(join(options.stateDir, 'resolv'));
   const nat = new NatNetwork({
     bridge: bridgeName, allocator, ipv6Prefix, externalInterfaces, chainPrefix, ip, firewall, linkFilter, sysctl, hostNetns, logger, inside,
+    multicastRouter,
     ...(options.ipv6 === false ? { ipv6: false } : {}),
     ...(options.drivers?.netnsIdentity === undefined ? {} : { netnsIdentity: options.drivers.netnsIdentity }),
   });
