@@ -114,7 +114,7 @@ describe('multicastForwarding over the fake firewall and router', () => {
     assert.equal(await w.state(), before);
   });
 
-  test('a group of a family the container has no address of is skipped, said so; smcrouted not running fails the start and leaves nothing', async () => {
+  test('a group of a family the container has no address of is skipped, said so; a kernel that cannot route multicast is said so; smcrouted not running fails the start and leaves nothing', async () => {
     const w = world();
     const before = await w.state();
     const warnings: string[] = [];
@@ -126,6 +126,16 @@ describe('multicastForwarding over the fake firewall and router', () => {
     assert.equal(w.router.blocks.has('v4'), false);
     w.ip.removeNamespace(20);
     await w.plugin.postStop?.({ ...ctx('v4', v4only), exit: null });
+    assert.equal(await w.state(), before);
+
+    w.router.routes = false;
+    const v4 = { type: 'nat', multicastForwarding: [{ ip: '239.1.2.3', port: 1 }] };
+    w.ip.addNamespace(22);
+    await w.plugin.preStart?.({ ...ctx('noroute', v4, logger), pid: 22 });
+    assert.match(warnings.join('\n'), /this kernel does not route IPv4 multicast \(CONFIG_IP_MROUTE is not set\)/);
+    assert.equal(w.router.blocks.has('noroute'), true, 'the routes are set all the same (a kernel may get it later; Dobby does so too)');
+    w.ip.removeNamespace(22);
+    await w.plugin.postStop?.({ ...ctx('noroute', v4), exit: null });
     assert.equal(await w.state(), before);
 
     w.router.failWhen = (what) => what === 'check';

@@ -13,7 +13,7 @@ export class FakeMulticastRouter implements MulticastRouter {
     if (this.failWhen?.('check', containerId) === true) throw new DobbyError('HOST_UNSUITABLE', 'injected fault: smcrouted is not running', { containerId });
   }
 
-  kernelRoutes(): boolean {
+  kernelRoutes(_family: 4 | 6): boolean {
     return this.routes;
   }
 

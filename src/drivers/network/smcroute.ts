@@ -18,8 +18,8 @@ import { resolveExecutable, run, summariseStderr, type DriverLogger } from '../p
 export interface MulticastRouter {
   /** Throws HOST_UNSUITABLE, naming what to install or start, when routes cannot be set. */
   check(containerId: string): Promise<void>;
-  /** False on a kernel without multicast routing (CONFIG_IP_MROUTE): routes are accepted and do nothing. */
-  kernelRoutes(): boolean;
+  /** False on a kernel without multicast routing of the family (CONFIG_IP_MROUTE, CONFIG_IPV6_MROUTE): routes are accepted and do nothing. */
+  kernelRoutes(family: 4 | 6): boolean;
   /** True when the container has a block (also after a daemon restart: it is read from the file). */
   hasBlock(containerId: string): Promise<boolean>;
   /** Puts the container's lines in (replacing a block it had) and has the daemon re-read them. */
@@ -41,8 +41,8 @@ export interface SmcrouteOptions {
   readonly smcroutectl?: string;
   /** The daemon's identity (`smcrouted -I NAME`, so its socket is /run/NAME.sock); null: smcroute's default. */
   readonly identity?: string | null;
-  /** Where the kernel says it routes multicast; default /proc/net/ip_mr_vif. */
-  readonly mrouteProbe?: string;
+  /** Where the kernel says it routes multicast; default /proc/net (its ip_mr_vif and ip6_mr_vif). */
+  readonly procNet?: string;
   readonly timeoutMs?: number;
 }
 
@@ -76,7 +76,7 @@ export class Smcroute implements MulticastRouter {
   readonly #file: string;
   readonly #ctl: string;
   readonly #identity: string | null;
-  readonly #probe: string;
+  readonly #procNet: string;
   readonly #timeoutMs: number;
   readonly #lock: Semaphore;
 
@@ -87,7 +87,7 @@ export class Smcroute implements MulticastRouter {
     if (this.#identity !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(this.#identity)) {
       throw new DobbyError('INVALID_ARGUMENT', `networking smcroute identity '${this.#identity}' must be 1-64 of A-Z a-z 0-9 _ . -`);
     }
-    this.#probe = options.mrouteProbe ?? '/proc/net/ip_mr_vif';
+    this.#procNet = options.procNet ?? '/proc/net';
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     let lock = fileLocks.get(this.#file);
     if (lock === undefined) fileLocks.set(this.#file, lock = new Semaphore(1));
@@ -119,8 +119,8 @@ export class Smcroute implements MulticastRouter {
     await this.#ctlRun(['show'], containerId);
   }
 
-  kernelRoutes(): boolean {
-    return existsSync(this.#probe);
+  kernelRoutes(family: 4 | 6): boolean {
+    return existsSync(join(this.#procNet, family === 4 ? 'ip_mr_vif' : 'ip6_mr_vif'));
   }
 
   async #read(containerId: string): Promise<string[]> {

@@ -49,8 +49,10 @@ export class MulticastForwarding {
     if (usable.length === 0) return;
     const { router, bridge } = this.#o;
     await router.check(id);
-    if (!router.kernelRoutes()) {
-      logger.warn('multicastForwarding: this kernel does not route multicast (CONFIG_IP_MROUTE is not set; /proc/net/ip_mr_vif is missing), so smcroute takes the routes but no datagram from the external interfaces reaches the container; multicast sent on the bridge itself still does');
+    for (const family of new Set(usable.map((e) => groupFamily(e.ip)))) {
+      if (router.kernelRoutes(family)) continue;
+      const option = family === 4 ? 'CONFIG_IP_MROUTE' : 'CONFIG_IPV6_MROUTE';
+      logger.warn(`multicastForwarding: this kernel does not route IPv${family} multicast (${option} is not set), so smcroute takes the routes but no datagram from the external interfaces reaches the container; multicast sent on the bridge itself still does`);
     }
     await router.setBlock(id, smcrouteLines(usable, this.#o.externalInterfaces, bridge));
     for (const family of [4, 6] as const) {
