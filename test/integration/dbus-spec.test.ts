@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readHostFacts } from '../../src/spec/index.ts';
 import { realManager, specBundlesDir } from '../helpers/manager.ts';
+import { containerEnviron } from '../helpers/container-environ.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 import { call, serve, testBus, type TestBus } from '../api/harness.ts';
 
@@ -76,7 +77,7 @@ describe('Dobby specs over D-Bus', { concurrency: 3 }, () => {
     assert.equal(await call(address, 'debug1', 'GetSpec', 'i', String(cd)), `s ${JSON.stringify(JSON.stringify(JSON.parse(text)))}`);
     const pid = real.manager.get(cd)?.pid;
     assert.ok(typeof pid === 'number');
-    assert.match(readFileSync(`/proc/${pid}/environ`, 'utf8'), /DOBBY_TEST_VAR=12345/);
+    assert.equal((await containerEnviron(pid)).get('DOBBY_TEST_VAR'), '12345');
     assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+1000\s/m);
     const config = JSON.parse(await call(address, 'debug1', 'GetOCIConfig', 'i', String(cd)).then((r) => JSON.parse(r.slice(2)) as string)) as {
       process: { args: string[] };

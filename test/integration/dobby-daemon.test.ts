@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startPrivateBus, type PrivateBus } from '../../src/drivers/dbus/bus-address.ts';
 import { run } from '../../src/drivers/process.ts';
 import { call } from '../api/harness.ts';
+import { containerEnviron } from '../helpers/container-environ.ts';
 import { runDobbyd } from '../helpers/dobbyd-process.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 
@@ -156,7 +157,7 @@ describe('DobbyDaemon with DEV_VM settings', { concurrency: false }, () => {
     const pid = info.pids[0]!;
     // Dobby's process line: its init and the command, no init options.
     assert.equal(info.processes[0]?.cmdline, '/usr/libexec/DobbyInit sleep 60 ');
-    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const env = [...(await containerEnviron(pid))].map(([k, v]) => `${k}=${v}`);
     assert.ok(env.includes('ETHAN_STB_TYPE=IP') && env.includes('ETHAN_STB_MODEL=VM'), env.join(' '));
     const config = JSON.parse(JSON.parse((await call(bus!.address, 'debug1', 'GetOCIConfig', 'i', String(cd))).slice(2)) as string) as {
       linux: { resources: { pids?: { limit: number } } };

@@ -9,8 +9,6 @@
 // httpproxy's ignoreProxyOnBridge too).
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { filter, firstValueFrom, timeout } from 'rxjs';
@@ -21,6 +19,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createNetworkingPlugin } from '../../src/plugins/networking/plugin.ts';
 import { HookHint, type DobbyPlugin } from '../../src/plugins/types.ts';
 import { makeBundle, writeConfig } from '../helpers/bundle.ts';
+import { containerEnviron } from '../helpers/container-environ.ts';
 import { HOST_EXT_IFACE, makeTestNetwork } from '../helpers/netns.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 
@@ -148,12 +147,6 @@ describe('appservicesrdk through dobbyd and the networking plugin', { concurrenc
  * The container init's environment, as the host sees it, once it runs the bundle's program: until
  * then the pid is the runtime's own (crun) waiting to exec it, with crun's environment.
  */
-async function environOf(pid: number): Promise<Map<string, string>> {
-  const runtimeStill = (): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('crun');
-  for (let i = 0; i < 200 && runtimeStill(); i++) await sleep(50);
-  return new Map(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
-
 describe('thunder through dobbyd and the networking plugin', { concurrency: 1, timeout: 180_000 }, () => {
   test('nat: the host\'s Thunder port at the bridge address, THUNDER_ACCESS names it, no other host port; Stop and a crash undo it', async () => {
     const before = await net.snapshot();
@@ -167,7 +160,7 @@ describe('thunder through dobbyd and the networking plugin', { concurrency: 1, t
       const pid = daemon.manager.get(descriptor)?.pid as number;
       const network = plugin.addressOf(id);
       assert.ok(network !== null && network.ipv4 !== null && network.bridgeIpv4 !== null);
-      const env = await environOf(pid);
+      const env = await containerEnviron(pid);
       assert.equal(network.bridgeIpv4, '100.64.78.1');
       assert.equal(env.get('THUNDER_ACCESS'), `${network.bridgeIpv4}:9998`, JSON.stringify([...env]));
       assert.equal(env.get('no_proxy'), '100.64.78.1,localhost', 'httpproxy\'s ignoreProxyOnBridge names the bridge of this range');
@@ -191,7 +184,7 @@ describe('thunder through dobbyd and the networking plugin', { concurrency: 1, t
     const id = scratch.id('thunder-host');
     const bundle = await bundleWith(id, { thunder: { data: { trusted: true, bearerUrl: 'http://localhost/token' } } });
     const descriptor = await daemon.manager.start({ id, bundle });
-    const env = await environOf(daemon.manager.get(descriptor)?.pid as number);
+    const env = await containerEnviron(daemon.manager.get(descriptor)?.pid as number);
     assert.equal(env.get('THUNDER_ACCESS'), '127.0.0.1:9998', JSON.stringify([...env]));
     assert.equal(await net.snapshot(), before);
     const deleted = gone(id);
