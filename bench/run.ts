@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../src/drivers/process.ts';
 import { makeBundle } from '../test/helpers/bundle.ts';
 import { ThinDbusClient } from './dbus-driver.ts';
-import { startBenchDaemon } from './daemon.ts';
+import { startBenchDaemon, type BenchDaemon } from './daemon.ts';
 import { benchPorts } from './ports-bench.ts';
 import { Report } from './report.ts';
 import { bareNodeRssKiB, rssKiB } from './rss.ts';
@@ -25,6 +25,14 @@ const WARMUP = 2;
 const MANY = 10;
 const CYCLES = 100;
 const YS_BRIDGE = 'ysbr0';
+// BENCH_ONLY=memory,bundle,many,spec,ports runs those sections only (all of them by default): a
+// change to one path is measured in minutes, not the whole bench's half hour.
+const SECTIONS = ['memory', 'bundle', 'many', 'spec', 'ports'] as const;
+const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+for (const name of ONLY) {
+  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_ONLY: unknown section ${name} (sections: ${SECTIONS.join(', ')})`);
+}
+const wanted = (section: (typeof SECTIONS)[number]): boolean => ONLY.length === 0 || ONLY.includes(section);
 
 async function must(file: string, args: readonly string[]): Promise<void> {
   const r = await run(file, args);
@@ -80,18 +88,7 @@ async function main(): Promise<void> {
     console.log('yardsticks: bench/yardstick.sh, timed by bash ($EPOCHREALTIME); no Node in any yardstick');
 
     // 1. Memory: idle, then after CYCLES start/stop cycles.
-    report.section('memory (VmRSS)');
-    await sleep(1500);
-    const idle = await rssKiB(d.pid);
-    const bare = await bareNodeRssKiB(process.execPath, 1500);
-    console.log(`  bare node (node -e, idle 1.5 s)                            ${(bare / 1024).toFixed(1)} MiB`);
-    console.log(`  dobbyd idle (1.5 s after start)                            ${(idle / 1024).toFixed(1)} MiB`);
-    report.limit('idle RSS dobbyd / bare node', idle / bare, 'bare node idle', 1.25, 'x');
-    const cycled = await c.cycles(shared, uid('cycle'), CYCLES);
-    await sleep(1500);
-    const after = await rssKiB(d.pid);
-    console.log(`  dobbyd after ${CYCLES} StartFromBundle + Stop cycles (${(cycled.ms / CYCLES).toFixed(1)} ms each)        ${(after / 1024).toFixed(1)} MiB`);
-    report.limit(`RSS after ${CYCLES} start/stop cycles - idle`, (after - idle) / 1024, 'dobbyd idle', 5, 'MiB');
+    if (wanted('memory')) await benchMemory(d, c, shared, uid, report);
 
     // The lean conmon path needs a dir of its own per container holding the config (made untimed).
     const conmonDirs = async (n: number): Promise<Array<{ id: string; dir: string }>> =>
@@ -130,44 +127,49 @@ async function main(): Promise<void> {
       return started.ms;
     };
 
-    // 2. One bundle start → reply (Running).
-    report.section('bundle start → running (one container, busybox sleep under tini)');
-    const one = await alternate([
-      { name: 'raw', run: () => rawMany([shared]) },
-      { name: 'conmon', run: () => conmonMany(1) },
-      { name: 'dobbyd', run: () => dobbydMany([shared]) },
-    ], ROUNDS, WARMUP);
     const get = (m: Map<string, number[]>, k: string): number[] => m.get(k) ?? [];
-    report.figure('raw crun: run --detach + state (shell)', get(one, 'raw'));
-    report.figure('lean conmon path: conmon + crun create, sync pipe, crun start', get(one, 'conmon'));
-    report.figure('dobbyd StartFromBundle → reply', get(one, 'dobbyd'));
-    report.ratio('bundle start', get(one, 'dobbyd'), 'the lean conmon path', get(one, 'conmon'), 1.05);
-    report.ratio('bundle start', get(one, 'dobbyd'), 'raw crun', get(one, 'raw'));
+
+    // 2. One bundle start → reply (Running).
+    if (wanted('bundle')) {
+      report.section('bundle start → running (one container, busybox sleep under tini)');
+      const one = await alternate([
+        { name: 'raw', run: () => rawMany([shared]) },
+        { name: 'conmon', run: () => conmonMany(1) },
+        { name: 'dobbyd', run: () => dobbydMany([shared]) },
+      ], ROUNDS, WARMUP);
+      report.figure('raw crun: run --detach + state (shell)', get(one, 'raw'));
+      report.figure('lean conmon path: conmon + crun create, sync pipe, crun start', get(one, 'conmon'));
+      report.figure('dobbyd StartFromBundle → reply', get(one, 'dobbyd'));
+      report.ratio('bundle start', get(one, 'dobbyd'), 'the lean conmon path', get(one, 'conmon'), 1.05);
+      report.ratio('bundle start', get(one, 'dobbyd'), 'raw crun', get(one, 'raw'));
+    }
 
     // 3. Ten bundle starts at once, from ten bundle dirs and from one.
-    report.section(`${MANY} bundle starts at once → all running`);
-    const sharedTen = Array.from({ length: MANY }, () => shared);
-    const many = await alternate([
-      { name: 'raw10', run: () => rawMany(tens) },
-      { name: 'raw1', run: () => rawMany(sharedTen) },
-      { name: 'conmon', run: () => conmonMany(MANY) },
-      { name: 'dobbyd10', run: () => dobbydMany(tens) },
-      { name: 'dobbyd1', run: () => dobbydMany(sharedTen) },
-    ], MANY_ROUNDS, 1);
-    report.figure(`raw crun x${MANY}, ten bundle dirs (shell)`, get(many, 'raw10'));
-    report.figure(`raw crun x${MANY}, one bundle dir (shell)`, get(many, 'raw1'));
-    report.figure(`lean conmon path x${MANY}`, get(many, 'conmon'));
-    report.figure(`dobbyd x${MANY}, ten bundle dirs`, get(many, 'dobbyd10'));
-    report.figure(`dobbyd x${MANY}, one bundle dir`, get(many, 'dobbyd1'));
-    report.ratio(`${MANY} bundle starts, ten dirs`, get(many, 'dobbyd10'), `raw crun x${MANY}, ten dirs`, get(many, 'raw10'), 1.3);
-    report.ratio(`${MANY} bundle starts, one dir`, get(many, 'dobbyd1'), `raw crun x${MANY}, one dir`, get(many, 'raw1'), 1.3);
-    report.ratio(`${MANY} bundle starts, ten dirs`, get(many, 'dobbyd10'), `the lean conmon path x${MANY}`, get(many, 'conmon'));
+    if (wanted('many')) {
+      report.section(`${MANY} bundle starts at once → all running`);
+      const sharedTen = Array.from({ length: MANY }, () => shared);
+      const many = await alternate([
+        { name: 'raw10', run: () => rawMany(tens) },
+        { name: 'raw1', run: () => rawMany(sharedTen) },
+        { name: 'conmon', run: () => conmonMany(MANY) },
+        { name: 'dobbyd10', run: () => dobbydMany(tens) },
+        { name: 'dobbyd1', run: () => dobbydMany(sharedTen) },
+      ], MANY_ROUNDS, 1);
+      report.figure(`raw crun x${MANY}, ten bundle dirs (shell)`, get(many, 'raw10'));
+      report.figure(`raw crun x${MANY}, one bundle dir (shell)`, get(many, 'raw1'));
+      report.figure(`lean conmon path x${MANY}`, get(many, 'conmon'));
+      report.figure(`dobbyd x${MANY}, ten bundle dirs`, get(many, 'dobbyd10'));
+      report.figure(`dobbyd x${MANY}, one bundle dir`, get(many, 'dobbyd1'));
+      report.ratio(`${MANY} bundle starts, ten dirs`, get(many, 'dobbyd10'), `raw crun x${MANY}, ten dirs`, get(many, 'raw10'), 1.3);
+      report.ratio(`${MANY} bundle starts, one dir`, get(many, 'dobbyd1'), `raw crun x${MANY}, one dir`, get(many, 'raw1'), 1.3);
+      report.ratio(`${MANY} bundle starts, ten dirs`, get(many, 'dobbyd10'), `the lean conmon path x${MANY}`, get(many, 'conmon'));
+    }
 
     // 4. Dobby spec containers: nat + console file + memory limit.
-    await benchSpec({ c, dir, netns, rawRoot, uid, report });
+    if (wanted('spec')) await benchSpec({ c, dir, netns, rawRoot, uid, report });
 
     // 5. Port-forwarding throughput (kernel nat and the builtin proxy against a direct connection).
-    if (process.env['BENCH_PORTS'] !== '0') {
+    if (wanted('ports') && process.env['BENCH_PORTS'] !== '0') {
       await benchPorts({ rounds: Math.max(5, Math.round(ROUNDS / 3)), warmup: 1, mib: Number(process.env['BENCH_PORT_MB'] ?? 128), budgetMs: 90_000 });
     }
     report.summary();
@@ -178,6 +180,22 @@ async function main(): Promise<void> {
     await run('ip', ['netns', 'del', netns]);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Idle RSS against a bare node, then the growth after CYCLES start/stop cycles. */
+async function benchMemory(d: BenchDaemon, c: ThinDbusClient, shared: string, uid: (what: string) => string, report: Report): Promise<void> {
+  report.section('memory (VmRSS)');
+  await sleep(1500);
+  const idle = await rssKiB(d.pid);
+  const bare = await bareNodeRssKiB(process.execPath, 1500);
+  console.log(`  bare node (node -e, idle 1.5 s)                            ${(bare / 1024).toFixed(1)} MiB`);
+  console.log(`  dobbyd idle (1.5 s after start)                            ${(idle / 1024).toFixed(1)} MiB`);
+  report.limit('idle RSS dobbyd / bare node', idle / bare, 'bare node idle', 1.25, 'x');
+  const cycled = await c.cycles(shared, uid('cycle'), CYCLES);
+  await sleep(1500);
+  const after = await rssKiB(d.pid);
+  console.log(`  dobbyd after ${CYCLES} StartFromBundle + Stop cycles (${(cycled.ms / CYCLES).toFixed(1)} ms each)        ${(after / 1024).toFixed(1)} MiB`);
+  report.limit(`RSS after ${CYCLES} start/stop cycles - idle`, (after - idle) / 1024, 'dobbyd idle', 5, 'MiB');
 }
 
 interface SpecBenchOptions {
