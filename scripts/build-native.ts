@@ -1,5 +1,5 @@
 // Builds the native addons for the Node running this script (Node 24), against that Node's own headers:
-// usocket (dbus-next's fd-passing transport), our own cloexec (native/cloexec) and unixdgram (native/unixdgram).
+// usocket (dbus-next's fd-passing transport), our own cloexec (native/cloexec), unixdgram (native/unixdgram) and spawn (native/spawn).
 // Usage: node scripts/build-native.ts [--force]   (npm run build-native; npm run rebuild-usocket is the old name)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,6 +21,7 @@ const ADDONS: readonly Addon[] = [
   { name: 'usocket', dir: join(root, 'node_modules', 'usocket'), load: 'usocket' },
   { name: 'cloexec', dir: join(root, 'native', 'cloexec'), load: join(root, 'native', 'cloexec', 'build', 'Release', 'cloexec.node') },
   { name: 'unixdgram', dir: join(root, 'native', 'unixdgram'), load: join(root, 'native', 'unixdgram', 'build', 'Release', 'unixdgram.node') },
+  { name: 'spawn', dir: join(root, 'native', 'spawn'), load: join(root, 'native', 'spawn', 'build', 'Release', 'spawn.node') },
 ];
 
 /** Loads the addon in a fresh process of this Node: the only honest test of the built addon. */

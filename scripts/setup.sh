@@ -78,7 +78,7 @@ fi
 [ -x node_modules/.bin/node ] || die "node_modules/.bin/node is missing after npm: the node@24 dependency did not install"
 node24=(env -u NODE_EXTRA_CA_CERTS "$root/node_modules/.bin/node")
 
-# 3. The native addons (usocket, native/cloexec, native/unixdgram), built for Node 24 (npm builds against the user config's nodedir = Node 20).
+# 3. The native addons (usocket, native/cloexec, native/unixdgram, native/spawn), built for Node 24 (npm builds against the user config's nodedir = Node 20).
 "${node24[@]}" scripts/build-native.ts
 
 # 4. crun 1.8 refuses hybrid cgroups while the cgroup2 hierarchy holds controllers:

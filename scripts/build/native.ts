@@ -1,4 +1,4 @@
-// Build step: the native addons (usocket's uwrap.node, our cloexec.node and unixdgram.node) for a release's CPU. For this machine's CPU
+// Build step: the native addons (usocket's uwrap.node, our cloexec.node, unixdgram.node and spawn.node) for a release's CPU. For this machine's CPU
 // they are the checkout's own (npm run build-native builds and load-tests them); for another CPU node-gyp builds
 // them with --arch and Debian's cross toolchain (g++-<triplet>), against the same Node 24 headers.
 
@@ -23,6 +23,7 @@ const ADDONS: readonly AddonSource[] = [
   { file: 'uwrap.node', dir: join(ROOT, 'node_modules', 'usocket'), parts: ['binding.gyp', 'src'], built: join('build', 'Release', 'uwrap.node') },
   { file: 'cloexec.node', dir: join(ROOT, 'native', 'cloexec'), parts: ['binding.gyp', 'cloexec.c'], built: join('build', 'Release', 'cloexec.node') },
   { file: 'unixdgram.node', dir: join(ROOT, 'native', 'unixdgram'), parts: ['binding.gyp', 'unixdgram.c'], built: join('build', 'Release', 'unixdgram.node') },
+  { file: 'spawn.node', dir: join(ROOT, 'native', 'spawn'), parts: ['binding.gyp', 'spawn.c'], built: join('build', 'Release', 'spawn.node') },
 ];
 
 function run(command: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): void {

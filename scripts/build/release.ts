@@ -3,7 +3,7 @@
 //   VERSION                       version=, commit=, arch=, node-abi= (the addons' Node ABI)
 //   bin/dobbyd bin/dobby          launchers (Node: --node PATH, $DOBBY_NODE, node/bin/node here, or node on the PATH)
 //   lib/dobbyd.mjs lib/dobby.mjs lib/doctor.mjs   the bundles, the OCI schema validator compiled in
-//   lib/native/uwrap.node lib/native/cloexec.node lib/native/unixdgram.node   the native addons, built for the arch
+//   lib/native/uwrap.node lib/native/cloexec.node lib/native/unixdgram.node lib/native/spawn.node   the native addons, built for the arch
 //   libexec/DobbyInit             the containers' init (Debian's static tini for the arch)
 //   etc/systemd/dobbyd.service etc/dbus-1/system.d/org.rdk.dobby.conf
 // Usage: node scripts/build/release.ts [--arch x64|arm64|armv7l] [--out DIR] [--prefix DIR] [--init PATH] [--rebuild-native]

@@ -1,9 +1,9 @@
 // Runs short-lived host tools with argument arrays (never a shell) and collects what they print.
 
-import { spawn, type StdioOptions } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
-import { sealInheritedFds } from './cloexec.ts';
+import { DEFAULT_PATH } from './executables.ts';
+import { leanSpawn, type StdioOptions } from './lean-spawn.ts';
+
+export { DEFAULT_PATH, resolveExecutable } from './executables.ts';
 
 /** The subset of pino the drivers log through, so tests can pass a plain object. */
 export interface DriverLogger {
@@ -11,25 +11,9 @@ export interface DriverLogger {
   warn(obj: object, msg?: string): void;
 }
 
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
 /** PATH only: tools must not see the daemon's environment (proxies, NODE_* and the like). */
 export function minimalEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
   return { PATH: process.env['PATH'] ?? DEFAULT_PATH, ...extra };
-}
-
-/** Absolute path of an executable: `name` itself when absolute, else the first match on PATH. */
-export function resolveExecutable(name: string, path: string = process.env['PATH'] ?? DEFAULT_PATH): string | null {
-  const candidates = isAbsolute(name) ? [name] : name.includes('/') ? [] : path.split(delimiter).filter((d) => d !== '').map((d) => join(d, name));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here; try the next PATH entry
-    }
-  }
-  return null;
 }
 
 export interface RunOptions {
@@ -57,8 +41,7 @@ export interface RunResult {
 /** Rejects only when the tool cannot be started at all (the spawn error, e.g. ENOENT). */
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    sealInheritedFds();
-    const child = spawn(file, args, {
+    const child = leanSpawn(file, args, {
       env: options.env ?? minimalEnv(),
       stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

@@ -4,7 +4,7 @@ import { resolveRuntime, conmonProblem, dbusDaemonProblem, type Lookup } from '.
 import { checkCgroups, type CgroupPaths } from './cgroup-check.ts';
 import { busAddressFor, busProblem } from './dbus-check.ts';
 import { brNetfilterProblem, ebtablesProblem } from './network-check.ts';
-import { cloexecProblem, usocketProblem } from './usocket-check.ts';
+import { cloexecProblem, spawnProblem, usocketProblem } from './usocket-check.ts';
 import { installProblems } from './install-check.ts';
 import { installLayout, type InstallLayout } from '../install-layout.ts';
 
@@ -67,6 +67,7 @@ export async function checkHost(options: HostCheckOptions = {}): Promise<HostPro
   if (options.skipUsocket !== true) {
     add(await usocketProblem());
     add(cloexecProblem());
+    add(spawnProblem());
   }
   add(brNetfilterProblem(options.procSys));
   add(ebtablesProblem(lookup));

@@ -1,6 +1,7 @@
 // Checks that the native addons load in this Node: usocket (else dbus-next silently drops fd passing)
-// and our cloexec (else the daemon's fds would leak into every container monitor).
+// our cloexec (else the daemon's fds would leak into every container monitor) and our spawn.
 import { sealInheritedFds } from '../drivers/cloexec.ts';
+import { loadSpawnAddon } from '../drivers/lean-spawn.ts';
 import { installLayout } from '../install-layout.ts';
 import type { HostProblem } from './problem.ts';
 
@@ -21,6 +22,22 @@ export async function usocketProblem(
       code: 'usocket-not-built',
       what: `usocket's native addon does not load in Node ${process.version} (ABI ${process.versions.modules}): ` +
         `D-Bus calls that carry fds would silently fail (${message})`,
+      fix,
+      fatal: true,
+    };
+  }
+}
+
+/** Loads the spawn addon (native/spawn); a problem when it does not load: no host tool could be started. */
+export function spawnProblem(load: () => void = loadSpawnAddon, fix: string = installLayout().addonFix): HostProblem | undefined {
+  try {
+    load();
+    return undefined;
+  } catch (err) {
+    return {
+      code: 'spawn-not-built',
+      what: `the spawn native addon does not load in Node ${process.version}: the daemon could start neither crun nor conmon ` +
+        `(${err instanceof Error ? err.message : String(err)})`,
       fix,
       fatal: true,
     };

@@ -22,7 +22,7 @@ for (const [name, pattern] of Object.entries(EXPECTED)) {
   test(`the addons for linux-${name}`, { skip: typeof tools === 'string' && tools }, () => {
     const out = join(scratch, name);
     buildAddons(arch, out);
-    for (const file of ['uwrap.node', 'cloexec.node', 'unixdgram.node']) {
+    for (const file of ['uwrap.node', 'cloexec.node', 'unixdgram.node', 'spawn.node']) {
       const described = spawnSync('file', ['-b', join(out, file)], { encoding: 'utf8' }).stdout;
       assert.match(described, pattern, `${file}: ${described}`);
       assert.throws(() => assertElfFor(join(out, file), findArch('x64')!), /not for linux-x64/);

@@ -31,7 +31,7 @@ test('npm run package: the release tree holds the bundles, addons, init, unit, p
     .map((l) => l.slice(l.indexOf('/') + 1)).sort();
   assert.deepEqual(listing, [
     'VERSION', 'bin/dobby', 'bin/dobbyd', 'etc/dbus-1/system.d/org.rdk.dobby.conf', 'etc/systemd/dobbyd.service',
-    'lib/dobby.mjs', 'lib/dobbyd.mjs', 'lib/doctor.mjs', 'lib/native/cloexec.node', 'lib/native/unixdgram.node', 'lib/native/uwrap.node', 'libexec/DobbyInit',
+    'lib/dobby.mjs', 'lib/dobbyd.mjs', 'lib/doctor.mjs', 'lib/native/cloexec.node', 'lib/native/spawn.node', 'lib/native/unixdgram.node', 'lib/native/uwrap.node', 'libexec/DobbyInit',
   ]);
   const version = readFileSync(join(tree, 'VERSION'), 'utf8');
   assert.match(version, /^version=\d+\.\d+\.\d+\ncommit=[0-9a-f]{12}(-dirty)?\narch=\w+\nnode-abi=\d+\n$/);

@@ -1,10 +1,9 @@
 // Launches one conmon and reads its verdict on the container from the sync pipe.
 
-import { spawn, type StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { leanSpawn, type StdioSlot } from '../lean-spawn.ts';
 import { minimalEnv } from '../process.ts';
 import type { ConmonPaths } from './conmon-files.ts';
-import { sealInheritedFds } from '../cloexec.ts';
 
 export interface ConmonLaunch {
   readonly conmon: string;
@@ -59,17 +58,16 @@ export function conmonArgs(launch: ConmonLaunch): string[] {
  * container exits, so the verdict is the first line, never the end of the stream.
  */
 export function launchConmon(launch: ConmonLaunch): Promise<ConmonVerdict> {
-  // The caller's fds go to 3..N+2 and the sync pipe just after them: Node has no pipe(2), but a
-  // stdio 'pipe' slot is a socketpair, which conmon writes to just as well.
+  // The caller's fds go to 3..N+2 and the sync pipe just after them.
   const syncFd = 3 + launch.fds.length;
-  const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', ...launch.fds, 'pipe'];
-  sealInheritedFds();
-  const child = spawn(launch.conmon, conmonArgs(launch), {
+  const stdio: StdioSlot[] = ['ignore', 'ignore', 'pipe', ...launch.fds, 'pipe'];
+  const child = leanSpawn(launch.conmon, conmonArgs(launch), {
     cwd: launch.paths.persistDir,
     env: minimalEnv({ _OCI_SYNCPIPE: String(syncFd) }),
     stdio,
   });
-  const sync = child.stdio[syncFd] as Readable;
+  // None when conmon could not be started: the 'error' event says why.
+  const sync: Readable | null = child.stdio[syncFd] ?? null;
   const stderr: Buffer[] = [];
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
 
@@ -86,7 +84,7 @@ export function launchConmon(launch: ConmonLaunch): Promise<ConmonVerdict> {
       done = true;
       clearTimeout(timer);
       // Nothing more comes on the pipe; holding it would keep one fd per container in the daemon.
-      sync.destroy();
+      sync?.destroy();
       resolve(verdict);
     };
     const monitorFailed = async (timedOut: boolean): Promise<void> => {
@@ -100,7 +98,7 @@ export function launchConmon(launch: ConmonLaunch): Promise<ConmonVerdict> {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      sync.destroy();
+      sync?.destroy();
       reject(err);
     });
     child.once('exit', (code) => {
@@ -108,6 +106,7 @@ export function launchConmon(launch: ConmonLaunch): Promise<ConmonVerdict> {
       exitStatus = code;
       for (const w of exitWaiters.splice(0)) w();
     });
+    if (sync === null) return;
     sync.setEncoding('utf8');
     sync.on('data', (chunk: string) => {
       buffered += chunk;

@@ -1,0 +1,5 @@
+{
+  "targets": [
+    { "target_name": "spawn", "sources": ["spawn.c"] }
+  ]
+}

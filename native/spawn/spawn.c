@@ -1,0 +1,289 @@
+// Starts host tools without copying the daemon: Node's child_process forks the whole ~50 MiB
+// process (page tables and all) and blocks its event loop until the child has exec'd, 4-9 ms per
+// spawn on a busy machine. glibc's posix_spawn runs the child on the parent's memory (CLONE_VM |
+// CLONE_VFORK), so its cost does not grow with the daemon. Exits are watched through a pidfd
+// polled on the daemon's own event loop: no SIGCHLD handler, no waitpid(-1) that could reap
+// another part's child.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+
+extern char **environ;
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* Parent fds are first duplicated to this height, so a dup2 into a child slot never meets an fd
+   that is itself a source (and never has source == target, which would leave FD_CLOEXEC set). */
+#define HIGH_FD 1024
+
+/*
+ * sigfillset leaves out glibc's own signals (32 and 33), and posix_spawn sets those to SIG_IGN in
+ * the child when the parent handles them, which exec keeps: the tool would start with them
+ * ignored (Node's spawn leaves every signal at its default). Asked for by hand, they get SIG_DFL.
+ */
+static void add_internal_signals(sigset_t *set) {
+  unsigned long *words = (unsigned long *)set;
+  const size_t bits = 8 * sizeof(unsigned long);
+  for (int sig = 32; sig < SIGRTMIN; sig++) words[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  napi_value code, msg, error;
+  const char *name = err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == EBADF ? "EBADF" : err == ENOEXEC ? "ENOEXEC" : err == EMFILE ? "EMFILE" : err == ENOTDIR ? "ENOTDIR" : "ESPAWN";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_value errnoValue;
+  napi_create_int32(env, -err, &errnoValue);
+  napi_set_named_property(env, error, "errno", errnoValue);
+  napi_set_named_property(env, error, "code", code);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static char *string_of(napi_env env, napi_value value) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s == NULL) return NULL;
+  napi_get_value_string_utf8(env, value, s, len + 1, &len);
+  return s;
+}
+
+/* A NULL-terminated array of the strings of a JS array; NULL on a wrong type. */
+static char **strings_of(napi_env env, napi_value array) {
+  uint32_t n = 0;
+  if (napi_get_array_length(env, array, &n) != napi_ok) return NULL;
+  char **out = calloc(n + 1, sizeof(char *));
+  if (out == NULL) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    napi_get_element(env, array, i, &item);
+    out[i] = string_of(env, item);
+    if (out[i] == NULL) {
+      for (uint32_t j = 0; j < i; j++) free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static void free_strings(char **strings) {
+  if (strings == NULL) return;
+  for (char **s = strings; *s != NULL; s++) free(*s);
+  free(strings);
+}
+
+/*
+ * spawn(file, argv, env, cwd | null, fds) → [pid, pidfd]. fds[i] is the parent fd that becomes the
+ * child's fd i (-1: /dev/null); every other fd of the parent is closed in the child. Signals are reset to their defaults and unblocked in the child, as Node does.
+ * Throws an Error with code ENOENT/EACCES/... when the program cannot be run at all.
+ */
+static napi_value spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, env, cwd, fds)");
+    return NULL;
+  }
+  char *file = string_of(env, args[0]);
+  char **argv = strings_of(env, args[1]);
+  char **envp = strings_of(env, args[2]);
+  napi_valuetype cwdType;
+  napi_typeof(env, args[3], &cwdType);
+  char *cwd = cwdType == napi_string ? string_of(env, args[3]) : NULL;
+  uint32_t nfds = 0;
+  napi_get_array_length(env, args[4], &nfds);
+  if (file == NULL || argv == NULL || envp == NULL || nfds > 256) {
+    free(file), free_strings(argv), free_strings(envp), free(cwd);
+    napi_throw_type_error(env, NULL, "spawn: file must be a string, argv and env arrays of strings, fds at most 256");
+    return NULL;
+  }
+  int high[256];
+  int err = 0;
+  uint32_t made = 0;
+  for (; made < nfds; made++) {
+    napi_value item;
+    int32_t fd = -1;
+    napi_get_element(env, args[4], made, &item);
+    napi_get_value_int32(env, item, &fd);
+    high[made] = -1;
+    if (fd < 0) continue;
+    high[made] = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+    if (high[made] < 0) {
+      err = errno;
+      break;
+    }
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  pid_t pid = -1;
+  if (err == 0) {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    for (uint32_t i = 0; i < nfds; i++) {
+      if (high[i] < 0) posix_spawn_file_actions_addopen(&actions, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
+      else posix_spawn_file_actions_adddup2(&actions, high[i], (int)i);
+    }
+    if (cwd != NULL) posix_spawn_file_actions_addchdir_np(&actions, cwd);
+    /* Whatever the daemon has open beyond the slots stays out, close-on-exec or not (usocket's are not). */
+    posix_spawn_file_actions_addclosefrom_np(&actions, (int)nfds);
+    sigset_t all, none;
+    sigfillset(&all);
+    add_internal_signals(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    err = posix_spawn(&pid, file, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  for (uint32_t i = 0; i < made; i++) if (high[i] >= 0) close(high[i]);
+  free(file), free_strings(argv), free_strings(envp), free(cwd);
+  if (err != 0) return throw_errno(env, err, "spawn");
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) {
+    /* Cannot happen for our own unreaped child short of EMFILE; do not leave it unwatched. */
+    int e = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return throw_errno(env, e, "pidfd_open");
+  }
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  napi_value result, v;
+  napi_create_array_with_length(env, 2, &result);
+  napi_create_int32(env, pid, &v);
+  napi_set_element(env, result, 0, v);
+  napi_create_int32(env, pidfd, &v);
+  napi_set_element(env, result, 1, v);
+  return result;
+}
+
+/* pipe() → [readFd, writeFd], both close-on-exec. */
+static napi_value make_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2");
+  napi_value result, v;
+  napi_create_array_with_length(env, 2, &result);
+  for (int i = 0; i < 2; i++) {
+    napi_create_int32(env, fds[i], &v);
+    napi_set_element(env, result, (uint32_t)i, v);
+  }
+  return result;
+}
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  int pidfd;
+} exit_watch;
+
+static void on_closed(uv_handle_t *handle) {
+  free(handle->data);
+}
+
+static void on_pidfd(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  exit_watch *w = poll->data;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int r;
+  do r = waitid(P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG); while (r < 0 && errno == EINTR);
+  if (status == 0 && r == 0 && si.si_pid == 0) return; /* woken early: not exited yet */
+  napi_env env = w->env;
+  uv_poll_stop(poll);
+  close(w->pidfd);
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value argv[2], callback, global, ignored;
+  if (r < 0) {
+    napi_create_int32(env, -1, &argv[0]);
+    napi_get_null(env, &argv[1]);
+  } else if (si.si_code == CLD_EXITED) {
+    napi_create_int32(env, si.si_status, &argv[0]);
+    napi_get_null(env, &argv[1]);
+  } else {
+    napi_get_null(env, &argv[0]);
+    napi_create_int32(env, si.si_status, &argv[1]);
+  }
+  napi_get_reference_value(env, w->callback, &callback);
+  napi_get_global(env, &global);
+  if (napi_make_callback(env, w->context, global, callback, 2, argv, &ignored) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_delete_reference(env, w->callback);
+  napi_async_destroy(env, w->context);
+  napi_close_handle_scope(env, scope);
+  uv_close((uv_handle_t *)poll, on_closed);
+}
+
+/*
+ * watch(pidfd, callback): calls callback(code, signalNumber) once the child exits (code null when
+ * a signal ended it; -1 and null if it could not be collected), reaps it and closes the pidfd.
+ * Holds the event loop open meanwhile, as a child_process does.
+ */
+static napi_value watch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  int32_t pidfd = -1;
+  if (argc < 2 || napi_get_value_int32(env, args[0], &pidfd) != napi_ok || pidfd < 0) {
+    napi_throw_type_error(env, NULL, "watch(pidfd, callback)");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  exit_watch *w = calloc(1, sizeof *w);
+  if (w == NULL) return throw_errno(env, ENOMEM, "watch");
+  w->env = env;
+  w->pidfd = pidfd;
+  napi_create_reference(env, args[1], 1, &w->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "dobby:spawn", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &w->context);
+  int r = uv_poll_init(loop, &w->poll, pidfd);
+  w->poll.data = w;
+  if (r == 0) r = uv_poll_start(&w->poll, UV_READABLE, on_pidfd);
+  if (r == 0) return NULL;
+  napi_delete_reference(env, w->callback);
+  napi_async_destroy(env, w->context);
+  /* uv_poll_init sets the loop only once the handle is made. */
+  if (w->poll.loop != NULL) uv_close((uv_handle_t *)&w->poll, on_closed);
+  else free(w);
+  return throw_errno(env, -r, "watch");
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, spawn, NULL, &fn);
+  napi_set_named_property(env, exports, "spawn", fn);
+  napi_create_function(env, "pipe", NAPI_AUTO_LENGTH, make_pipe, NULL, &fn);
+  napi_set_named_property(env, exports, "pipe", fn);
+  napi_create_function(env, "watch", NAPI_AUTO_LENGTH, watch, NULL, &fn);
+  napi_set_named_property(env, exports, "watch", fn);
+  return exports;
+}
