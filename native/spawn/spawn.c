@@ -41,19 +41,24 @@ static void add_internal_signals(sigset_t *set) {
   for (int sig = 32; sig < SIGRTMIN; sig++) words[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
 }
 
+static const char *errno_name(int err) {
+  switch (err) {
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EBADF: return "EBADF";
+    case ENOEXEC: return "ENOEXEC";
+    case EMFILE: return "EMFILE";
+    case ENOTDIR: return "ENOTDIR";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    default: return "ESPAWN";
+  }
+}
+
+static napi_value errno_error(napi_env env, int err, const char *what);
+
 static napi_value throw_errno(napi_env env, int err, const char *what) {
-  char message[256];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  napi_value code, msg, error;
-  const char *name = err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == EBADF ? "EBADF" : err == ENOEXEC ? "ENOEXEC" : err == EMFILE ? "EMFILE" : err == ENOTDIR ? "ENOTDIR" : "ESPAWN";
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, code, msg, &error);
-  napi_value errnoValue;
-  napi_create_int32(env, -err, &errnoValue);
-  napi_set_named_property(env, error, "errno", errnoValue);
-  napi_set_named_property(env, error, "code", code);
-  napi_throw(env, error);
+  napi_throw(env, errno_error(env, err, what));
   return NULL;
 }
 
@@ -91,91 +96,154 @@ static void free_strings(char **strings) {
   free(strings);
 }
 
+typedef struct {
+  napi_async_work work;
+  napi_ref callback;
+  char *file;
+  char **argv;
+  char **envp;
+  char *cwd;
+  uint32_t nfds;
+  int high[256];
+  int err;
+  const char *what;
+  pid_t pid;
+  int pidfd;
+} spawn_request;
+
+static void free_request(spawn_request *r) {
+  for (uint32_t i = 0; i < r->nfds; i++) if (r->high[i] >= 0) close(r->high[i]);
+  free(r->file), free_strings(r->argv), free_strings(r->envp), free(r->cwd);
+  free(r);
+}
+
+/* On a thread of libuv's pool: vfork semantics suspend that thread until the child has exec'd, never the event loop. */
+static void spawn_execute(napi_env env, void *data) {
+  (void)env;
+  spawn_request *r = data;
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  for (uint32_t i = 0; i < r->nfds; i++) {
+    if (r->high[i] < 0) posix_spawn_file_actions_addopen(&actions, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
+    else posix_spawn_file_actions_adddup2(&actions, r->high[i], (int)i);
+  }
+  if (r->cwd != NULL) posix_spawn_file_actions_addchdir_np(&actions, r->cwd);
+  /* Whatever the daemon has open beyond the slots stays out, close-on-exec or not (usocket's are not). */
+  posix_spawn_file_actions_addclosefrom_np(&actions, (int)r->nfds);
+  sigset_t all, none;
+  sigfillset(&all);
+  add_internal_signals(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  r->err = posix_spawn(&r->pid, r->file, &actions, &attr, r->argv, r->envp);
+  r->what = "spawn";
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (r->err != 0) return;
+  r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+  if (r->pidfd < 0) {
+    /* Cannot happen for our own unreaped child short of EMFILE; do not leave it unwatched. */
+    r->err = errno;
+    r->what = "pidfd_open";
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    return;
+  }
+  fcntl(r->pidfd, F_SETFD, FD_CLOEXEC);
+}
+
+static napi_value errno_error(napi_env env, int err, const char *what) {
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  napi_value code, msg, error, errnoValue;
+  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_create_int32(env, -err, &errnoValue);
+  napi_set_named_property(env, error, "errno", errnoValue);
+  napi_set_named_property(env, error, "code", code);
+  return error;
+}
+
+static void spawn_complete(napi_env env, napi_status status, void *data) {
+  spawn_request *r = data;
+  napi_value argv[3], callback, global, ignored;
+  if (status != napi_ok && r->err == 0) r->err = ECANCELED, r->what = "spawn";
+  if (r->err != 0) {
+    argv[0] = errno_error(env, r->err, r->what);
+    napi_get_null(env, &argv[1]);
+    napi_get_null(env, &argv[2]);
+  } else {
+    napi_get_null(env, &argv[0]);
+    napi_create_int32(env, r->pid, &argv[1]);
+    napi_create_int32(env, r->pidfd, &argv[2]);
+  }
+  napi_get_reference_value(env, r->callback, &callback);
+  napi_get_global(env, &global);
+  napi_call_function(env, global, callback, 3, argv, &ignored);
+  napi_delete_reference(env, r->callback);
+  napi_delete_async_work(env, r->work);
+  free_request(r);
+}
+
 /*
- * spawn(file, argv, env, cwd | null, fds) → [pid, pidfd]. fds[i] is the parent fd that becomes the
- * child's fd i (-1: /dev/null); every other fd of the parent is closed in the child. Signals are reset to their defaults and unblocked in the child, as Node does.
- * Throws an Error with code ENOENT/EACCES/... when the program cannot be run at all.
+ * spawn(file, argv, env, cwd | null, fds, callback(err, pid, pidfd)). fds[i] is the parent fd that
+ * becomes the child's fd i (-1: /dev/null); every other fd of the parent is closed in the child.
+ * Signals are reset to their defaults and unblocked in the child, as Node does. The slot fds are
+ * duplicated before this returns, so the caller may close its own at once. The callback gets an
+ * Error with code ENOENT/EACCES/... when the program cannot be run at all; throws (EBADF) when a
+ * slot fd is not open.
  */
 static napi_value spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value args[5];
+  size_t argc = 6;
+  napi_value args[6];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "spawn(file, argv, env, cwd, fds)");
+  napi_valuetype callbackType = napi_undefined;
+  if (argc == 6) napi_typeof(env, args[5], &callbackType);
+  if (callbackType != napi_function) {
+    napi_throw_type_error(env, NULL, "spawn(file, argv, env, cwd, fds, callback)");
     return NULL;
   }
-  char *file = string_of(env, args[0]);
-  char **argv = strings_of(env, args[1]);
-  char **envp = strings_of(env, args[2]);
+  spawn_request *r = calloc(1, sizeof *r);
+  if (r == NULL) return throw_errno(env, ENOMEM, "spawn");
+  r->file = string_of(env, args[0]);
+  r->argv = strings_of(env, args[1]);
+  r->envp = strings_of(env, args[2]);
   napi_valuetype cwdType;
   napi_typeof(env, args[3], &cwdType);
-  char *cwd = cwdType == napi_string ? string_of(env, args[3]) : NULL;
+  r->cwd = cwdType == napi_string ? string_of(env, args[3]) : NULL;
   uint32_t nfds = 0;
   napi_get_array_length(env, args[4], &nfds);
-  if (file == NULL || argv == NULL || envp == NULL || nfds > 256) {
-    free(file), free_strings(argv), free_strings(envp), free(cwd);
+  if (r->file == NULL || r->argv == NULL || r->envp == NULL || nfds > 256) {
+    free_request(r);
     napi_throw_type_error(env, NULL, "spawn: file must be a string, argv and env arrays of strings, fds at most 256");
     return NULL;
   }
-  int high[256];
-  int err = 0;
-  uint32_t made = 0;
-  for (; made < nfds; made++) {
+  for (; r->nfds < nfds; r->nfds++) {
     napi_value item;
     int32_t fd = -1;
-    napi_get_element(env, args[4], made, &item);
+    napi_get_element(env, args[4], r->nfds, &item);
     napi_get_value_int32(env, item, &fd);
-    high[made] = -1;
-    if (fd < 0) continue;
-    high[made] = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
-    if (high[made] < 0) {
-      err = errno;
-      break;
+    r->high[r->nfds] = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+    if (fd >= 0 && r->high[r->nfds] < 0) {
+      int err = errno;
+      free_request(r);
+      return throw_errno(env, err, "spawn");
     }
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  pid_t pid = -1;
-  if (err == 0) {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    for (uint32_t i = 0; i < nfds; i++) {
-      if (high[i] < 0) posix_spawn_file_actions_addopen(&actions, (int)i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
-      else posix_spawn_file_actions_adddup2(&actions, high[i], (int)i);
-    }
-    if (cwd != NULL) posix_spawn_file_actions_addchdir_np(&actions, cwd);
-    /* Whatever the daemon has open beyond the slots stays out, close-on-exec or not (usocket's are not). */
-    posix_spawn_file_actions_addclosefrom_np(&actions, (int)nfds);
-    sigset_t all, none;
-    sigfillset(&all);
-    add_internal_signals(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    err = posix_spawn(&pid, file, &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+  napi_value name;
+  napi_create_string_utf8(env, "dobby:spawn", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, args[5], 1, &r->callback);
+  if (napi_create_async_work(env, NULL, name, spawn_execute, spawn_complete, r, &r->work) != napi_ok || napi_queue_async_work(env, r->work) != napi_ok) {
+    napi_delete_reference(env, r->callback);
+    free_request(r);
+    return throw_errno(env, EAGAIN, "spawn");
   }
-  for (uint32_t i = 0; i < made; i++) if (high[i] >= 0) close(high[i]);
-  free(file), free_strings(argv), free_strings(envp), free(cwd);
-  if (err != 0) return throw_errno(env, err, "spawn");
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) {
-    /* Cannot happen for our own unreaped child short of EMFILE; do not leave it unwatched. */
-    int e = errno;
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return throw_errno(env, e, "pidfd_open");
-  }
-  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-  napi_value result, v;
-  napi_create_array_with_length(env, 2, &result);
-  napi_create_int32(env, pid, &v);
-  napi_set_element(env, result, 0, v);
-  napi_create_int32(env, pidfd, &v);
-  napi_set_element(env, result, 1, v);
-  return result;
+  return NULL;
 }
 
 /* pipe() → [readFd, writeFd], both close-on-exec. */

@@ -1,7 +1,8 @@
 // Starts host tools through posix_spawn (native/spawn) instead of child_process, which forks the
-// whole daemon: the child shares the daemon's memory until it execs, so a spawn costs ~0.3 ms of the
-// event loop where Node's costs 2.5-9 ms, growing with the daemon's size. Same events and streams
-// as a ChildProcess, for what the drivers use of it.
+// whole daemon and blocks the event loop until the child has exec'd (2.5-9 ms, growing with the
+// daemon's size and the machine's load). posix_spawn shares the daemon's memory until the exec,
+// and runs on a thread of libuv's pool, so the event loop only prepares the call. Same events and
+// streams as a ChildProcess, for what the drivers use of it.
 
 import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
@@ -11,8 +12,14 @@ import { loadNativeAddon } from './native-addon.ts';
 import { DEFAULT_PATH, resolveExecutable } from './executables.ts';
 
 interface SpawnAddon {
-  /** [pid, pidfd]; throws an Error with `code` (ENOENT, EACCES, …) when the program cannot run. */
-  spawn(file: string, argv: readonly string[], env: readonly string[], cwd: string | null, fds: readonly number[]): [number, number];
+  /**
+   * Calls back with (null, pid, pidfd), or an Error with `code` (ENOENT, EACCES, …) when the program
+   * cannot run; throws (EBADF) when a slot fd is not open. The slot fds may be closed once it returns.
+   */
+  spawn(
+    file: string, argv: readonly string[], env: readonly string[], cwd: string | null, fds: readonly number[],
+    done: (err: NodeJS.ErrnoException | null, pid: number | null, pidfd: number | null) => void,
+  ): void;
   pipe(): [number, number];
   watch(pidfd: number, onExit: (code: number | null, signal: number | null) => void): void;
 }
@@ -41,9 +48,10 @@ const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
 );
 
 /**
- * A started tool: `pid`, `stdio` (a Socket per 'pipe' slot), and the events of a ChildProcess:
- * 'error' (it could not be started; asynchronous, as with spawn), 'exit' (code, signal), and
- * 'close' (code, signal) once it exited and every pipe of ours reached its end.
+ * A started tool: `stdio` (a Socket per 'pipe' slot, there at once), `pid` once it runs, and the
+ * events of a ChildProcess: 'spawn', 'error' (it could not be started; asynchronous, as with
+ * spawn), 'exit' (code, signal), and 'close' (code, signal) once it exited and every pipe of ours
+ * (stdin aside) reached its end.
  */
 export class LeanChild extends EventEmitter {
   pid: number | undefined;
@@ -51,6 +59,8 @@ export class LeanChild extends EventEmitter {
   signalCode: NodeJS.Signals | null = null;
   readonly stdio: Array<Socket | null>;
   #exited = false;
+  #failed = false;
+  #pendingSignal: NodeJS.Signals | number | null = null;
   #openStreams = 0;
 
   constructor(stdio: Array<Socket | null>) {
@@ -70,9 +80,16 @@ export class LeanChild extends EventEmitter {
     return this.stdio[2] ?? null;
   }
 
-  /** Signals the tool unless it has been collected already (so never a recycled pid). */
+  /**
+   * Signals the tool unless it has been collected already (so never a recycled pid). Asked before
+   * the spawn has completed, the signal is sent as soon as it has.
+   */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    if (this.pid === undefined || this.#exited) return false;
+    if (this.#exited || this.#failed) return false;
+    if (this.pid === undefined) {
+      this.#pendingSignal = signal;
+      return true;
+    }
     try {
       process.kill(this.pid, signal);
       return true;
@@ -88,6 +105,20 @@ export class LeanChild extends EventEmitter {
       this.#openStreams--;
       this.#maybeClose();
     });
+  }
+
+  /** @internal the tool runs. */
+  spawned(pid: number): void {
+    this.pid = pid;
+    this.emit('spawn');
+    if (this.#pendingSignal !== null) this.kill(this.#pendingSignal);
+  }
+
+  /** @internal it could not be started: our ends of its pipes go, and 'error' says why. */
+  failed(error: NodeJS.ErrnoException): void {
+    this.#failed = true;
+    for (const stream of this.stdio) stream?.destroy();
+    this.emit('error', error);
   }
 
   /** @internal called once with the collected status. */
@@ -147,32 +178,38 @@ export function leanSpawn(file: string, args: readonly string[], options: LeanSp
   const fds = slots.map((s) => (s.kind === 'fd' ? s.fd : s.kind === 'pipe' ? s.theirs : -1));
   const env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
   const path = file.includes('/') ? file : resolveExecutable(file, options.env['PATH'] ?? process.env['PATH'] ?? DEFAULT_PATH);
-  let started: [number, number] | null = null;
+  let child: LeanChild | null = null;
   let failure: unknown = null;
   try {
     if (path === null) throw Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', errno: -2 });
-    started = native.spawn(path, [file, ...args], env, options.cwd ?? null, fds);
+    native.spawn(path, [file, ...args], env, options.cwd ?? null, fds, (err, pid, pidfd) => {
+      const started = child as LeanChild;
+      if (err !== null || pid === null || pidfd === null) {
+        started.failed(spawnError(err, file, args));
+        return;
+      }
+      started.spawned(pid);
+      native.watch(pidfd, (code, signal) => started.exited(code, signal));
+    });
   } catch (err) {
     failure = err;
   }
   const stdio = slots.map((slot, i) => {
     if (slot.kind !== 'pipe') return null;
     closeSync(slot.theirs);
-    if (started !== null) return new Socket({ fd: slot.ours, readable: i !== 0, writable: i === 0 });
+    if (failure === null) return new Socket({ fd: slot.ours, readable: i !== 0, writable: i === 0 });
     closeSync(slot.ours);
     return null;
   });
-  const child = new LeanChild(stdio);
-  if (started === null) {
+  child = new LeanChild(stdio);
+  if (failure !== null) {
     const error = spawnError(failure, file, args);
-    process.nextTick(() => child.emit('error', error));
+    const failed = child;
+    process.nextTick(() => failed.failed(error));
     return child;
   }
-  const [pid, pidfd] = started;
-  child.pid = pid;
   // As with a ChildProcess, 'close' waits for what the tool writes, not for its stdin.
   for (const stream of stdio.slice(1)) if (stream !== null) child.trackStream(stream);
-  native.watch(pidfd, (code, signal) => child.exited(code, signal));
   return child;
 }
 

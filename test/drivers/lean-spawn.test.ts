@@ -43,19 +43,26 @@ test('the addon is found from the sources and from the daemon bundle dir', () =>
 
 test('stdout and stderr are captured; the exit code and then close are reported', async () => {
   const child = leanSpawn('sh', ['-c', 'echo out; echo err >&2; exit 3'], { env: { PATH } });
-  assert.ok(typeof child.pid === 'number' && child.pid > 0);
+  const spawned = new Promise<void>((resolve) => child.once('spawn', resolve));
   const r = await finished(child);
+  await spawned;
+  assert.ok(typeof child.pid === 'number' && child.pid > 0);
   assert.deepEqual([r.code, r.signal, r.stdout, r.stderr], [3, null, 'out\n', 'err\n']);
   assert.deepEqual(r.order, ['exit', 'close']);
   assert.equal(child.kill('SIGKILL'), false, 'a collected child is never signalled (its pid may be reused)');
 });
 
-test('a signal that ends the tool is reported by name, with a null code', async () => {
+test('a signal that ends the tool is reported by name, with a null code; one asked before the spawn completed is sent once it has', async () => {
   const child = leanSpawn('sleep', ['30'], { env: { PATH } });
   const done = finished(child);
+  await new Promise<void>((resolve) => child.once('spawn', resolve));
   assert.equal(child.kill('SIGTERM'), true);
   const r = await done;
   assert.deepEqual([r.code, r.signal], [null, 'SIGTERM']);
+  const early = leanSpawn('sleep', ['30'], { env: { PATH } });
+  assert.equal(early.kill('SIGKILL'), true);
+  const e = await finished(early);
+  assert.deepEqual([e.code, e.signal], [null, 'SIGKILL']);
 });
 
 test('signals the daemon ignores or blocks are back to their defaults in the tool', async () => {
