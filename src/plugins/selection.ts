@@ -1,8 +1,8 @@
 // Which plugins a container runs: read from its bundle's config.json (`legacyPlugins`, `rdkPlugins`),
 // checked against the installed ones and put in hook order (dependsOn, topologically).
 
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { readConfigJson } from '../drivers/bundles/bundle-config.ts';
 import { DobbyError } from '../errors.ts';
 
 export type PluginKind = 'legacy' | 'rdk';
@@ -202,7 +202,7 @@ function rootfsOf(config: Record<string, unknown>, bundle: string): string {
 export async function readPluginSelection(bundle: string, options: SelectOptions): Promise<PluginSelection> {
   let config: unknown;
   try {
-    config = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8'));
+    config = await readConfigJson(bundle);
   } catch {
     return { plugins: [], skipped: [], rootfs: join(bundle, 'rootfs') };
   }

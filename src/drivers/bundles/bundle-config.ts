@@ -69,6 +69,17 @@ async function readConfigText(configPath: string, info: BigIntStats): Promise<st
   return text;
 }
 
+/**
+ * `<bundle>/config.json` parsed, read through the same cache as readBundleConfig (a start reads it
+ * again to select its plugins: a stat then, not a read). Throws as readFile and JSON.parse do.
+ */
+export async function readConfigJson(bundle: string): Promise<unknown> {
+  const configPath = join(bundle, 'config.json');
+  const info = await stat(configPath, { bigint: true });
+  if (info.size > BigInt(MAX_CONFIG_BYTES)) throw new Error(`${configPath} is ${info.size} bytes; at most ${MAX_CONFIG_BYTES} are read`);
+  return JSON.parse(await readConfigText(configPath, info));
+}
+
 function invalid(message: string, id: string | undefined, cause?: unknown): DobbyError {
   return new DobbyError('BUNDLE_INVALID', message, { ...(id === undefined ? {} : { containerId: id }), ...(cause === undefined ? {} : { cause }) });
 }
@@ -77,10 +88,10 @@ function invalid(message: string, id: string | undefined, cause?: unknown): Dobb
 export async function readBundleConfig(bundle: string, id?: string): Promise<BundleConfig> {
   const problem = bundlePathProblem(bundle);
   if (problem !== null) throw invalid(problem, id);
-  const dir = await stat(bundle).catch(() => null);
-  if (dir === null || !dir.isDirectory()) throw invalid(`the bundle '${bundle}' is not a directory; a bundle is a directory with config.json and rootfs/`, id);
   const configPath = join(bundle, 'config.json');
-  const info = await stat(configPath, { bigint: true }).catch(() => null);
+  // Both at once: one round trip of the thread pool less on every start.
+  const [dir, info] = await Promise.all([stat(bundle).catch(() => null), stat(configPath, { bigint: true }).catch(() => null)]);
+  if (dir === null || !dir.isDirectory()) throw invalid(`the bundle '${bundle}' is not a directory; a bundle is a directory with config.json and rootfs/`, id);
   if (info === null || !info.isFile()) {
     throw invalid(`no config.json file found in '${bundle}'; a bundle is a directory with config.json and rootfs/`, id);
   }

@@ -62,9 +62,16 @@ export class LaunchConfigs {
    */
   async prepare(id: string, bundle: string, overrides: LaunchOverrides = {}, additions?: LaunchAdditions): Promise<PreparedLaunch> {
     const path = this.pathOf(id);
-    const read = await readBundleConfig(bundle, id);
-    if (overrides.displaySocket !== undefined && overrides.displaySocket !== '') await checkDisplaySocket(id, overrides.displaySocket);
-    const hostDobbyInit = this.#hostDobbyInit !== undefined ? this.#hostDobbyInit : (await exists(DOBBY_INIT)) ? DOBBY_INIT : null;
+    // The bundle's config and the host's DobbyInit at once; then what depends on either, at once.
+    const [read, hostDobbyInit] = await Promise.all([
+      readBundleConfig(bundle, id),
+      this.#hostDobbyInit !== undefined ? this.#hostDobbyInit : exists(DOBBY_INIT).then((found) => (found ? DOBBY_INIT : null)),
+    ]);
+    const [rootfsHasDobbyInit, hostDobbyInitIsOurs] = await Promise.all([
+      exists(join(read.rootfs, DOBBY_INIT)),
+      hostDobbyInit !== null && this.#isOurInit(hostDobbyInit),
+      overrides.displaySocket !== undefined && overrides.displaySocket !== '' ? checkDisplaySocket(id, overrides.displaySocket) : undefined,
+    ]);
     const derived = deriveLaunchConfig({
       id,
       config: read.config,
@@ -74,8 +81,8 @@ export class LaunchConfigs {
       init: {
         hostDobbyInit,
         containerInit: this.#containerInit,
-        rootfsHasDobbyInit: await exists(join(read.rootfs, DOBBY_INIT)),
-        hostDobbyInitIsOurs: hostDobbyInit !== null && (await this.#isOurInit(hostDobbyInit)),
+        rootfsHasDobbyInit,
+        hostDobbyInitIsOurs,
       },
     });
     if (!derived.changed) {
