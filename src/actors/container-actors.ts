@@ -1,6 +1,6 @@
 // The container machine's actors: each turns driver calls (runtime, monitor, cgroups) into machine events.
 
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { filter } from 'rxjs';
@@ -9,6 +9,7 @@ import type { OciRuntime } from '../drivers/runtime/types.ts';
 import type { Monitor } from '../drivers/monitor/types.ts';
 import type { ContainerRecords } from '../drivers/records/container-records.ts';
 import { LaunchConfigs } from '../drivers/bundles/launch-configs.ts';
+import { removeFile } from '../drivers/remove-file.ts';
 import type { LaunchOverrides } from '../drivers/bundles/launch-config.ts';
 import { ConsoleSinks } from '../drivers/monitor/console-follower.ts';
 import { loggingPluginOf, planConsole } from '../drivers/monitor/log-sinks.ts';
@@ -180,7 +181,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
         }
         return { requestId: input.requestId, pid };
       } finally {
-        await rm(pidFile, { force: true });
+        await removeFile(pidFile);
       }
     }),
 
@@ -259,7 +260,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
       // After the monitor is gone: it has written all the container's output by then.
       await consoleSinks.close(input.id).catch((err: unknown) => log.warn({ err }, 'could not finish the console log'));
       await launchConfigs.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the launch config'));
-      await rm(join(stateDir, 'logs', `${input.id}.exec.log`), { force: true });
+      await removeFile(join(stateDir, 'logs', `${input.id}.exec.log`));
       // An adopted container's machine never saw its start request: its record says whose bundle it is.
       const record = input.ownedBundle === null ? await records.get(input.id).catch(() => null) : null;
       const ownedBundle = input.ownedBundle ?? (record?.ownedBundle === true ? record.bundle : null);

@@ -1,10 +1,11 @@
 // Writes and removes the launch configs dobbyd owns (`<state dir>/configs/<id>.json`): the config one
 // start of a bundle runs with when it differs from the bundle's own config.json.
 
-import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
+import { removeFile } from '../remove-file.ts';
 import { readBundleConfig } from './bundle-config.ts';
 import { DOBBY_INIT, deriveLaunchConfig, type JsonObject, type LaunchAdditions, type LaunchOverrides } from './launch-config.ts';
 
@@ -86,7 +87,7 @@ export class LaunchConfigs {
       },
     });
     if (!derived.changed) {
-      await rm(path, { force: true });
+      await removeFile(path);
       return { configPath: null, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
     }
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -96,7 +97,7 @@ export class LaunchConfigs {
       await writeFile(temporary, JSON.stringify(derived.config, null, 2), { mode: 0o600 });
       await rename(temporary, path);
     } catch (err) {
-      await rm(temporary, { force: true });
+      await removeFile(temporary);
       throw new DobbyError('INTERNAL', `could not write the launch config of '${id}' (${path}): ${String(err)}`, { containerId: id, cause: err });
     }
     return { configPath: path, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
@@ -121,7 +122,7 @@ export class LaunchConfigs {
   }
 
   async remove(id: string): Promise<void> {
-    await rm(this.pathOf(id), { force: true });
+    await removeFile(this.pathOf(id));
   }
 }
 

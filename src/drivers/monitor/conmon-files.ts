@@ -3,6 +3,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { removeFile } from '../remove-file.ts';
 
 export interface ConmonPaths {
   readonly exitDir: string;
@@ -75,7 +76,7 @@ export async function waitGone(pid: number, ms: number, comm?: string): Promise<
 /** Removes everything conmon and we keep for one container (its bundle dir of ours included). */
 export async function removeConmonFiles(paths: ConmonPaths): Promise<void> {
   await Promise.all([
-    ...[paths.socketLink, paths.exitFile, paths.pidFile, paths.conmonPidFile].map((p) => rm(p, { force: true })),
+    ...[paths.socketLink, paths.exitFile, paths.pidFile, paths.conmonPidFile].map((p) => removeFile(p)),
     rm(paths.persistDir, { recursive: true, force: true }),
   ]);
 }

@@ -12,6 +12,7 @@ import type { OciRuntime } from '../runtime/types.ts';
 import {
   conmonPaths, isAlive, readPid, readTextOrNull, removeConmonFiles, waitGone, type ConmonPaths,
 } from './conmon-files.ts';
+import { removeFile } from '../remove-file.ts';
 import { launchConmon, type ConmonVerdict } from './conmon-spawn.ts';
 import { writeShadowBundle } from './shadow-bundle.ts';
 import { ExitWatcher } from './exit-watcher.ts';
@@ -68,7 +69,7 @@ export class ConmonMonitor implements Monitor {
     await this.#refuseIfInUse(id);
     this.#watcher?.forget(id);
     this.#cgroups.delete(id);
-    await Promise.all([rm(paths.exitFile, { force: true }), rm(paths.persistDir, { recursive: true, force: true })]);
+    await Promise.all([removeFile(paths.exitFile), rm(paths.persistDir, { recursive: true, force: true })]);
 
     // conmon and the runtime work in a bundle dir of ours (config, FIFOs, attach socket): the
     // caller's bundle is only read, and containers made from one bundle dir share nothing.

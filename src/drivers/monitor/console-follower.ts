@@ -3,10 +3,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, statSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import { minimalEnv, resolveExecutable, type DriverLogger } from '../process.ts';
+import { removeFile } from '../remove-file.ts';
 import { decodeK8sLines } from './console-log.ts';
 import type { FollowTarget, HostLogFacts } from './log-sinks.ts';
 
@@ -243,7 +244,7 @@ export class ConsoleSinks {
     this.#followers.delete(id);
     await entry?.follower.close();
     const plan = this.#planPath(id);
-    if (plan !== null) await rm(plan, { force: true });
+    if (plan !== null) await removeFile(plan);
   }
 
   has(id: string): boolean {

@@ -3,6 +3,7 @@
 
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { removeFile } from '../remove-file.ts';
 
 export interface ContainerRecord {
   readonly id: string;
@@ -53,7 +54,7 @@ export class FileContainerRecords implements ContainerRecords {
   }
 
   async remove(id: string): Promise<void> {
-    await rm(join(this.#dir, `${id}.json`), { force: true });
+    await removeFile(join(this.#dir, `${id}.json`));
   }
 
   /** Every readable record; a damaged file is skipped (the container is then adopted with a new descriptor). */

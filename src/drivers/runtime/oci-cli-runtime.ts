@@ -1,11 +1,12 @@
 // The OCI runtime driver: crun or runc through their command line, one process per call.
 
 import { closeSync, openSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import { isMissingExecutable, minimalEnv, resolveExecutable, run, summariseStderr, type DriverLogger, type RunOptions, type RunResult } from '../process.ts';
+import { removeFile } from '../remove-file.ts';
 import { normaliseSignal, signalNumber } from './signals.ts';
 import type { DeleteOptions, ExecOptions, ExecResult, KillOptions, OciRuntime, OciState, OciStatus } from './types.ts';
 
@@ -149,8 +150,8 @@ export class OciCliRuntime implements OciRuntime {
       const exitCode = result.code ?? 128 + (result.signal === null ? 0 : signalNumber(result.signal));
       return { pid: null, exitCode, stdout: result.stdout, stderr: result.stderr };
     } finally {
-      await rm(errorLog, { force: true });
-      if (pidFile !== undefined && options.pidFile === undefined) await rm(pidFile, { force: true });
+      await removeFile(errorLog);
+      if (pidFile !== undefined && options.pidFile === undefined) await removeFile(pidFile);
     }
   }
 
