@@ -27,6 +27,20 @@ async function readText(path: string): Promise<string | null> {
   }
 }
 
+/**
+ * The host's cgroup mounts, read at most once per RECENT_MS: they are mounted at boot, and every
+ * exit and teardown needs them (an OOM count, the leftover cgroups), three reads of the mount
+ * table per container otherwise.
+ */
+const RECENT_MS = 5_000;
+let recent: { readonly at: number; readonly mounts: Promise<CgroupMounts> } | null = null;
+
+function recentCgroupMounts(): Promise<CgroupMounts> {
+  const now = Date.now();
+  if (recent === null || now - recent.at > RECENT_MS) recent = { at: now, mounts: readCgroupMounts() };
+  return recent.mounts;
+}
+
 export async function readCgroupMounts(mountinfoPath = '/proc/self/mountinfo'): Promise<CgroupMounts> {
   return parseCgroupMounts((await readText(mountinfoPath)) ?? '');
 }
@@ -42,7 +56,7 @@ export async function cgroupPathsOfPid(pid: number): Promise<CgroupPaths | null>
  * or null when no counter can be read (cgroup removed, memory controller absent, kernel < 4.13).
  */
 export async function readOomKillCount(paths: CgroupPaths, mounts?: CgroupMounts): Promise<number | null> {
-  const m = mounts ?? (await readCgroupMounts());
+  const m = mounts ?? (await recentCgroupMounts());
   const files: string[] = [];
   const v1Path = paths.v1['memory'];
   const memoryMount = v1MountFor(m, 'memory');
@@ -82,11 +96,10 @@ export async function detectCgroupLayout(mountinfoPath = '/proc/self/mountinfo')
  * children, so a live cgroup is never touched. Returns the directories removed.
  */
 export async function removeEmptyCgroups(path: string, mounts?: CgroupMounts): Promise<string[]> {
-  const all = mounts ?? (await readCgroupMounts());
+  const all = mounts ?? (await recentCgroupMounts());
   const dirs = [...all.v1, ...(all.v2 === null ? [] : [all.v2])].map((m) => cgroupDir(m, path)).filter((d): d is string => d !== null);
-  const removed: string[] = [];
-  for (const dir of new Set(dirs)) {
-    if (await rmdir(dir).then(() => true, () => false)) removed.push(dir);
-  }
-  return removed;
+  // One per hierarchy (a dozen on a v1 host), independent of each other: all at once.
+  const unique = [...new Set(dirs)];
+  const gone = await Promise.all(unique.map((dir) => rmdir(dir).then(() => true, () => false)));
+  return unique.filter((_, i) => gone[i]);
 }
