@@ -234,6 +234,10 @@ static napi_value spawn(napi_env env, napi_callback_info info) {
       free_request(r);
       return throw_errno(env, err, "spawn");
     }
+    /* As libuv does for a child's stdin/stdout/stderr handed over as fds: blocking I/O, which (the
+       flag is the open file description's) holds for us too; src/drivers/sockets/blocking-fd.ts relies on it. */
+    int flags = r->nfds <= 2 && fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+    if (flags >= 0 && (flags & O_NONBLOCK) != 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   }
   napi_value name;
   napi_create_string_utf8(env, "dobby:spawn", NAPI_AUTO_LENGTH, &name);

@@ -2,7 +2,7 @@
 // pipes, fds in slots, cwd, env, exit codes and signals, start errors — with no daemon fd leaking in.
 
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -125,6 +125,23 @@ test('fds in slots reach the tool at those numbers; a closed one is EBADF; no ot
   } finally {
     closeSync(stray);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a non-blocking fd given as stdin, stdout or stderr is made blocking (the flag is shared with us), as libuv does; above them it is left alone', async () => {
+  const nonBlocking = (fd: number): boolean =>
+    (Number.parseInt(/^flags:\s+(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '', 8) & constants.O_NONBLOCK) !== 0;
+  const low = openSync('/dev/null', constants.O_WRONLY | constants.O_NONBLOCK);
+  const high = openSync('/dev/null', constants.O_WRONLY | constants.O_NONBLOCK);
+  try {
+    assert.ok(nonBlocking(low) && nonBlocking(high));
+    const r = await finished(leanSpawn('true', [], { env: { PATH }, stdio: ['ignore', low, 'ignore', high] }));
+    assert.equal(r.code, 0);
+    assert.equal(nonBlocking(low), false);
+    assert.equal(nonBlocking(high), true);
+  } finally {
+    closeSync(low);
+    closeSync(high);
   }
 });
 
