@@ -28,34 +28,25 @@ export async function usocketProblem(
   }
 }
 
-/** Loads the spawn addon (native/spawn); a problem when it does not load: no host tool could be started. */
-export function spawnProblem(load: () => void = loadSpawnAddon, fix: string = installLayout().addonFix): HostProblem | undefined {
+/** Runs `use` (an addon's first call); a fatal problem with `code` when it throws, `what` saying what then fails. */
+function addonProblem(code: string, use: () => void, what: (error: string) => string, fix: string): HostProblem | undefined {
   try {
-    load();
+    use();
     return undefined;
   } catch (err) {
-    return {
-      code: 'spawn-not-built',
-      what: `the spawn native addon does not load in Node ${process.version}: the daemon could start neither crun nor conmon ` +
-        `(${err instanceof Error ? err.message : String(err)})`,
-      fix,
-      fatal: true,
-    };
+    return { code, what: what(err instanceof Error ? err.message : String(err)), fix, fatal: true };
   }
+}
+
+/** Loads the spawn addon (native/spawn); a problem when it does not load: no host tool could be started. */
+export function spawnProblem(load: () => void = loadSpawnAddon, fix: string = installLayout().addonFix): HostProblem | undefined {
+  return addonProblem('spawn-not-built', load, (error) =>
+    `the spawn native addon does not load in Node ${process.version}: the daemon could start neither crun nor conmon (${error})`, fix);
 }
 
 /** Runs the cloexec addon once; a problem when it does not load. */
 export function cloexecProblem(seal: () => void = sealInheritedFds, fix: string = installLayout().addonFix): HostProblem | undefined {
-  try {
-    seal();
-    return undefined;
-  } catch (err) {
-    return {
-      code: 'cloexec-not-built',
-      what: `the cloexec native addon does not work in Node ${process.version}: the daemon's D-Bus connection and passed fds ` +
-        `would leak into every container monitor (${err instanceof Error ? err.message : String(err)})`,
-      fix,
-      fatal: true,
-    };
-  }
+  return addonProblem('cloexec-not-built', seal, (error) =>
+    `the cloexec native addon does not work in Node ${process.version}: the daemon's D-Bus connection and passed fds ` +
+    `would leak into every container monitor (${error})`, fix);
 }
