@@ -1,9 +1,10 @@
 // Starts host tools without copying the daemon: Node's child_process forks the whole ~50 MiB
 // process (page tables and all) and blocks its event loop until the child has exec'd, 4-9 ms per
 // spawn on a busy machine. glibc's posix_spawn runs the child on the parent's memory (CLONE_VM |
-// CLONE_VFORK), so its cost does not grow with the daemon. Exits are watched through a pidfd
-// polled on the daemon's own event loop: no SIGCHLD handler, no waitpid(-1) that could reap
-// another part's child.
+// CLONE_VFORK), so its cost does not grow with the daemon, and it is called on a thread of libuv's
+// pool, so the wait for the exec holds that thread, not the event loop. Exits are watched through
+// a pidfd polled on the event loop: no SIGCHLD handler, no waitpid(-1) that could reap another
+// part's child.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +17,6 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
-
-extern char **environ;
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

@@ -34,7 +34,7 @@ export function loadSpawnAddon(): SpawnAddon {
 
 /** What a stdio slot gets: a pipe to us, /dev/null, the daemon's own fd of that number, or an fd. */
 export type StdioSlot = 'pipe' | 'ignore' | 'inherit' | number | null | undefined;
-export type StdioOptions = StdioSlot | 'pipe' | readonly StdioSlot[];
+export type StdioOptions = StdioSlot | readonly StdioSlot[];
 
 export interface LeanSpawnOptions {
   readonly env: Readonly<Record<string, string>>;
