@@ -147,6 +147,7 @@ export class FakeIp implements IpDriver {
           break;
         }
         case 'deleteLink': {
+          if (op.ifExists === true && !ns.links.some((l) => l.name === op.name)) break;
           const link = find(op.name);
           this.#deleteById(link.id);
           if (link.peerId !== null) this.#deleteById(link.peerId);

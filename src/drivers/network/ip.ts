@@ -15,7 +15,8 @@ export type IpOp =
   /** `cidr` is `a.b.c.d/len` or an IPv6 `addr/len`; IPv6 addresses skip duplicate address detection. */
   | { readonly op: 'addAddress'; readonly link: string; readonly cidr: string }
   | { readonly op: 'addDefaultRoute'; readonly via: string; readonly family: 4 | 6 }
-  | { readonly op: 'deleteLink'; readonly name: string };
+  /** `ifExists`: a link that is not there (its namespace died and took it) is no failure. */
+  | { readonly op: 'deleteLink'; readonly name: string; readonly ifExists?: boolean };
 
 export interface LinkAddress {
   readonly family: 4 | 6;
@@ -63,6 +64,21 @@ export function ipCommand(op: IpOp): string[] {
   }
 }
 
+/** True when `ip -force -batch` stderr reports nothing but links missing on `ifExists` deletes. */
+export function onlyMissingLinks(ops: readonly IpOp[], stderr: string): boolean {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const mayMiss = (i: number): boolean => {
+    const op = ops[i];
+    return op !== undefined && op.op === 'deleteLink' && op.ifExists === true;
+  };
+  return lines.length > 0 && lines.every((line) => {
+    const missing = /^Cannot find device "([^"]+)"$/.exec(line);
+    if (missing !== null) return ops.some((op, i) => mayMiss(i) && op.op === 'deleteLink' && op.name === missing[1]);
+    const failed = /^Command failed -:(\d+)$/.exec(line);
+    return failed !== null && mayMiss(Number(failed[1]) - 1);
+  });
+}
+
 const NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /** Interface names reach a command line: refuse anything the kernel would not take anyway. */
@@ -87,7 +103,17 @@ export class IpCommands implements IpDriver {
     if (ops.length === 0) return;
     // Batch files are split on whitespace: the names and addresses were checked to hold none.
     const input = ops.map((op) => ipCommand(op).join(' ')).join('\n') + '\n';
-    await this.#exec.run(target, ['ip', '-batch', '-'], { input, ...(containerId === undefined ? {} : { containerId }) });
+    const options = { input, ...(containerId === undefined ? {} : { containerId }) };
+    if (!ops.some((op) => op.op === 'deleteLink' && op.ifExists === true)) {
+      await this.#exec.run(target, ['ip', '-batch', '-'], options);
+      return;
+    }
+    // -force goes on past a failed line; the batch still fails unless every failure is a missing link that may be missing.
+    try {
+      await this.#exec.run(target, ['ip', '-force', '-batch', '-'], options);
+    } catch (err) {
+      if (!(err instanceof DobbyError) || err.stderr === undefined || !onlyMissingLinks(ops, err.stderr)) throw err;
+    }
   }
 
   async links(target: NetTarget): Promise<LinkInfo[]> {

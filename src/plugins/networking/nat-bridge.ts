@@ -1,7 +1,7 @@
 // The nat bridge's life: the bridge and its addresses, the forwarding and br_netfilter sysctls
 // (restored with the bridge), our iptables and ebtables chains with the bridge's own rules, and the
-// per-family locks every read-modify-write of the firewall goes through. Up with the first nat
-// container, down with the last one.
+// lock every firewall batch goes through (table-lock.ts). Up with the first nat container, down
+// with the last one.
 
 import type { AddressAllocator } from '../../drivers/network/address-allocator.ts';
 import { bridgeIpv4, ipv4ToString, ipv6For, rangeText } from '../../drivers/network/address-allocator.ts';
@@ -12,9 +12,9 @@ import { HOST } from '../../drivers/network/net-exec.ts';
 import type { Sysctl } from '../../drivers/network/sysctl.ts';
 import { DobbyError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { Semaphore } from '../../semaphore.ts';
 import { linkChainNames, namesPort, ourLinkChains, type LinkChainNames } from './link-rules.ts';
 import { BRIDGE_TAG, bridgeRules, chainNames, isJumpTo, jumpRule, ourChains, ruleTag, type ChainNames } from './rules.ts';
+import { TableLock } from './table-lock.ts';
 
 export interface NatBridgeOptions {
   readonly bridge: string;
@@ -53,6 +53,11 @@ export async function deleteLinks(ip: IpDriver, match: (l: LinkInfo) => boolean,
   }
 }
 
+/** The deletions of rules put in by these changes (inserts and appends), for a batch of their own. */
+function deletions(inserted: readonly FirewallChange[]): FirewallChange[] {
+  return inserted.flatMap((c): FirewallChange[] => (c.op === 'insert' || c.op === 'append' ? [{ op: 'delete', table: c.table, chain: c.chain, rule: c.rule }] : []));
+}
+
 /** Every chain flushed before any is deleted: ours jump to each other. */
 function dropChains(chains: readonly { readonly table: Table; readonly chain: string }[]): FirewallChange[] {
   return [
@@ -65,9 +70,7 @@ export class NatBridge {
   readonly #o: NatBridgeOptions;
   readonly names: ChainNames;
   readonly linkNames: LinkChainNames;
-  /** iptables read-modify-write sequences, one at a time per family (iptables and ip6tables are separate). */
-  readonly #fwLocks: Readonly<Record<Family, Semaphore>> = { 4: new Semaphore(1), 6: new Semaphore(1) };
-  readonly #linkLock = new Semaphore(1);
+  readonly #tables = new TableLock();
   ready = false;
   #ipv6: Promise<boolean> | null = null;
 
@@ -112,20 +115,31 @@ export class NatBridge {
     return ipv4ToString(network + 2 ** (32 - prefixLength) - 1);
   }
 
-  /** Applies a container's iptables changes under the family's lock. */
+  /** Applies a container's own iptables changes (rules only it names), beside other containers' batches. */
   applyRules(family: Family, changes: readonly FirewallChange[], id: string): Promise<void> {
-    return this.#fwLocks[family].run(() => this.#o.firewall.apply(family, changes, id));
+    return this.#tables.shared(() => this.#o.firewall.apply(family, changes, id));
   }
 
   /** Applies a container's ebtables changes (a no-op without a link filter). */
   applyLinkRules(changes: readonly FirewallChange[], id: string): Promise<void> {
     const filter = this.#o.linkFilter;
-    return filter === null ? Promise.resolve() : this.#linkLock.run(() => filter.apply(changes, id));
+    return filter === null ? Promise.resolve() : this.#tables.exclusive(() => filter.apply(changes, id));
+  }
+
+  /** Deletes the iptables rules a container put in (its `inserted` changes, as given), in one batch. */
+  deleteRules(family: Family, inserted: readonly FirewallChange[], id: string): Promise<void> {
+    return this.#tables.shared(() => this.#o.firewall.apply(family, deletions(inserted), id));
+  }
+
+  /** The same for a container's ebtables rules. */
+  deleteLinkRules(inserted: readonly FirewallChange[], id: string): Promise<void> {
+    const filter = this.#o.linkFilter;
+    return filter === null ? Promise.resolve() : this.#tables.exclusive(() => filter.apply(deletions(inserted), id));
   }
 
   /** Deletes the iptables rules of our chains that carry the tag. */
   async deleteTagged(family: Family, tag: string, id?: string): Promise<void> {
-    await this.#fwLocks[family].run(async () => {
+    await this.#tables.exclusive(async () => {
       const set = await this.#o.firewall.list(family);
       const mine = new Set(ourChains(this.names).map((c) => `${c.table}/${c.chain}`));
       const changes: FirewallChange[] = set.rules
@@ -139,7 +153,7 @@ export class NatBridge {
   async deletePortRules(veth: string, id?: string): Promise<void> {
     const filter = this.#o.linkFilter;
     if (filter === null) return;
-    await this.#linkLock.run(async () => {
+    await this.#tables.exclusive(async () => {
       const set = await filter.list();
       const mine = new Set(ourLinkChains(this.linkNames).map((c) => `${c.table}/${c.chain}`));
       const changes: FirewallChange[] = set.rules
@@ -168,8 +182,10 @@ export class NatBridge {
       if (existing?.up !== true) ops.push({ op: 'up', link: bridge });
       await ip.apply(HOST, ops);
 
-      await Promise.all(families.map((family) => this.#fwLocks[family].run(() => this.#firewallUp(family))));
-      await this.#linkLock.run(() => this.#linkFilterUp());
+      await this.#tables.exclusive(async () => {
+        await Promise.all(families.map((family) => this.#firewallUp(family)));
+        await this.#linkFilterUp();
+      });
       this.ready = true;
       logger.info({ bridge, range: rangeText(this.#o.allocator.range), ipv6: families.includes(6), externalInterfaces: this.#o.externalInterfaces, linkFilter: this.hasLinkFilter }, 'nat bridge up');
     } catch (err) {
@@ -249,8 +265,11 @@ export class NatBridge {
         problems.push(errorText(err));
       }
     };
-    await Promise.all((await this.families()).map((family) => attempt(() => this.#fwLocks[family].run(() => this.#firewallDown(family)))));
-    await attempt(() => this.#linkLock.run(() => this.#linkFilterDown()));
+    const families = await this.families();
+    await this.#tables.exclusive(async () => {
+      await Promise.all(families.map((family) => attempt(() => this.#firewallDown(family))));
+      await attempt(() => this.#linkFilterDown());
+    });
     await attempt(async () => {
       const links = await ip.links(HOST);
       const ports = links.filter((l) => l.master === bridge && l.kind === 'veth' && l.name.startsWith(VETH_PREFIX)).map((l) => l.name);

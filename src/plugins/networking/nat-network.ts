@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import type { Lease } from '../../drivers/network/address-allocator.ts';
 import { ipv4ToNumber, ipv6For } from '../../drivers/network/address-allocator.ts';
-import type { Family } from '../../drivers/network/firewall.ts';
+import type { Family, FirewallChange } from '../../drivers/network/firewall.ts';
 import type { IpOp } from '../../drivers/network/ip.ts';
 import { HOST, netnsPath, pidTarget } from '../../drivers/network/net-exec.ts';
 import type { MulticastRouter } from '../../drivers/network/smcroute.ts';
@@ -57,6 +57,21 @@ async function inodeOf(path: string): Promise<string> {
   return `${s.dev}:${s.ino}`;
 }
 
+/** A container's firewall rules as its set-up put them in, and whether its host links were made. */
+interface Installed {
+  /** `applied`: the batch went in (a failed one put nothing in: restores are all or nothing). */
+  readonly ip: ReadonlyArray<{ readonly family: Family; readonly changes: readonly FirewallChange[]; applied: boolean }>;
+  readonly link: { readonly changes: readonly FirewallChange[]; applied: boolean };
+  /** The host batch went through: the peer is in the container's namespace, only the veth can be left. */
+  hostLinks: boolean;
+}
+
+/** Waits for every step to settle (none is left running behind an undo), then throws the first failure. */
+async function settleAll(steps: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
 export const CONTAINER_INTERFACE = 'eth0';
 const PEER_PREFIX = 'dpeer';
 
@@ -73,7 +88,9 @@ export class NatNetwork {
   readonly #bridgeLock = new Semaphore(1);
   /** Containers between their allocation and the end of their attach: a sweep must not take them for leftovers. */
   readonly #attaching = new Map<string, Promise<unknown>>();
-  readonly #attached = new Map<string, ContainerNetwork & { readonly rules: boolean }>();
+  readonly #attached = new Map<string, ContainerNetwork>();
+  /** What each container's set-up put in (or was about to), for a teardown without listing the tables. */
+  readonly #installed = new Map<string, Installed>();
 
   constructor(options: NatNetworkOptions) {
     this.#o = options;
@@ -86,10 +103,7 @@ export class NatNetwork {
   }
 
   get(id: string): ContainerNetwork | null {
-    const rec = this.#attached.get(id);
-    if (rec === undefined) return null;
-    const { rules: _rules, ...network } = rec;
-    return network;
+    return this.#attached.get(id) ?? null;
   }
 
   /** IPv6 is used when the host namespace has it enabled, unless the daemon's settings turn it off. */
@@ -187,62 +201,85 @@ export class NatNetwork {
     const address6 = ipv6For(this.#o.ipv6Prefix, ipv4ToNumber(address4) ?? 0);
     const mac = containerMac(address4);
 
-    const hostOps: IpOp[] = [
-      { op: 'addVeth', name: veth, peer, peerMac: mac },
-      { op: 'setMaster', link: veth, master: bridge },
-      { op: 'up', link: veth },
-      { op: 'moveToNetns', link: peer, pid },
-    ];
-    step();
-    try {
-      await ip.apply(HOST, hostOps, id);
-    } catch (err) {
-      // Names left by a daemon that died mid-way are ours (the lease says so): clear them, try once more.
-      const stale = (await ip.links(HOST)).filter((l) => l.name === veth || l.name === peer);
-      if (stale.length === 0) throw err;
-      logger.warn({ links: stale.map((l) => l.name) }, 'removing veth ends left by an earlier set-up');
-      await ip.apply(HOST, [...stale.map((l): IpOp => ({ op: 'deleteLink', name: l.name })), ...hostOps], id);
-    }
-    const inside: IpOp[] = [{ op: 'rename', link: peer, to: CONTAINER_INTERFACE }];
-    if (v4) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address4}/${len}` });
-    if (v6) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address6}/${96 + len}` });
-    inside.push({ op: 'up', link: CONTAINER_INTERFACE }, { op: 'up', link: 'lo' });
-    if (v4) inside.push({ op: 'addDefaultRoute', via: this.#bridge.address(4), family: 4 });
-    if (v6) inside.push({ op: 'addDefaultRoute', via: this.#bridge.address(6), family: 6 });
-    step();
-    await ip.apply(pidTarget(pid), inside, id);
-    step();
-
     const families: Family[] = [...(v4 ? [4 as const] : []), ...(v6 ? [6 as const] : [])];
-    // Recorded before the rules go in, so a failure from here on is undone by detach.
     const network = {
       id, type: 'nat' as const, pid, netnsPath: netnsPath(pidTarget(pid), null),
       ipv4: v4 ? address4 : null, ipv6: v6 ? address6 : null,
       bridge, bridgeIpv4: this.#bridge.address(4), bridgeIpv6: (await this.ipv6Supported()) ? this.#bridge.address(6) : null,
       hostVeth: veth, containerInterface: CONTAINER_INTERFACE,
     };
-    this.#attached.set(id, { ...network, rules: true });
     const names = this.#bridge.names;
-    // The link-layer rules first: from here on the port passes only what the container may send.
-    await this.#bridge.applyLinkRules(portRules({ veth, mac, ipv4: network.ipv4, ipv6: network.ipv6, broadcast4: this.#bridge.broadcast4(), names: this.#bridge.linkNames })
-      .map((r) => ({ op: 'append', table: r.table, chain: r.chain, rule: r.rule })), id);
     // Every family the bridge carries gets the source checks (a family the container lacks is
     // dropped whole); the inter-container rules go with the families it has. One batch per family.
-    await Promise.all((await this.#bridge.families()).map(async (family) => {
+    const ipRules = (await this.#bridge.families()).map((family) => {
       const has = families.includes(family);
       const address = has ? (family === 4 ? address4 : address6) : null;
-      const rules = [
-        ...antiSpoofRules({ id, family, veth, address, names }),
-        ...(has && family === 4 && data.dnsmasq ? dnsRules({ id, bridge, bridgeAddress: this.#bridge.address(4), address: address4, veth, names }) : []),
-        ...(has ? containerRules({
-          id, family, bridge, subnet: this.#bridge.subnet(family), bridgeAddress: this.#bridge.address(family),
-          address: address as string, interContainer: data.interContainer, names,
-        }) : []),
-      ];
-      await this.#bridge.applyRules(family, insertChanges(rules), id);
-    }));
+      return {
+        family, applied: false,
+        changes: insertChanges([
+          ...antiSpoofRules({ id, family, veth, address, names }),
+          ...(has && family === 4 && data.dnsmasq ? dnsRules({ id, bridge, bridgeAddress: this.#bridge.address(4), address: address4, veth, names }) : []),
+          ...(has ? containerRules({
+            id, family, bridge, subnet: this.#bridge.subnet(family), bridgeAddress: this.#bridge.address(family),
+            address: address as string, interContainer: data.interContainer, names,
+          }) : []),
+        ]),
+      };
+    });
+    const linkRules = portRules({ veth, mac, ipv4: network.ipv4, ipv6: network.ipv6, broadcast4: this.#bridge.broadcast4(), names: this.#bridge.linkNames })
+      .map((r): FirewallChange => ({ op: 'append', table: r.table, chain: r.chain, rule: r.rule }));
+    // Recorded before anything goes in, so a failure from here on is undone by detach, exactly.
+    const installed: Installed = { ip: ipRules, link: { changes: linkRules, applied: false }, hostLinks: false };
+    this.#installed.set(id, installed);
+
+    const hostOps: IpOp[] = [
+      { op: 'addVeth', name: veth, peer, peerMac: mac },
+      { op: 'setMaster', link: veth, master: bridge },
+      { op: 'up', link: veth },
+      { op: 'moveToNetns', link: peer, pid },
+    ];
+    const hostLinks = async (): Promise<void> => {
+      try {
+        await ip.apply(HOST, hostOps, id);
+      } catch (err) {
+        // Names left by a daemon that died mid-way are ours (the lease says so): clear them, try once more.
+        const stale = (await ip.links(HOST)).filter((l) => l.name === veth || l.name === peer);
+        if (stale.length === 0) throw err;
+        logger.warn({ links: stale.map((l) => l.name) }, 'removing veth ends left by an earlier set-up');
+        await ip.apply(HOST, [...stale.map((l): IpOp => ({ op: 'deleteLink', name: l.name })), ...hostOps], id);
+      }
+      installed.hostLinks = true;
+    };
+    const inside: IpOp[] = [{ op: 'rename', link: peer, to: CONTAINER_INTERFACE }];
+    if (v4) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address4}/${len}` });
+    if (v6) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address6}/${96 + len}` });
+    inside.push({ op: 'up', link: CONTAINER_INTERFACE }, { op: 'up', link: 'lo' });
+    if (v4) inside.push({ op: 'addDefaultRoute', via: this.#bridge.address(4), family: 4 });
+    if (v6) inside.push({ op: 'addDefaultRoute', via: this.#bridge.address(6), family: 6 });
+
+    // Each spawn is a fork of the daemon: what does not depend on another goes at the same time, so
+    // the tools' run times overlap. The host's veth end goes in beside the rules (which name the
+    // port, so it need not exist yet); the ebtables batch comes after the iptables ones (it must not
+    // overlap another nf_tables commit: the table lock orders it); the container's interface comes
+    // up last, with every check on its port in place.
+    step();
+    await settleAll([
+      hostLinks(),
+      (async () => {
+        await settleAll(ipRules.map(async (r) => {
+          await this.#bridge.applyRules(r.family, r.changes, id);
+          r.applied = true;
+        }));
+        await this.#bridge.applyLinkRules(linkRules, id);
+        installed.link.applied = true;
+      })(),
+    ]);
+    step();
+    await ip.apply(pidTarget(pid), inside, id);
     await this.#localhostMasquerade(id, pid, network.ipv4, data, logger);
     await this.#multicast.attach(id, data.multicastForwarding, families, logger);
+    step();
+    this.#attached.set(id, network);
     logger.info({ ipv4: network.ipv4, ipv6: network.ipv6, veth, bridge, dnsmasq: data.dnsmasq && v4 }, 'nat network attached');
     return network;
   }
@@ -305,14 +342,14 @@ export class NatNetwork {
   }
 
   async #undo(id: string, logger: Logger): Promise<void> {
-    const rec = this.#attached.get(id);
     const lease = await this.#o.allocator.leaseOf(id);
     if (lease === null) {
       this.#attached.delete(id);
+      this.#installed.delete(id);
       return;
     }
+    const { ip } = this.#o;
     const problems: string[] = [];
-    // Without a record (a restarted daemon) the rules are looked for; with one, only if it had some.
     const { host: veth, peer } = vethNames(lease);
     const attempt = async (work: () => Promise<void>): Promise<void> => {
       try {
@@ -321,16 +358,30 @@ export class NatNetwork {
         problems.push(errorText(err));
       }
     };
-    if (rec === undefined || rec.rules) {
+    const installed = this.#installed.get(id);
+    if (installed !== undefined) {
+      // What this daemon put in is taken out as it went in: one batch per table family, side by side.
+      await Promise.all([
+        ...installed.ip.filter((r) => r.applied).map((r) => attempt(() => this.#bridge.deleteRules(r.family, r.changes, id))),
+        ...(installed.link.applied ? [attempt(() => this.#bridge.deleteLinkRules(installed.link.changes, id))] : []),
+        // Once the peer is in the container (and died with it) at most the host end is left.
+        attempt(() => (installed.hostLinks ? ip.apply(HOST, [{ op: 'deleteLink', name: veth, ifExists: true }], id) : deleteLinks(ip, (l) => l.name === veth || l.name === peer, id))),
+      ]);
+    } else {
+      // A restarted daemon (or an earlier try that failed) has no record: the rules are looked for.
       for (const family of await this.#bridge.families()) await attempt(() => this.#bridge.deleteTagged(family, containerTag(id), id));
       await attempt(() => this.#bridge.deletePortRules(veth, id));
-      await attempt(() => this.#multicast.detach(id, logger));
+      await attempt(() => deleteLinks(ip, (l) => l.name === veth || l.name === peer, id));
     }
-    await attempt(() => deleteLinks(this.#o.ip, (l) => l.name === veth || l.name === peer, id));
+    // Its own record (smcroute's config block): a no-op for a container without multicast groups.
+    await attempt(() => this.#multicast.detach(id, logger));
     if (problems.length > 0) {
+      // Some of it may be gone and some not (or a batch never went in): the next try looks for it all.
+      this.#installed.delete(id);
       throw new DobbyError('INTERNAL', `could not undo the nat network of container '${id}': ${problems.join('; ')}`, { containerId: id });
     }
     this.#attached.delete(id);
+    this.#installed.delete(id);
     await this.#bridgeLock.run(() => this.#releaseLocked(id, logger));
     logger.info({ ipv4: lease.ipv4, veth }, 'nat network detached');
   }
