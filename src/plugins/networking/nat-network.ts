@@ -66,6 +66,22 @@ interface Installed {
   hostLinks: boolean;
 }
 
+/** What `prepare` did: the container's address and families, and the rules it put in. */
+interface Prepared {
+  readonly data: NetworkingData;
+  readonly lease: Lease;
+  readonly v4: boolean;
+  readonly v6: boolean;
+  readonly address4: string;
+  readonly address6: string;
+  readonly installed: Installed;
+}
+
+/** `signal` (the hook's time limit) stops the set-up between steps. */
+function stepCheck(id: string, signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new DobbyError('TIMEOUT', `nat set-up of container '${id}' ran past the hook's time limit`, { containerId: id });
+}
+
 /** Waits for every step to settle (none is left running behind an undo), then throws the first failure. */
 async function settleAll(steps: readonly Promise<unknown>[]): Promise<void> {
   const failed = (await Promise.allSettled(steps)).find((r) => r.status === 'rejected');
@@ -91,6 +107,8 @@ export class NatNetwork {
   readonly #attached = new Map<string, ContainerNetwork>();
   /** What each container's set-up put in (or was about to), for a teardown without listing the tables. */
   readonly #installed = new Map<string, Installed>();
+  /** Set-ups `prepare` started, for `attach` to finish. */
+  readonly #prepared = new Map<string, Promise<Prepared>>();
 
   constructor(options: NatNetworkOptions) {
     this.#o = options;
@@ -131,24 +149,50 @@ export class NatNetwork {
   }
 
   /**
+   * Starts what a container's nat set-up needs no process for (its address, the bridge, its rules),
+   * while the runtime creates it; `attach` finishes it. A failure undoes itself and is the attach's.
+   */
+  prepare(id: string, data: NetworkingData, logger: Logger): void {
+    if (this.#attaching.has(id)) return;
+    const work = this.#prepare(id, data, logger);
+    this.#prepared.set(id, work);
+    this.#track(id, work);
+    // Nobody may ever ask (the start can fail before preStart): the undo is preDestruction's.
+    work.catch(() => undefined);
+  }
+
+  /**
    * `signal` (the hook's time limit) stops the set-up between steps; whatever was done is undone.
    * A detach that comes meanwhile (the hook runner gave up on us) waits for this to settle first.
    */
   attach(id: string, pid: number, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<ContainerNetwork> {
-    if (this.#attaching.has(id)) {
+    const early = this.#prepared.get(id);
+    this.#prepared.delete(id);
+    if (early === undefined && this.#attaching.has(id)) {
       return Promise.reject(new DobbyError('ILLEGAL_STATE', `the nat network of container '${id}' is being set up already`, { containerId: id }));
     }
-    // Registered before the first await, so no detach can slip in ahead of it.
     const work = (async () => {
-      await this.assertOwnNetns(id, pid);
-      return this.#attach(id, pid, data, logger, signal);
+      if (early === undefined) await this.assertOwnNetns(id, pid);
+      const prepared = await (early ?? this.#prepare(id, data, logger, signal));
+      try {
+        if (early !== undefined) await this.assertOwnNetns(id, pid);
+        return await this.#wire(id, pid, prepared, logger, signal);
+      } catch (err) {
+        await this.#undoFailed(id, err, logger);
+        throw err;
+      }
     })();
+    this.#track(id, work);
+    return work;
+  }
+
+  /** Registered before the first await, so no detach can slip in ahead of the work. */
+  #track(id: string, work: Promise<unknown>): void {
     const settled = work.then(() => undefined, () => undefined);
     this.#attaching.set(id, settled);
     void settled.then(() => {
       if (this.#attaching.get(id) === settled) this.#attaching.delete(id);
     });
-    return work;
   }
 
   /** Resolves once a set-up in flight for the container (if any) has finished, either way. */
@@ -156,7 +200,17 @@ export class NatNetwork {
     await this.#attaching.get(id);
   }
 
-  async #attach(id: string, pid: number, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<ContainerNetwork> {
+  async #undoFailed(id: string, err: unknown, logger: Logger): Promise<void> {
+    logger.warn({ err: errorText(err) }, 'nat set-up failed; undoing it');
+    try {
+      await this.#undo(id, logger);
+    } catch (undoErr) {
+      logger.error({ err: errorText(undoErr) }, 'undoing a failed nat set-up failed too');
+    }
+  }
+
+  /** The address, the bridge (with the first container) and the container's rules. */
+  async #prepare(id: string, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<Prepared> {
     if (data.interContainer.length > 0 && !(await this.#bridge.brNetfilterLoaded())) {
       throw new DobbyError('HOST_UNSUITABLE', `container '${id}' has interContainer rules, but the kernel module br_netfilter is not loaded, so traffic between containers on the bridge would never meet them: load it (modprobe br_netfilter, and add it to /etc/modules-load.d) and make sure ${BRIDGE_NF_SYSCTLS[4]} and ${BRIDGE_NF_SYSCTLS[6]} can be set`, { containerId: id });
     }
@@ -175,39 +229,23 @@ export class NatNetwork {
       return l;
     });
     try {
-      return await this.#wire(id, pid, lease, data, logger, signal);
+      return await this.#install(id, lease, data, logger, signal);
     } catch (err) {
-      logger.warn({ err: errorText(err) }, 'nat set-up failed; undoing it');
-      try {
-        await this.#undo(id, logger);
-      } catch (undoErr) {
-        logger.error({ err: errorText(undoErr) }, 'undoing a failed nat set-up failed too');
-      }
+      await this.#undoFailed(id, err, logger);
       throw err;
     }
   }
 
-  async #wire(id: string, pid: number, lease: Lease, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<ContainerNetwork> {
-    const { ip, bridge } = this.#o;
-    const step = (): void => {
-      if (signal?.aborted === true) throw new DobbyError('TIMEOUT', `nat set-up of container '${id}' ran past the hook's time limit`, { containerId: id });
-    };
+  /** The container's iptables and ebtables rules (they name its port, which need not exist yet). */
+  async #install(id: string, lease: Lease, data: NetworkingData, logger: Logger, signal?: AbortSignal): Promise<Prepared> {
+    const { bridge } = this.#o;
     const v6 = data.ipv6 && (await this.ipv6Supported());
     if (data.ipv6 && !v6) logger.warn('IPv6 was asked for but the host has it disabled or settings network.ipv6 is off; the container gets IPv4 only');
     const v4 = data.ipv4;
-    const { host: veth, peer } = vethNames(lease);
-    const len = this.#o.allocator.range.prefixLength;
+    const { host: veth } = vethNames(lease);
     const address4 = lease.ipv4;
     const address6 = ipv6For(this.#o.ipv6Prefix, ipv4ToNumber(address4) ?? 0);
-    const mac = containerMac(address4);
-
     const families: Family[] = [...(v4 ? [4 as const] : []), ...(v6 ? [6 as const] : [])];
-    const network = {
-      id, type: 'nat' as const, pid, netnsPath: netnsPath(pidTarget(pid), null),
-      ipv4: v4 ? address4 : null, ipv6: v6 ? address6 : null,
-      bridge, bridgeIpv4: this.#bridge.address(4), bridgeIpv6: (await this.ipv6Supported()) ? this.#bridge.address(6) : null,
-      hostVeth: veth, containerInterface: CONTAINER_INTERFACE,
-    };
     const names = this.#bridge.names;
     // Every family the bridge carries gets the source checks (a family the container lacks is
     // dropped whole); the inter-container rules go with the families it has. One batch per family.
@@ -226,11 +264,36 @@ export class NatNetwork {
         ]),
       };
     });
-    const linkRules = portRules({ veth, mac, ipv4: network.ipv4, ipv6: network.ipv6, broadcast4: this.#bridge.broadcast4(), names: this.#bridge.linkNames })
+    const linkRules = portRules({ veth, mac: containerMac(address4), ipv4: v4 ? address4 : null, ipv6: v6 ? address6 : null, broadcast4: this.#bridge.broadcast4(), names: this.#bridge.linkNames })
       .map((r): FirewallChange => ({ op: 'append', table: r.table, chain: r.chain, rule: r.rule }));
     // Recorded before anything goes in, so a failure from here on is undone by detach, exactly.
     const installed: Installed = { ip: ipRules, link: { changes: linkRules, applied: false }, hostLinks: false };
     this.#installed.set(id, installed);
+    stepCheck(id, signal);
+    // The families' batches side by side; the ebtables one after them (it must not overlap another
+    // nf_tables commit: the table lock orders it).
+    await settleAll(ipRules.map(async (r) => {
+      await this.#bridge.applyRules(r.family, r.changes, id);
+      r.applied = true;
+    }));
+    await this.#bridge.applyLinkRules(linkRules, id);
+    installed.link.applied = true;
+    return { data, lease, v4, v6, address4, address6, installed };
+  }
+
+  /** The veth pair, the container's end inside with its address and route: the port's checks are in place already. */
+  async #wire(id: string, pid: number, prepared: Prepared, logger: Logger, signal?: AbortSignal): Promise<ContainerNetwork> {
+    const { ip, bridge } = this.#o;
+    const { data, lease, v4, v6, address4, address6, installed } = prepared;
+    const { host: veth, peer } = vethNames(lease);
+    const len = this.#o.allocator.range.prefixLength;
+    const mac = containerMac(address4);
+    const network = {
+      id, type: 'nat' as const, pid, netnsPath: netnsPath(pidTarget(pid), null),
+      ipv4: v4 ? address4 : null, ipv6: v6 ? address6 : null,
+      bridge, bridgeIpv4: this.#bridge.address(4), bridgeIpv6: (await this.ipv6Supported()) ? this.#bridge.address(6) : null,
+      hostVeth: veth, containerInterface: CONTAINER_INTERFACE,
+    };
 
     const hostOps: IpOp[] = [
       { op: 'addVeth', name: veth, peer, peerMac: mac },
@@ -238,18 +301,6 @@ export class NatNetwork {
       { op: 'up', link: veth },
       { op: 'moveToNetns', link: peer, pid },
     ];
-    const hostLinks = async (): Promise<void> => {
-      try {
-        await ip.apply(HOST, hostOps, id);
-      } catch (err) {
-        // Names left by a daemon that died mid-way are ours (the lease says so): clear them, try once more.
-        const stale = (await ip.links(HOST)).filter((l) => l.name === veth || l.name === peer);
-        if (stale.length === 0) throw err;
-        logger.warn({ links: stale.map((l) => l.name) }, 'removing veth ends left by an earlier set-up');
-        await ip.apply(HOST, [...stale.map((l): IpOp => ({ op: 'deleteLink', name: l.name })), ...hostOps], id);
-      }
-      installed.hostLinks = true;
-    };
     const inside: IpOp[] = [{ op: 'rename', link: peer, to: CONTAINER_INTERFACE }];
     if (v4) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address4}/${len}` });
     if (v6) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address6}/${96 + len}` });
@@ -257,28 +308,22 @@ export class NatNetwork {
     if (v4) inside.push({ op: 'addDefaultRoute', via: this.#bridge.address(4), family: 4 });
     if (v6) inside.push({ op: 'addDefaultRoute', via: this.#bridge.address(6), family: 6 });
 
-    // Each spawn is a fork of the daemon: what does not depend on another goes at the same time, so
-    // the tools' run times overlap. The host's veth end goes in beside the rules (which name the
-    // port, so it need not exist yet); the ebtables batch comes after the iptables ones (it must not
-    // overlap another nf_tables commit: the table lock orders it); the container's interface comes
-    // up last, with every check on its port in place.
-    step();
-    await settleAll([
-      hostLinks(),
-      (async () => {
-        await settleAll(ipRules.map(async (r) => {
-          await this.#bridge.applyRules(r.family, r.changes, id);
-          r.applied = true;
-        }));
-        await this.#bridge.applyLinkRules(linkRules, id);
-        installed.link.applied = true;
-      })(),
-    ]);
-    step();
+    stepCheck(id, signal);
+    try {
+      await ip.apply(HOST, hostOps, id);
+    } catch (err) {
+      // Names left by a daemon that died mid-way are ours (the lease says so): clear them, try once more.
+      const stale = (await ip.links(HOST)).filter((l) => l.name === veth || l.name === peer);
+      if (stale.length === 0) throw err;
+      logger.warn({ links: stale.map((l) => l.name) }, 'removing veth ends left by an earlier set-up');
+      await ip.apply(HOST, [...stale.map((l): IpOp => ({ op: 'deleteLink', name: l.name })), ...hostOps], id);
+    }
+    installed.hostLinks = true;
+    stepCheck(id, signal);
     await ip.apply(pidTarget(pid), inside, id);
     await this.#localhostMasquerade(id, pid, network.ipv4, data, logger);
-    await this.#multicast.attach(id, data.multicastForwarding, families, logger);
-    step();
+    await this.#multicast.attach(id, data.multicastForwarding, [...(v4 ? [4 as const] : []), ...(v6 ? [6 as const] : [])], logger);
+    stepCheck(id, signal);
     this.#attached.set(id, network);
     logger.info({ ipv4: network.ipv4, ipv6: network.ipv6, veth, bridge, dnsmasq: data.dnsmasq && v4 }, 'nat network attached');
     return network;

@@ -3,9 +3,10 @@
 // postConstruction checks the data (so bad data fails before the container exists) and, for nat and
 // none, gives the container a network namespace of its own unless its config lists one (and, for
 // nat, the host's /etc/resolv.conf, or with `dnsmasq` one naming the bridge: dns-forwarding.ts), as
-// Dobby does; preStart (the container created, its namespace there, not started yet) wires the
-// network, and a container that would still share the host's network fails its start whether the
-// plugin is required or not; postStop undoes it, and preDestruction again for a start that failed
+// Dobby does, and for nat starts on the address, the bridge and the container's rules while the
+// runtime creates it; preStart (the container created, its namespace there, not started yet)
+// finishes that and wires the network, and a container that would still share the host's network
+// fails its start whether the plugin is required or not; postStop undoes it, and preDestruction again for a start that failed
 // before postStop could run. Undoing is idempotent, and awaited to its end (past the hook time limit;
 // every ip/iptables command has its own): a set-up the time limit gave up on is waited for and undone
 // before the container is reported gone.
@@ -187,6 +188,8 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       if (data.type === 'open') return;
       startState.addNamespace('network');
       if (data.type !== 'nat') return;
+      // The address, the bridge and the rules need no process: they go in while the runtime creates it.
+      nat.prepare(ctx.id, data, ctx.logger);
       const mount = { destination: RESOLV_CONF, type: 'bind', options: ['ro', 'rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] };
       if (data.dnsmasq && data.ipv4) {
         startState.addMount({ ...mount, source: resolvFiles.write(ctx.id, bridgeAddress) });
