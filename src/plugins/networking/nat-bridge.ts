@@ -14,6 +14,7 @@ import { DobbyError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { linkChainNames, namesPort, ourLinkChains, type LinkChainNames } from './link-rules.ts';
 import { BRIDGE_TAG, bridgeRules, chainNames, isJumpTo, jumpRule, ourChains, ruleTag, type ChainNames } from './rules.ts';
+import { BatchQueue } from './batch-queue.ts';
 import { TableLock } from './table-lock.ts';
 
 export interface NatBridgeOptions {
@@ -71,6 +72,9 @@ export class NatBridge {
   readonly names: ChainNames;
   readonly linkNames: LinkChainNames;
   readonly #tables = new TableLock();
+  /** Containers' own batches, grouped while one is in flight: per iptables family, and ebtables. */
+  readonly #ipQueues: Readonly<Record<Family, BatchQueue>>;
+  readonly #linkQueue: BatchQueue | null;
   ready = false;
   #ipv6: Promise<boolean> | null = null;
 
@@ -78,6 +82,10 @@ export class NatBridge {
     this.#o = options;
     this.names = chainNames(options.chainPrefix);
     this.linkNames = linkChainNames(options.chainPrefix);
+    const ipQueue = (family: Family): BatchQueue => new BatchQueue((changes, id) => this.#tables.shared(() => options.firewall.apply(family, changes, id)));
+    this.#ipQueues = { 4: ipQueue(4), 6: ipQueue(6) };
+    const filter = options.linkFilter;
+    this.#linkQueue = filter === null ? null : new BatchQueue((changes, id) => this.#tables.exclusive(() => filter.apply(changes, id)));
   }
 
   get hasLinkFilter(): boolean {
@@ -117,24 +125,22 @@ export class NatBridge {
 
   /** Applies a container's own iptables changes (rules only it names), beside other containers' batches. */
   applyRules(family: Family, changes: readonly FirewallChange[], id: string): Promise<void> {
-    return this.#tables.shared(() => this.#o.firewall.apply(family, changes, id));
+    return this.#ipQueues[family].submit(changes, id);
   }
 
   /** Applies a container's ebtables changes (a no-op without a link filter). */
   applyLinkRules(changes: readonly FirewallChange[], id: string): Promise<void> {
-    const filter = this.#o.linkFilter;
-    return filter === null ? Promise.resolve() : this.#tables.exclusive(() => filter.apply(changes, id));
+    return this.#linkQueue?.submit(changes, id) ?? Promise.resolve();
   }
 
   /** Deletes the iptables rules a container put in (its `inserted` changes, as given), in one batch. */
   deleteRules(family: Family, inserted: readonly FirewallChange[], id: string): Promise<void> {
-    return this.#tables.shared(() => this.#o.firewall.apply(family, deletions(inserted), id));
+    return this.#ipQueues[family].submit(deletions(inserted), id);
   }
 
   /** The same for a container's ebtables rules. */
   deleteLinkRules(inserted: readonly FirewallChange[], id: string): Promise<void> {
-    const filter = this.#o.linkFilter;
-    return filter === null ? Promise.resolve() : this.#tables.exclusive(() => filter.apply(deletions(inserted), id));
+    return this.#linkQueue?.submit(deletions(inserted), id) ?? Promise.resolve();
   }
 
   /** Deletes the iptables rules of our chains that carry the tag. */
