@@ -383,6 +383,8 @@ export class NatNetwork {
    */
   async detach(id: string, logger: Logger): Promise<void> {
     await this.#attaching.get(id);
+    // A start that failed before preStart never took what postConstruction began.
+    this.#prepared.delete(id);
     await this.#undo(id, logger);
   }
 
