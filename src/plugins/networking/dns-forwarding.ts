@@ -43,11 +43,10 @@ export class ResolvFiles {
 
 /** The protocols (udp, tcp) nothing in the host namespace listens for on 127.0.0.1:53 (nor on every IPv4 address). */
 export async function missingResolver(exec: NetExec): Promise<('udp' | 'tcp')[]> {
-  const missing: ('udp' | 'tcp')[] = [];
-  for (const proto of ['udp', 'tcp'] as const) {
+  // Both at once: this runs on every dnsmasq container's start.
+  const found = await Promise.all((['udp', 'tcp'] as const).map(async (proto) => {
     const { stdout } = await exec.run(HOST, ['ss', '-Hln', proto === 'udp' ? '-u' : '-t', `sport = :${DNS_PORT}`]);
-    const found = parseSsListeners(stdout).some(([, binds]) => binds.some((b) => b.family === 4 && (b.address === null || b.address === '127.0.0.1')));
-    if (!found) missing.push(proto);
-  }
-  return missing;
+    return parseSsListeners(stdout).some(([, binds]) => binds.some((b) => b.family === 4 && (b.address === null || b.address === '127.0.0.1')));
+  }));
+  return (['udp', 'tcp'] as const).filter((_, i) => found[i] !== true);
 }
