@@ -85,7 +85,7 @@ export class NatBridge {
     const ipQueue = (family: Family): BatchQueue => new BatchQueue((changes, id) => this.#tables.shared(() => options.firewall.apply(family, changes, id)));
     this.#ipQueues = { 4: ipQueue(4), 6: ipQueue(6) };
     const filter = options.linkFilter;
-    this.#linkQueue = filter === null ? null : new BatchQueue((changes, id) => this.#tables.exclusive(() => filter.apply(changes, id)));
+    this.#linkQueue = filter === null ? null : new BatchQueue((changes, id) => this.#tables.shared(() => filter.apply(changes, id)));
   }
 
   get hasLinkFilter(): boolean {

@@ -270,14 +270,17 @@ export class NatNetwork {
     const installed: Installed = { ip: ipRules, link: { changes: linkRules, applied: false }, hostLinks: false };
     this.#installed.set(id, installed);
     stepCheck(id, signal);
-    // The families' batches side by side; the ebtables one after them (it must not overlap another
-    // nf_tables commit: the table lock orders it).
-    await settleAll(ipRules.map(async (r) => {
-      await this.#bridge.applyRules(r.family, r.changes, id);
-      r.applied = true;
-    }));
-    await this.#bridge.applyLinkRules(linkRules, id);
-    installed.link.applied = true;
+    // Each tool's batch side by side.
+    await settleAll([
+      ...ipRules.map(async (r) => {
+        await this.#bridge.applyRules(r.family, r.changes, id);
+        r.applied = true;
+      }),
+      (async () => {
+        await this.#bridge.applyLinkRules(linkRules, id);
+        installed.link.applied = true;
+      })(),
+    ]);
     return { data, lease, v4, v6, address4, address6, installed };
   }
 

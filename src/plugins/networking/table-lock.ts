@@ -1,10 +1,10 @@
-// A shared/exclusive lock over the host's firewall tables. Containers' own iptables batches (rules
-// only they name, inserted or deleted whole) run side by side: iptables-restore commits each batch
-// atomically and, with nf_tables, starts over itself when another commit came in between. Anything
-// that reads the tables and then writes what it read (crash recovery, the bridge's chains) runs
-// alone, and so does every ebtables batch: ebtables-restore 1.8.9 (nf_tables) does not start over
-// and fails with exit 4 ("RULE_DELETE failed") when any nf_tables commit, iptables' included, lands
-// while it runs. Waiting exclusive work goes before shared work that comes after it, so a stream of
+// A shared/exclusive lock over the host's firewall tables. Containers' own batches (rules only they
+// name, inserted or deleted whole, iptables and ebtables) run side by side: each restore commits its
+// batch atomically, and with nf_tables they do not trip over each other's commits (ebtables-restore
+// did, exit 4 "RULE_DELETE failed", while our ebtables chains had the ACCEPT policy, which
+// ebtables-nft keeps as a rule it deletes and re-adds on every append; they have RETURN now).
+// Anything that reads the tables and then writes what it read (crash recovery, the bridge's chains)
+// runs alone. Waiting exclusive work goes before shared work that comes after it, so a stream of
 // container starts cannot hold a teardown off.
 
 export class TableLock {
