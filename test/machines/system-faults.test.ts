@@ -7,7 +7,7 @@
 // port, no dnsmasq resolv.conf file.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -133,6 +133,17 @@ function system() {
   };
 }
 
+/** This process's open fds and what each is (a file's path, a pipe, a socket), to name a leak. */
+function openFdTargets(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return `${fd} -> ${readlinkSync(`/proc/self/fd/${fd}`)}`;
+    } catch {
+      return `${fd} (closed while listed: the listing's own fd)`;
+    }
+  }).filter((line) => !line.endsWith('(closed while listed: the listing\'s own fd)'));
+}
+
 function bundleFor(id: string, port: number, dnsmasq: boolean): string {
   const bundle = join(dir, id);
   mkdirSync(join(bundle, 'rootfs'), { recursive: true });
@@ -156,7 +167,7 @@ test('lifecycles of nat containers with ports, a fault in any layer, leak nothin
     async (runs) => {
       const s = system();
       const before = await s.hostState();
-      const fdsBefore = readdirSync('/proc/self/fd').length;
+      const fdsBefore = openFdTargets();
       const events: LifecycleEvent[] = [];
       const sub = s.manager.events$.subscribe((e) => events.push(e));
       try {
@@ -195,7 +206,7 @@ test('lifecycles of nat containers with ports, a fault in any layer, leak nothin
         }
         s.fakes.host.assertClean();
         assert.equal(await s.hostState(), before, 'links, firewall rules or sysctls were left changed');
-        assert.equal(readdirSync('/proc/self/fd').length, fdsBefore, 'an fd was left open');
+        assert.deepEqual(openFdTargets(), fdsBefore, 'an fd was left open (or one open before was closed meanwhile)');
         const byId = new Map<string, string[]>();
         for (const e of events) if (e.type !== 'hook') byId.set(e.id, [...(byId.get(e.id) ?? []), e.type]);
         for (const [id, types] of byId) {

@@ -75,6 +75,8 @@ export interface NetworkingPluginOptions {
     readonly netnsIdentity?: (path: string) => Promise<string>;
     /** The firewall and sysctls inside a container (interContainer localhostMasquerade); null: none. */
     readonly inside?: ((pid: number) => InsideDrivers) | null;
+    /** What no host resolver listens for on 127.0.0.1:53 (dnsmasq's warning); default: `ss` in the host namespace. */
+    readonly missingResolver?: () => Promise<readonly ('udp' | 'tcp')[]>;
   };
 }
 
@@ -125,8 +127,11 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   const ebtables = options.ebtables === undefined ? 'ebtables' : options.ebtables;
   const linkFilter = options.drivers?.linkFilter !== undefined ? options.drivers.linkFilter : ebtables === null ? null : new Ebtables(exec, { binary: ebtables });
   // A fake firewall gets a fake router too: the real one would edit the real host's smcroute config.
-  const multicastRouter = options.drivers?.multicastRouter
-    ?? (options.drivers?.firewall !== undefined && options.drivers.exec === undefined ? new FakeMulticastRouter() : new Smcroute(options.smcroute));
+  const fakeHost = options.drivers?.firewall !== undefined && options.drivers.exec === undefined;
+  const multicastRouter = options.drivers?.multicastRouter ?? (fakeHost ? new FakeMulticastRouter() : new Smcroute(options.smcroute));
+  // The same for the resolver check: the real host's listeners say nothing about a fake host (and
+  // a real `ss` a hook's time limit gave up on would outlive the fakes' container).
+  const missingResolvers = options.drivers?.missingResolver ?? (fakeHost ? async () => [] : () => missingResolver(exec));
   const allocator = new AddressAllocator({ file: join(options.stateDir, 'addresses.json'), range });
   // Real tools inside containers only with the real host tools: fake pids could name real processes.
   const inside = options.drivers?.inside !== undefined ? options.drivers.inside
@@ -141,7 +146,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
   });
   const others = new Map<string, ContainerNetwork>();
   const warnWithoutResolver = async (ctx: HookContext): Promise<void> => {
-    const missing = await missingResolver(exec).catch(() => []);
+    const missing = await missingResolvers().catch(() => []);
     if (missing.length > 0) {
       ctx.logger.warn({ missing }, `networking.data.dnsmasq: nothing in the host's network namespace listens on 127.0.0.1:53 (${missing.join(', ')}), so the container's DNS queries to ${bridgeAddress} get no answer: run a DNS server or forwarder (dnsmasq, unbound) on 127.0.0.1:53`);
     }
