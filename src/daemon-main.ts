@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { config as rxConfig } from 'rxjs';
 import { checkHost, formatProblems } from './host/check.ts';
+import { spawnPath } from './drivers/lean-spawn.ts';
 import { DAEMON_USAGE, parseDaemonArgs, type DaemonOptions } from './daemon-options.ts';
 import { startDaemon, type Daemon } from './daemon.ts';
 import { DobbyError } from './errors.ts';
@@ -103,6 +104,10 @@ async function main(): Promise<number> {
       return 1;
     }
   }
+
+  const spawning = spawnPath();
+  if (spawning.kind === 'posix_spawn') logger.info({ spawnPath: spawning.kind }, 'host tools start through posix_spawn (native/spawn)');
+  else logger.warn({ spawnPath: spawning.kind, reason: spawning.reason }, 'host tools start through Node\'s spawn: starting tools forks the whole daemon: slower starts');
 
   let daemon: Daemon;
   try {

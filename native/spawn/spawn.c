@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,8 +349,30 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   return throw_errno(env, -r, "watch");
 }
 
+/*
+ * pidfdSupported() → true when this kernel has what watch() needs: pidfd_open (5.3) and
+ * waitid(P_PIDFD) (5.4). Asked about our own pid, a 5.4 kernel answers ECHILD (we are not our own
+ * child) and an older one EINVAL (no such idtype): nothing is waited for, nothing is started.
+ */
+static napi_value pidfd_supported(napi_env env, napi_callback_info info) {
+  (void)info;
+  bool ok = false;
+  int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (fd >= 0) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    ok = waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 && errno == ECHILD;
+    close(fd);
+  }
+  napi_value result;
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  napi_create_function(env, "pidfdSupported", NAPI_AUTO_LENGTH, pidfd_supported, NULL, &fn);
+  napi_set_named_property(env, exports, "pidfdSupported", fn);
   napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, spawn, NULL, &fn);
   napi_set_named_property(env, exports, "spawn", fn);
   napi_create_function(env, "pipe", NAPI_AUTO_LENGTH, make_pipe, NULL, &fn);

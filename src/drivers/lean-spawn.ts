@@ -3,11 +3,16 @@
 // daemon's size and the machine's load). posix_spawn shares the daemon's memory until the exec,
 // and runs on a thread of libuv's pool, so the event loop only prepares the call. Same events and
 // streams as a ChildProcess, for what the drivers use of it.
+// Where the addon does not load (glibc < 2.34) or the kernel has no pidfd (< 5.4), and when
+// DOBBY_SPAWN=fork asks for it, the same LeanChild runs over Node's spawn instead, as the daemon
+// did before the addon: every daemon fd is marked close-on-exec first (native/cloexec).
 
+import { spawn as forkSpawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { closeSync, fstatSync } from 'node:fs';
+import { constants as osConstants, release as osRelease } from 'node:os';
 import { Socket } from 'node:net';
+import { sealInheritedFds } from './cloexec.ts';
 import { loadNativeAddon } from './native-addon.ts';
 import { DEFAULT_PATH, resolveExecutable } from './executables.ts';
 
@@ -22,14 +27,36 @@ interface SpawnAddon {
   ): void;
   pipe(): [number, number];
   watch(pidfd: number, onExit: (code: number | null, signal: number | null) => void): void;
+  /** False on a kernel without pidfd_open (5.3) or waitid(P_PIDFD) (5.4); absent in a build older than spawn.c. */
+  pidfdSupported?(): boolean;
 }
 
-let addon: SpawnAddon | null = null;
+/** How tools are started: posix_spawn through the addon, or Node's spawn (a fork of the daemon) and why. */
+export type SpawnPath = { readonly kind: 'posix_spawn' } | { readonly kind: 'fork'; readonly reason: string };
 
-/** Loads native/spawn once; throws HOST_UNSUITABLE (saying how to build it) when it does not load. */
-export function loadSpawnAddon(): SpawnAddon {
-  addon ??= loadNativeAddon<SpawnAddon>('spawn');
-  return addon;
+let chosen: { readonly path: SpawnPath; readonly addon: SpawnAddon | null } | null = null;
+
+function choose(): { readonly path: SpawnPath; readonly addon: SpawnAddon | null } {
+  if (process.env['DOBBY_SPAWN'] === 'fork') return { path: { kind: 'fork', reason: 'DOBBY_SPAWN=fork asks for it' }, addon: null };
+  let addon: SpawnAddon;
+  try {
+    addon = loadNativeAddon<SpawnAddon>('spawn');
+  } catch (err) {
+    return { path: { kind: 'fork', reason: err instanceof Error ? err.message : String(err) }, addon: null };
+  }
+  if (addon.pidfdSupported === undefined) {
+    return { path: { kind: 'fork', reason: 'the spawn addon was built from older sources (no pidfdSupported): run node scripts/build-native.ts --force' }, addon: null };
+  }
+  if (!addon.pidfdSupported()) {
+    return { path: { kind: 'fork', reason: `this kernel (${osRelease()}) lacks pidfd_open or waitid(P_PIDFD), which need Linux 5.4` }, addon: null };
+  }
+  return { path: { kind: 'posix_spawn' }, addon };
+}
+
+/** Decided once per process, at the first spawn or host check. */
+export function spawnPath(): SpawnPath {
+  chosen ??= choose();
+  return chosen.path;
 }
 
 /** What a stdio slot gets: a pipe to us, /dev/null, the daemon's own fd of that number, or an fd. */
@@ -151,7 +178,9 @@ function slotsOf(stdio: StdioOptions): StdioSlot[] {
  * Every fd of the daemon that is not a stdio slot stays out of the child.
  */
 export function leanSpawn(file: string, args: readonly string[], options: LeanSpawnOptions): LeanChild {
-  const native = loadSpawnAddon();
+  spawnPath();
+  const native = chosen?.addon ?? null;
+  if (native === null) return forkedSpawn(file, args, options);
   const slots: Slot[] = [];
   try {
     for (const [i, option] of slotsOf(options.stdio).entries()) {
@@ -210,6 +239,46 @@ export function leanSpawn(file: string, args: readonly string[], options: LeanSp
   }
   // As with a ChildProcess, 'close' waits for what the tool writes, not for its stdin.
   for (const stream of stdio.slice(1)) if (stream !== null) child.trackStream(stream);
+  return child;
+}
+
+/**
+ * The fallback over Node's spawn: it forks the daemon, and libuv in the child closes only fds
+ * marked close-on-exec, so every fd of ours gets the mark first (slots are dup'ed into place without it).
+ */
+function forkedSpawn(file: string, args: readonly string[], options: LeanSpawnOptions): LeanChild {
+  const path = file.includes('/') ? file : resolveExecutable(file, options.env['PATH'] ?? process.env['PATH'] ?? DEFAULT_PATH);
+  let proc: ChildProcess | null = null;
+  let failure: unknown = null;
+  try {
+    if (path === null) throw Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', errno: -2 });
+    const stdio = slotsOf(options.stdio);
+    // libuv's own fds (its exec-error pipe) may take the number of a closed slot fd, which the tool would then get.
+    for (const slot of stdio) if (typeof slot === 'number') fstatSync(slot);
+    sealInheritedFds();
+    proc = forkSpawn(path, args, {
+      argv0: file,
+      env: options.env,
+      stdio,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    });
+  } catch (err) {
+    // Node throws what is not a run-time error of the tool (EBADF: a slot fd that is not open).
+    failure = err;
+  }
+  if (proc === null) {
+    const failed = new LeanChild([]);
+    const error = spawnError(failure, file, args);
+    process.nextTick(() => failed.failed(error));
+    return failed;
+  }
+  // child_process's 'pipe' slots are net.Sockets (socketpairs), typed only as streams.
+  const child = new LeanChild(proc.stdio as unknown as Array<Socket | null>);
+  const started = proc;
+  started.once('spawn', () => child.spawned(started.pid as number));
+  started.once('error', (err) => child.failed(spawnError(err, file, args)));
+  started.once('exit', (code, signal) => child.exited(code, signal === null ? null : osConstants.signals[signal]));
+  for (const stream of child.stdio.slice(1)) if (stream !== null) child.trackStream(stream);
   return child;
 }
 

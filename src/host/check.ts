@@ -66,8 +66,9 @@ export async function checkHost(options: HostCheckOptions = {}): Promise<HostPro
   problems.push(...installProblems(options.layout ?? installLayout(), { systemBus }));
   if (options.skipUsocket !== true) {
     add(await usocketProblem());
-    add(cloexecProblem());
-    add(spawnProblem());
+    const cloexec = cloexecProblem();
+    add(cloexec);
+    add(spawnProblem(undefined, undefined, cloexec === undefined));
   }
   add(brNetfilterProblem(options.procSys));
   add(ebtablesProblem(lookup));

@@ -1,7 +1,8 @@
 // Checks that the native addons load in this Node: usocket (else dbus-next silently drops fd passing)
-// our cloexec (else the daemon's fds would leak into every container monitor) and our spawn.
+// our cloexec (else the daemon's fds would leak into every container monitor) and our spawn (else
+// tools start through a fork of the daemon, which needs cloexec).
 import { sealInheritedFds } from '../drivers/cloexec.ts';
-import { loadSpawnAddon } from '../drivers/lean-spawn.ts';
+import { spawnPath, type SpawnPath } from '../drivers/lean-spawn.ts';
 import { installLayout } from '../install-layout.ts';
 import type { HostProblem } from './problem.ts';
 
@@ -38,10 +39,21 @@ function addonProblem(code: string, use: () => void, what: (error: string) => st
   }
 }
 
-/** Loads the spawn addon (native/spawn); a problem when it does not load: no host tool could be started. */
-export function spawnProblem(load: () => void = loadSpawnAddon, fix: string = installLayout().addonFix): HostProblem | undefined {
-  return addonProblem('spawn-not-built', load, (error) =>
-    `the spawn native addon does not load in Node ${process.version}: the daemon could start neither crun nor conmon (${error})`, fix);
+/**
+ * How tools will start (native/spawn's posix_spawn, or Node's fork of the daemon when the addon does
+ * not load or the kernel lacks pidfd): a warning for the fork, fatal when cloexec does not work
+ * either (the daemon's fds would reach every tool).
+ */
+export function spawnProblem(path: () => SpawnPath = spawnPath, fix: string = installLayout().addonFix, cloexecWorks = true): HostProblem | undefined {
+  const chosen = path();
+  if (chosen.kind === 'posix_spawn') return undefined;
+  return {
+    code: 'spawn-fallback',
+    what: `tools start through Node's spawn, not posix_spawn (${chosen.reason}): starting tools forks the whole daemon: slower starts` +
+      (cloexecWorks ? '' : ', and without the cloexec addon the daemon\'s fds would leak into every tool'),
+    fix: cloexecWorks ? `for posix_spawn: Linux 5.4, glibc 2.34 and the spawn addon (${fix})` : fix,
+    fatal: !cloexecWorks,
+  };
 }
 
 /** Runs the cloexec addon once; a problem when it does not load. */

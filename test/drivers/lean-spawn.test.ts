@@ -1,12 +1,13 @@
 // leanSpawn (native/spawn, posix_spawn): a ChildProcess's behaviour for what the drivers use of it —
 // pipes, fds in slots, cwd, env, exit codes and signals, start errors — with no daemon fd leaking in.
+// lean-spawn-fork.test.ts runs the same tests over the fallback (Node's spawn).
 
 import assert from 'node:assert/strict';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { leanSpawn, type LeanChild } from '../../src/drivers/lean-spawn.ts';
+import { leanSpawn, spawnPath, type LeanChild } from '../../src/drivers/lean-spawn.ts';
 import { nativeAddonPath } from '../../src/drivers/native-addon.ts';
 
 const PATH = process.env['PATH'] ?? '/usr/bin:/bin';
@@ -34,6 +35,12 @@ function finished(child: LeanChild): Promise<Finished> {
     });
   });
 }
+
+test('tools start through posix_spawn by default, through Node\'s spawn when DOBBY_SPAWN=fork asks', () => {
+  const path = spawnPath();
+  if (process.env['DOBBY_SPAWN'] === 'fork') assert.deepEqual(path, { kind: 'fork', reason: 'DOBBY_SPAWN=fork asks for it' });
+  else assert.deepEqual(path, { kind: 'posix_spawn' });
+});
 
 test('the addon is found from the sources and from the daemon bundle dir', () => {
   const path = nativeAddonPath('spawn');

@@ -1,9 +1,12 @@
 // run(): the time limit kills a tool that runs past it, and a tool that cannot be started leaves no timer
 // behind (spawn's own `timeout` option kept the process alive for the whole limit after an ENOENT).
+// process-fork.test.ts runs the same tests over leanSpawn's fallback (Node's spawn).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { test } from 'node:test';
+import { spawnPath } from '../../src/drivers/lean-spawn.ts';
 import { run } from '../../src/drivers/process.ts';
 
 test('a tool that runs past its time limit is killed with SIGKILL', async () => {
@@ -25,4 +28,18 @@ run('/nonexistent-dobby-tool', [], { timeoutMs: 60000 }).catch((e) => console.lo
 test('a time limit of 0 is no limit (a foreground exec runs as long as it takes)', async () => {
   const result = await run('sh', ['-c', 'sleep 0.2; echo done'], { timeoutMs: 0 });
   assert.deepEqual([result.code, result.signal, result.stdout], [0, null, 'done\n']);
+});
+
+test('the exit code and both outputs come back, and no fd of ours reaches the tool', async () => {
+  // Opened without O_CLOEXEC on purpose (as usocket's are): the tool must not get it anyway.
+  const stray = openSync('/dev/null', 'r');
+  try {
+    const result = await run('sh', ['-c', 'echo to-stderr >&2; ls /proc/self/fd; exit 4']);
+    assert.deepEqual([result.code, result.signal, result.stderr], [4, null, 'to-stderr\n']);
+    const fds = result.stdout.split(/\s+/).filter((n) => n !== '').map(Number);
+    // 0-2, and the one ls opens to list the directory.
+    assert.ok(fds.every((n) => n <= 3), `the tool had ${fds.join(' ')} (${spawnPath().kind})`);
+  } finally {
+    closeSync(stray);
+  }
 });
