@@ -32,23 +32,25 @@ interface SpawnAddon {
 }
 
 /** How tools are started: posix_spawn through the addon, or Node's spawn (a fork of the daemon) and why. */
-export type SpawnPath = { readonly kind: 'posix_spawn' } | { readonly kind: 'fork'; readonly reason: string };
+export type SpawnPath =
+  | { readonly kind: 'posix_spawn' }
+  | { readonly kind: 'fork'; readonly cause: 'asked' | 'addon' | 'kernel'; readonly reason: string };
 
 let chosen: { readonly path: SpawnPath; readonly addon: SpawnAddon | null } | null = null;
 
 function choose(): { readonly path: SpawnPath; readonly addon: SpawnAddon | null } {
-  if (process.env['DOBBY_SPAWN'] === 'fork') return { path: { kind: 'fork', reason: 'DOBBY_SPAWN=fork asks for it' }, addon: null };
+  if (process.env['DOBBY_SPAWN'] === 'fork') return { path: { kind: 'fork', cause: 'asked', reason: 'DOBBY_SPAWN=fork asks for it' }, addon: null };
   let addon: SpawnAddon;
   try {
     addon = loadNativeAddon<SpawnAddon>('spawn');
   } catch (err) {
-    return { path: { kind: 'fork', reason: err instanceof Error ? err.message : String(err) }, addon: null };
+    return { path: { kind: 'fork', cause: 'addon', reason: err instanceof Error ? err.message : String(err) }, addon: null };
   }
   if (addon.pidfdSupported === undefined) {
-    return { path: { kind: 'fork', reason: 'the spawn addon was built from older sources (no pidfdSupported): run node scripts/build-native.ts --force' }, addon: null };
+    return { path: { kind: 'fork', cause: 'addon', reason: 'the spawn addon was built from older sources (no pidfdSupported): run node scripts/build-native.ts --force' }, addon: null };
   }
   if (!addon.pidfdSupported()) {
-    return { path: { kind: 'fork', reason: `this kernel (${osRelease()}) lacks pidfd_open or waitid(P_PIDFD), which need Linux 5.4` }, addon: null };
+    return { path: { kind: 'fork', cause: 'kernel', reason: `this kernel (${osRelease()}) lacks pidfd_open or waitid(P_PIDFD), which need Linux 5.4` }, addon: null };
   }
   return { path: { kind: 'posix_spawn' }, addon };
 }

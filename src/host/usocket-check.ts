@@ -51,7 +51,7 @@ export function spawnProblem(path: () => SpawnPath = spawnPath, fix: string = in
     code: 'spawn-fallback',
     what: `tools start through Node's spawn, not posix_spawn (${chosen.reason}): starting tools forks the whole daemon: slower starts` +
       (cloexecWorks ? '' : ', and without the cloexec addon the daemon\'s fds would leak into every tool'),
-    fix: cloexecWorks ? `for posix_spawn: Linux 5.4, glibc 2.34 and the spawn addon (${fix})` : fix,
+    fix: !cloexecWorks ? fix : chosen.cause === 'asked' ? 'unset DOBBY_SPAWN' : chosen.cause === 'kernel' ? 'a Linux 5.4 or later kernel' : fix,
     fatal: !cloexecWorks,
   };
 }

@@ -2,5 +2,10 @@
 // conmon-lifecycle.test.ts, run over it.
 // needs: root crun conmon
 
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { spawnPath } from '../../src/drivers/lean-spawn.ts';
+
 process.env['DOBBY_SPAWN'] = 'fork';
+test('tools start through Node\'s spawn here', () => assert.equal(spawnPath().kind, 'fork'));
 await import('./conmon-lifecycle.test.ts');

@@ -38,7 +38,7 @@ function finished(child: LeanChild): Promise<Finished> {
 
 test('tools start through posix_spawn by default, through Node\'s spawn when DOBBY_SPAWN=fork asks', () => {
   const path = spawnPath();
-  if (process.env['DOBBY_SPAWN'] === 'fork') assert.deepEqual(path, { kind: 'fork', reason: 'DOBBY_SPAWN=fork asks for it' });
+  if (process.env['DOBBY_SPAWN'] === 'fork') assert.deepEqual(path, { kind: 'fork', cause: 'asked', reason: 'DOBBY_SPAWN=fork asks for it' });
   else assert.deepEqual(path, { kind: 'posix_spawn' });
 });
 
