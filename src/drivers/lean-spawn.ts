@@ -208,12 +208,10 @@ export function leanSpawn(file: string, args: readonly string[], options: LeanSp
   }
   const fds = slots.map((s) => (s.kind === 'fd' ? s.fd : s.kind === 'pipe' ? s.theirs : -1));
   const env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
-  const path = file.includes('/') ? file : resolveExecutable(file, options.env['PATH'] ?? process.env['PATH'] ?? DEFAULT_PATH);
   let child: LeanChild | null = null;
   let failure: unknown = null;
   try {
-    if (path === null) throw Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', errno: -2 });
-    native.spawn(path, [file, ...args], env, options.cwd ?? null, fds, (err, pid, pidfd) => {
+    native.spawn(executablePath(file, options.env), [file, ...args], env, options.cwd ?? null, fds, (err, pid, pidfd) => {
       const started = child as LeanChild;
       if (err !== null || pid === null || pidfd === null) {
         started.failed(spawnError(err, file, args));
@@ -249,11 +247,10 @@ export function leanSpawn(file: string, args: readonly string[], options: LeanSp
  * marked close-on-exec, so every fd of ours gets the mark first (slots are dup'ed into place without it).
  */
 function forkedSpawn(file: string, args: readonly string[], options: LeanSpawnOptions): LeanChild {
-  const path = file.includes('/') ? file : resolveExecutable(file, options.env['PATH'] ?? process.env['PATH'] ?? DEFAULT_PATH);
   let proc: ChildProcess | null = null;
   let failure: unknown = null;
   try {
-    if (path === null) throw Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', errno: -2 });
+    const path = executablePath(file, options.env);
     const stdio = slotsOf(options.stdio);
     // libuv's own fds (its exec-error pipe) may take the number of a closed slot fd, which the tool would then get.
     for (const slot of stdio) if (typeof slot === 'number') fstatSync(slot);
@@ -282,6 +279,13 @@ function forkedSpawn(file: string, args: readonly string[], options: LeanSpawnOp
   started.once('exit', (code, signal) => child.exited(code, signal === null ? null : osConstants.signals[signal]));
   for (const stream of child.stdio.slice(1)) if (stream !== null) child.trackStream(stream);
   return child;
+}
+
+/** `file` itself when it has a slash, else its match on the PATH of `env` (as spawn looks it up); throws ENOENT. */
+function executablePath(file: string, env: Readonly<Record<string, string>>): string {
+  const path = file.includes('/') ? file : resolveExecutable(file, env['PATH'] ?? process.env['PATH'] ?? DEFAULT_PATH);
+  if (path === null) throw Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', errno: -2 });
+  return path;
 }
 
 function closePair(slot: { readonly ours: number; readonly theirs: number }): void {

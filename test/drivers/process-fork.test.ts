@@ -5,5 +5,6 @@ import { test } from 'node:test';
 import { spawnPath } from '../../src/drivers/lean-spawn.ts';
 
 process.env['DOBBY_SPAWN'] = 'fork';
-test('tools start through Node\'s spawn here', () => assert.equal(spawnPath().kind, 'fork'));
 await import('./process.test.ts');
+// After the import: a test registered before it would start the run (and its cleanup) while the import is pending.
+test('tools start through Node\'s spawn here', () => assert.equal(spawnPath().kind, 'fork'));
