@@ -2,7 +2,7 @@
 // usocket (dbus-next's fd-passing transport), our own cloexec (native/cloexec), unixdgram (native/unixdgram) and spawn (native/spawn).
 // Usage: node scripts/build-native.ts [--force]   (npm run build-native; npm run rebuild-usocket is the old name)
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,6 +41,13 @@ function findNodedir(): string | undefined {
   return candidates.find((dir) => existsSync(join(dir, 'include', 'node', 'node_version.h')));
 }
 
+/** Our own addon's sources changed since its build (a pull brought new code): it loads, but is stale. */
+function stale(addon: Addon): boolean {
+  if (!addon.dir.startsWith(join(root, 'native')) || !existsSync(addon.load)) return false;
+  const built = statSync(addon.load).mtimeMs;
+  return readdirSync(addon.dir).some((name) => /\.(c|cc|h|gyp)$/.test(name) && statSync(join(addon.dir, name)).mtimeMs > built);
+}
+
 function fail(message: string): never {
   process.stderr.write(`build-native: ${message}\n`);
   process.exit(1);
@@ -48,7 +55,7 @@ function fail(message: string): never {
 
 function build(addon: Addon): void {
   if (!existsSync(addon.dir)) fail(`${addon.dir} is missing: run npm ci first`);
-  if (!force && loads(addon).ok) {
+  if (!force && !stale(addon) && loads(addon).ok) {
     process.stdout.write(`${addon.name}: already built for ${abi}\n`);
     return;
   }
