@@ -144,7 +144,12 @@ export function createContainerActors(deps: ContainerActorDeps) {
     startContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.start(input.id))),
 
     signalContainer: fromPromise<void, SignalInput>(({ input }) =>
-      limited(() => runtime.kill(input.id, input.signal, { all: input.signal === 'SIGKILL' })),
+      limited(() =>
+        runtime.kill(input.id, input.signal, {
+          all: input.signal === 'SIGKILL',
+          ...(input.resendWithinMs === undefined ? {} : { resendWithinMs: input.resendWithinMs }),
+        }),
+      ),
     ),
 
     pauseContainer: fromPromise<void, IdInput>(async ({ input }) => {

@@ -83,6 +83,8 @@ export interface CreateOutput {
 export interface SignalInput {
   readonly id: string;
   readonly signal: 'SIGTERM' | 'SIGKILL';
+  /** How long a SIGTERM the init dropped for want of a handler may be sent again (the grace period). */
+  readonly resendWithinMs?: number;
 }
 
 export interface ExecInput {

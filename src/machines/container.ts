@@ -295,7 +295,7 @@ export const containerMachine = containerSetup.createMachine({
             terminating: {
               invoke: {
                 src: 'signalContainer',
-                input: ({ context }) => ({ id: context.id, signal: 'SIGTERM' as const }),
+                input: ({ context }) => ({ id: context.id, signal: 'SIGTERM' as const, resendWithinMs: context.stopGraceMs }),
                 onDone: { target: 'graceWait', actions: 'flushStopReplies' },
                 onError: { target: 'killing' },
               },

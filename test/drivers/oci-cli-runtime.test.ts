@@ -47,6 +47,7 @@ for (const flavour of ['crun', 'runc'] as const) {
     });
 
     test('a failing verb is RUNTIME_FAILED with verb, id, exit status and stderr', async () => {
+      await assert.rejects(runtime.kill('dt-unknown', 'SIGTERM', { resendWithinMs: 1_000 }), { code: 'RUNTIME_FAILED', verb: 'kill' });
       await assert.rejects(runtime.kill('dt-unknown', 'SIGTERM'), (err: DobbyError) => {
         assert.equal(err.code, 'RUNTIME_FAILED');
         assert.equal(err.verb, 'kill');

@@ -75,6 +75,41 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       await real.next(c.id, 'deleted');
     });
 
+    // A pid-namespace init drops a signal it neither catches nor blocks: a stop that comes before the
+    // handler is set must be sent again once it is, within the grace period, not end in SIGKILL.
+    test('a stop before the init sets its SIGTERM handler reaches the handler once it is set', async () => {
+      const c = await bundle({ args: ['/bin/sh', '-c', 'sleep 0.3; trap "exit 0" TERM; while true; do sleep 0.05; done'], init: false });
+      const d = await manager.start(c);
+      await manager.stop(d, false);
+      const exited = await real.next(c.id, 'exited');
+      assert.ok(exited.type === 'exited');
+      assert.deepEqual([exited.exitCode, exited.signal], [0, null]);
+    });
+
+    test('a handler set late hears the stop once, and one set early hears it once: never twice', async () => {
+      // On the rootfs itself (its /tmp is a tmpfs), to be read after the exit.
+      const record = 'trap "echo term >> /terms" TERM';
+      const late = await bundle({ args: ['/bin/sh', '-c', `sleep 0.3; ${record}; while true; do sleep 0.05; done`], init: false });
+      const early = await bundle({ args: ['/bin/sh', '-c', `${record}; touch /ready; while true; do sleep 0.05; done`], init: false });
+      const [lateD, earlyD] = await Promise.all([manager.start(late), manager.start(early)]);
+      await eventually(async () => (await readFile(join(early.bundle, 'rootfs/ready'), 'utf8')) === '' || undefined);
+      await Promise.all([manager.stop(lateD, false), manager.stop(earlyD, false)]);
+      for (const c of [late, early]) {
+        const exited = await real.next(c.id, 'exited');
+        assert.ok(exited.type === 'exited' && exited.signal === 9, 'the trap does not exit: the grace period ends in SIGKILL');
+        assert.equal(await readFile(join(c.bundle, 'rootfs/terms'), 'utf8'), 'term\n', c.id);
+      }
+    });
+
+    test('an init with no SIGTERM handler at all is SIGKILLed after the grace period, as before', async () => {
+      const c = await bundle({ args: ['/bin/sh', '-c', 'while true; do sleep 0.05; done'], init: false });
+      const d = await manager.start(c);
+      await manager.stop(d, false);
+      const exited = await real.next(c.id, 'exited');
+      assert.ok(exited.type === 'exited');
+      assert.equal(exited.signal, 9);
+    });
+
     test('a container that ignores SIGTERM is SIGKILLed after the grace period', async () => {
       const c = await bundle({ args: ['/bin/sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'], init: false });
       const d = await manager.start(c);

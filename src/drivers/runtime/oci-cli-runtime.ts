@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import { isMissingExecutable, minimalEnv, resolveExecutable, run, summariseStderr, type DriverLogger, type RunOptions, type RunResult } from '../process.ts';
 import { removeFile } from '../remove-file.ts';
+import { signalInit } from './init-signal.ts';
 import { normaliseSignal, signalNumber } from './signals.ts';
 import type { DeleteOptions, ExecOptions, ExecResult, KillOptions, OciRuntime, OciState, OciStatus } from './types.ts';
 
@@ -75,6 +76,12 @@ export class OciCliRuntime implements OciRuntime {
   }
 
   async kill(id: string, signal: string | number, options: KillOptions = {}): Promise<void> {
+    if (options.resendWithinMs !== undefined && options.all !== true) {
+      const signo = signalNumber(signal);
+      // The runtime checked the pid is still its container's init (by start time) when it answered.
+      const state = await this.state(id).catch(() => null);
+      if (state?.status === 'running' && state.pid > 0 && signalInit(state.pid, signo, options.resendWithinMs, this.#logger)) return;
+    }
     await this.#call('kill', id, [...(options.all === true ? ['--all'] : []), id, normaliseSignal(signal)]);
   }
 

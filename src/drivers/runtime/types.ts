@@ -13,6 +13,12 @@ export interface OciState {
 export interface KillOptions {
   /** Send the signal to every process in the container, not only init. */
   readonly all?: boolean;
+  /**
+   * A catchable signal to init only: if the init dropped it for want of a handler (a pid-namespace
+   * init does), send it once more when the handler appears within this many ms. Runtimes that
+   * cannot see the init's signal state send it once, as without it.
+   */
+  readonly resendWithinMs?: number;
 }
 
 export interface ExecOptions {
