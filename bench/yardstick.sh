@@ -64,11 +64,11 @@ nat_one() {
   crun --root "$ROOT" run --detach --bundle "$bundle" --pid-file "$bundle/pid" "$id" </dev/null >"$bundle/console.log" 2>&1 \
     || { echo "crun run $id failed: $(cat "$bundle/console.log")" >&2; return 1; }
   read -r pid <"$bundle/pid"
+  # The peer is made in the container's namespace, as dobbyd makes it (a move would cost an RCU grace period).
   ip -batch - <<EOF || return 1
-link add ysv$n type veth peer name ysp$n
+link add ysv$n type veth peer name ysp$n netns $pid
 link set ysv$n master $BRIDGE
 link set ysv$n up
-link set ysp$n netns $pid
 EOF
   nsenter --net=/proc/$pid/ns/net -- ip -batch - <<EOF || return 1
 link set ysp$n name eth0

@@ -97,13 +97,14 @@ export class FakeIp implements IpDriver {
           ns.links.push({ name: op.name, kind: 'bridge', up: false, master: null, addresses: [], peerId: null, id: this.#nextId++ });
           break;
         case 'addVeth': {
+          const peerNs = op.peerPid === undefined ? ns : this.#spaces.get(`pid:${op.peerPid}`) ?? fail(`Invalid "netns" value "${op.peerPid}"`);
           free(op.name);
-          free(op.peer);
-          if (op.name === op.peer) fail('RTNETLINK answers: File exists');
+          free(op.peer, peerNs);
+          if (op.name === op.peer && peerNs === ns) fail('RTNETLINK answers: File exists');
           const a = this.#nextId++;
           const b = this.#nextId++;
           ns.links.push({ name: op.name, kind: 'veth', up: false, master: null, addresses: [], peerId: b, id: a });
-          ns.links.push({ name: op.peer, kind: 'veth', up: false, master: null, addresses: [], peerId: a, id: b });
+          peerNs.links.push({ name: op.peer, kind: 'veth', up: false, master: null, addresses: [], peerId: a, id: b });
           break;
         }
         case 'setMaster': {

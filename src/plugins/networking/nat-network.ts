@@ -299,10 +299,9 @@ export class NatNetwork {
     };
 
     const hostOps: IpOp[] = [
-      { op: 'addVeth', name: veth, peer, peerMac: mac },
+      { op: 'addVeth', name: veth, peer, peerMac: mac, peerPid: pid },
       { op: 'setMaster', link: veth, master: bridge },
       { op: 'up', link: veth },
-      { op: 'moveToNetns', link: peer, pid },
     ];
     const inside: IpOp[] = [{ op: 'rename', link: peer, to: CONTAINER_INTERFACE }];
     if (v4) inside.push({ op: 'addAddress', link: CONTAINER_INTERFACE, cidr: `${address4}/${len}` });
