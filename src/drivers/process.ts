@@ -1,7 +1,7 @@
 // Runs short-lived host tools with argument arrays (never a shell) and collects what they print.
 
 import { DEFAULT_PATH } from './executables.ts';
-import { leanSpawn, type StdioOptions } from './lean-spawn.ts';
+import { leanSpawn, type StdioOptions, type StdioSlot } from './lean-spawn.ts';
 
 export { DEFAULT_PATH, resolveExecutable } from './executables.ts';
 
@@ -28,6 +28,8 @@ export interface RunOptions {
   readonly waitFor?: 'close' | 'exit';
   /** Kills the tool with SIGKILL after this long; 0 or absent: no limit. */
   readonly timeoutMs?: number;
+  /** Written to the tool's stdin (then closed); stdin is a pipe then, whatever `stdio` says of slot 0. */
+  readonly input?: string;
 }
 
 export interface RunResult {
@@ -43,7 +45,7 @@ export function run(file: string, args: readonly string[], options: RunOptions =
   return new Promise((resolve, reject) => {
     const child = leanSpawn(file, args, {
       env: options.env ?? minimalEnv(),
-      stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+      stdio: stdioFor(options),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
     // Our own timer rather than spawn's `timeout` option: Node clears that one only on exit, so a
@@ -55,6 +57,11 @@ export function run(file: string, args: readonly string[], options: RunOptions =
     const err: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    if (options.input !== undefined) {
+      // A tool that exits before reading all of its input must not crash us with EPIPE.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
     let settled = false;
     child.once('error', (error) => {
       if (timer !== null) clearTimeout(timer);
@@ -69,6 +76,14 @@ export function run(file: string, args: readonly string[], options: RunOptions =
       resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
   });
+}
+
+function stdioFor(options: RunOptions): StdioOptions {
+  const stdio = options.stdio ?? ['ignore', 'pipe', 'pipe'];
+  if (options.input === undefined) return stdio;
+  const slots = Array.isArray(stdio) ? [...(stdio as readonly StdioSlot[])] : [stdio, stdio, stdio] as StdioSlot[];
+  slots[0] = 'pipe';
+  return slots;
 }
 
 /** True for the error spawn gives when the executable is not there (or not executable). */

@@ -3,9 +3,8 @@
 // "The host" is the daemon's own network namespace unless `hostNetns` names another one; tests use
 // that to treat a namespace of their own as the host, so the real host network is never touched.
 
-import { spawn } from 'node:child_process';
 import { DobbyError } from '../../errors.ts';
-import { minimalEnv, summariseStderr, type DriverLogger } from '../process.ts';
+import { run, summariseStderr, type DriverLogger } from '../process.ts';
 
 /** Where a command runs: the host (or the namespace standing in for it), or the netns of a process. */
 export type NetTarget = { readonly kind: 'host' } | { readonly kind: 'pid'; readonly pid: number };
@@ -65,7 +64,7 @@ export class SpawnNetExec implements NetExec {
     if (file === undefined) throw new DobbyError('INTERNAL', 'empty network command');
     const where = target.kind === 'pid' ? `the network namespace of pid ${target.pid}` : this.hostNetns === null ? 'the host' : `namespace ${this.hostNetns}`;
     const started = Date.now();
-    const result = await spawnWithInput(file, args, options.input, this.#timeoutMs).catch((err: unknown) => {
+    const result = await run(file, args, { timeoutMs: this.#timeoutMs, ...(options.input === undefined ? {} : { input: options.input }) }).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code;
       throw new DobbyError(code === 'ENOENT' ? 'HOST_UNSUITABLE' : 'INTERNAL',
         code === 'ENOENT' ? `'${file}' is not installed; the networking plugin needs iproute2, iptables and util-linux (nsenter)` : `could not run ${file}: ${String(err)}`,
@@ -80,42 +79,4 @@ export class SpawnNetExec implements NetExec {
     }
     return { stdout: result.stdout, stderr: result.stderr };
   }
-}
-
-interface SpawnResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function spawnWithInput(file: string, args: readonly string[], input: string | undefined, timeoutMs: number): Promise<SpawnResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      env: minimalEnv(),
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      timeout: timeoutMs,
-      killSignal: 'SIGKILL',
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
-    // A tool that exits before reading all of its input must not crash us with EPIPE.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input);
-    let settled = false;
-    child.once('error', (e) => {
-      if (!settled) {
-        settled = true;
-        reject(e);
-      }
-    });
-    child.once('close', (code, signal) => {
-      if (!settled) {
-        settled = true;
-        resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-      }
-    });
-  });
 }
