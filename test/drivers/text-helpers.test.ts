@@ -1,6 +1,9 @@
 // The small pure pieces of the drivers: console-log decoding, stderr summaries, signals, sync messages.
 
 import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseExitCode } from '../../src/drivers/monitor/conmon-monitor.ts';
 import { conmonArgs, parseSyncMessage } from '../../src/drivers/monitor/conmon-spawn.ts';
@@ -119,5 +122,25 @@ describe('runtime output', () => {
     assert.equal(resolveExecutable('/bin/sh'), '/bin/sh');
     assert.equal(resolveExecutable('definitely-not-a-tool-here'), null);
     assert.equal(resolveExecutable('./relative'), null);
+  });
+
+  test('resolveExecutable keeps a match only while it stays executable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dobby-test-exe-'));
+    try {
+      const [first, second] = [join(dir, 'a'), join(dir, 'b')];
+      mkdirSync(first);
+      mkdirSync(second);
+      writeFileSync(join(second, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+      const path = `${first}:${second}`;
+      assert.equal(resolveExecutable('tool', path), join(second, 'tool'));
+      writeFileSync(join(first, 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+      assert.equal(resolveExecutable('tool', path), join(second, 'tool'), 'the match found is kept');
+      chmodSync(join(second, 'tool'), 0o644);
+      assert.equal(resolveExecutable('tool', path), join(first, 'tool'), 'a match no longer executable is looked up again');
+      rmSync(join(first, 'tool'));
+      assert.equal(resolveExecutable('tool', path), null);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
