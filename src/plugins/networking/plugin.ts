@@ -30,6 +30,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import { HookHint, type DobbyPlugin, type HookContext } from '../types.ts';
 import { parseNetworkingData, type NetworkingData } from './data.ts';
 import { missingResolver, ResolvFiles } from './dns-forwarding.ts';
+import { ResolverWarnings } from './resolver-warnings.ts';
 import { insideDrivers, type InsideDrivers } from './localhost-masquerade.ts';
 import { NatNetwork, type ContainerNetwork } from './nat-network.ts';
 
@@ -145,12 +146,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     ...(options.drivers?.netnsIdentity === undefined ? {} : { netnsIdentity: options.drivers.netnsIdentity }),
   });
   const others = new Map<string, ContainerNetwork>();
-  const warnWithoutResolver = async (ctx: HookContext): Promise<void> => {
-    const missing = await missingResolvers().catch(() => []);
-    if (missing.length > 0) {
-      ctx.logger.warn({ missing }, `networking.data.dnsmasq: nothing in the host's network namespace listens on 127.0.0.1:53 (${missing.join(', ')}), so the container's DNS queries to ${bridgeAddress} get no answer: run a DNS server or forwarder (dnsmasq, unbound) on 127.0.0.1:53`);
-    }
-  };
+  const resolverWarnings = new ResolverWarnings(missingResolvers, bridgeAddress);
   const events = new Subject<NetworkEvent>();
 
   const parse = (ctx: HookContext): NetworkingData => {
@@ -174,6 +170,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     const had = nat.get(ctx.id) !== null || others.has(ctx.id);
     others.delete(ctx.id);
     resolvFiles.remove(ctx.id);
+    resolverWarnings.forget(ctx.id);
     await nat.detach(ctx.id, ctx.logger);
     if (had) events.next({ type: 'detached', id: ctx.id });
   };
@@ -197,6 +194,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       nat.prepare(ctx.id, data, ctx.logger);
       const mount = { destination: RESOLV_CONF, type: 'bind', options: ['ro', 'rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] };
       if (data.dnsmasq && data.ipv4) {
+        resolverWarnings.begin(ctx.id);
         startState.addMount({ ...mount, source: resolvFiles.write(ctx.id, bridgeAddress) });
         return;
       }
@@ -210,7 +208,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       // Both check first that the container has a namespace of its own (a StartAbort otherwise).
       if (data.type === 'nat') {
         network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger, ctx.signal);
-        if (data.dnsmasq && network.ipv4 !== null) await warnWithoutResolver(ctx);
+        if (data.dnsmasq && network.ipv4 !== null) await resolverWarnings.report(ctx.id, ctx.logger);
       } else if (data.type === 'none') {
         // crun (and runc) bring lo up in a new namespace already; this makes sure of it for any runtime.
         await ip.apply(pidTarget(ctx.pid), [{ op: 'up', link: 'lo' }], ctx.id);
