@@ -148,6 +148,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
         runtime.kill(input.id, input.signal, {
           all: input.signal === 'SIGKILL',
           ...(input.resendWithinMs === undefined ? {} : { resendWithinMs: input.resendWithinMs }),
+          ...(input.init === undefined ? {} : { init: input.init }),
         }),
       ),
     ),

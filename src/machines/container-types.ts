@@ -85,6 +85,8 @@ export interface SignalInput {
   readonly signal: 'SIGTERM' | 'SIGKILL';
   /** How long a SIGTERM the init dropped for want of a handler may be sent again (the grace period). */
   readonly resendWithinMs?: number;
+  /** The init and its monitor, when the daemon knows both: the runtime may signal it without asking for its state. */
+  readonly init?: { readonly pid: number; readonly monitorPid: number };
 }
 
 export interface ExecInput {

@@ -295,7 +295,10 @@ export const containerMachine = containerSetup.createMachine({
             terminating: {
               invoke: {
                 src: 'signalContainer',
-                input: ({ context }) => ({ id: context.id, signal: 'SIGTERM' as const, resendWithinMs: context.stopGraceMs }),
+                input: ({ context }) => ({
+                  id: context.id, signal: 'SIGTERM' as const, resendWithinMs: context.stopGraceMs,
+                  ...(context.pid !== null && context.monitorPid !== null && context.monitorPid > 0 ? { init: { pid: context.pid, monitorPid: context.monitorPid } } : {}),
+                }),
                 onDone: { target: 'graceWait', actions: 'flushStopReplies' },
                 onError: { target: 'killing' },
               },

@@ -55,7 +55,7 @@ test('a handler or a block takes the signal; ignoring it, the default, or the ru
   assert.ok(caught !== null && ignored !== null && plain !== null);
   assert.deepEqual([caught, ignored, plain, waiting].map((s) => takesSignal(s, SIGTERM)), [true, false, false, true]);
   assert.equal(takesSignal(caught, 10), false, 'only TERM is trapped');
-  const none = { startTime: '1', name: 'app', blocked: 0n, ignored: 0n, caught: 0n, waiting: false };
+  const none = { startTime: '1', parentPid: 1, name: 'app', blocked: 0n, ignored: 0n, caught: 0n, waiting: false };
   assert.equal(takesSignal({ ...none, blocked: 1n << 14n }, SIGTERM), true, 'blocked');
   assert.equal(takesSignal({ ...none, blocked: 1n << 14n, ignored: 1n << 14n }, SIGTERM), true, 'blocked, though ignored');
   const everything: Omit<InitSignalState, 'name'> = { ...none, caught: (1n << 64n) - 1n };
@@ -107,4 +107,17 @@ test('a pid-namespace init that had its handler hears the signal once', async ()
   // The loop ends by itself after about 2 s, long after any resend would have come.
   await exit;
   assert.equal(readFileSync(out, 'utf8'), 'term\n');
+});
+
+test('with a parent pid, only a process whose parent that is gets the signal', async () => {
+  const pid = await shellWithTraps('trap "exit 4" TERM');
+  const state = readInitSignalState(pid);
+  assert.equal(state?.parentPid, process.pid);
+  assert.equal(signalInit(pid, SIGTERM, 1_000, undefined, process.pid + 1), false, 'another parent: nothing sent');
+  await sleep(200);
+  assert.notEqual(readInitSignalState(pid), null, 'still running');
+  const child = started.find((c) => c.pid === pid)!;
+  const exit = once(child, 'exit');
+  assert.equal(signalInit(pid, SIGTERM, 1_000, undefined, process.pid), true);
+  assert.deepEqual(await exit, [4, null]);
 });

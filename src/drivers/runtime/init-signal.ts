@@ -12,6 +12,7 @@ import type { DriverLogger } from '../process.ts';
 export interface InitSignalState {
   /** Clock ticks since boot at which it started: tells a recycled pid apart. */
   readonly startTime: string;
+  readonly parentPid: number;
   readonly name: string;
   readonly blocked: bigint;
   readonly ignored: bigint;
@@ -48,6 +49,7 @@ export function readInitSignalState(pid: number): InitSignalState | null {
     const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
     return {
       startTime,
+      parentPid: Number(field('PPid')),
       name: field('Name'),
       blocked: mask('SigBlk'),
       ignored: mask('SigIgn'),
@@ -76,12 +78,14 @@ export function takesSignal(state: InitSignalState, signo: number): boolean {
  * right before nor right after the send did it catch or block the signal), a watch goes on in the
  * background until `watchMs` has passed or the init is gone, and sends the signal once more when
  * the init sets a handler for it. When it had one already, or got one while the signal was on its
- * way, nothing more is sent: a handler never hears the signal twice.
+ * way, nothing more is sent: a handler never hears the signal twice. With `parentPid`, nothing is
+ * sent unless that is the process's parent (the container's monitor, which reaps the init: a pid
+ * whose parent it still is has not been recycled).
  */
-export function signalInit(pid: number, signo: number, watchMs: number, logger?: DriverLogger): boolean {
+export function signalInit(pid: number, signo: number, watchMs: number, logger?: DriverLogger, parentPid?: number): boolean {
   if (!CATCHABLE(signo)) return false;
   const before = readInitSignalState(pid);
-  if (before === null) return false;
+  if (before === null || (parentPid !== undefined && before.parentPid !== parentPid)) return false;
   try {
     process.kill(pid, signo);
   } catch {

@@ -78,6 +78,7 @@ export class OciCliRuntime implements OciRuntime {
   async kill(id: string, signal: string | number, options: KillOptions = {}): Promise<void> {
     if (options.resendWithinMs !== undefined && options.all !== true) {
       const signo = signalNumber(signal);
+      if (options.init !== undefined && signalInit(options.init.pid, signo, options.resendWithinMs, this.#logger, options.init.monitorPid)) return;
       // The runtime checked the pid is still its container's init (by start time) when it answered.
       const state = await this.state(id).catch(() => null);
       if (state?.status === 'running' && state.pid > 0 && signalInit(state.pid, signo, options.resendWithinMs, this.#logger)) return;

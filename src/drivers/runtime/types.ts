@@ -19,6 +19,12 @@ export interface KillOptions {
    * cannot see the init's signal state send it once, as without it.
    */
   readonly resendWithinMs?: number;
+  /**
+   * The init as the daemon knows it, with the monitor that is its parent: with `resendWithinMs`,
+   * it is signalled directly while its parent is still that monitor (so never a recycled pid),
+   * which spares a runtime `state` call per stop; otherwise the runtime is asked, as without it.
+   */
+  readonly init?: { readonly pid: number; readonly monitorPid: number };
 }
 
 export interface ExecOptions {
