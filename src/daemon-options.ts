@@ -1,6 +1,6 @@
 // dobbyd's command line: parsed into typed options, with a clear error for anything it does not know.
 
-import { parseArgs } from 'node:util';
+import { util } from './builtins.ts';
 import { DobbyError } from './errors.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 import { JOURNALD_SOCKET, LOG_FORMATS, SYSLOG_SOCKET, type LogFormat } from './logging/log-targets.ts';
@@ -93,7 +93,7 @@ Signals: SIGTERM (and SIGINT) stop every container and exit, as Dobby's Shutdown
 export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv, cores: number): DaemonOptions | 'help' {
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = util().parseArgs({
       args: [...argv],
       strict: true,
       allowPositionals: false,

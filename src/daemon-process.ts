@@ -1,6 +1,6 @@
 // What makes the daemon process DobbyDaemon to the host: its name, forking into the background, its scheduler.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { childProcess } from './builtins.ts';
 
 export const DOBBY_PROCESS_NAME = 'DobbyDaemon';
 
@@ -17,7 +17,7 @@ export function takeDobbyName(): void {
  * in its own session, with --nofork --noconsole, from `/`, with no stdio; this process then exits 0.
  */
 export function restartInBackground(): void {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2), '--nofork', '--noconsole'], {
+  const child = childProcess().spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2), '--nofork', '--noconsole'], {
     detached: true, stdio: 'ignore', cwd: '/', argv0: DOBBY_PROCESS_NAME,
   });
   child.unref();
@@ -25,7 +25,7 @@ export function restartInBackground(): void {
 
 /** Dobby's --priority: SCHED_RR at `priority` for the whole daemon (every thread), through util-linux's chrt. */
 export function setRealtimePriority(priority: number): string | null {
-  const r = spawnSync('chrt', ['--all-tasks', '--rr', '--pid', String(priority), String(process.pid)], { encoding: 'utf8' });
+  const r = childProcess().spawnSync('chrt', ['--all-tasks', '--rr', '--pid', String(priority), String(process.pid)], { encoding: 'utf8' });
   if (r.error !== undefined) return `chrt could not run (${r.error.message}); install util-linux`;
   return r.status === 0 ? null : `chrt failed: ${(r.stderr ?? '').trim() || `exit ${r.status}`}`;
 }

@@ -1,6 +1,6 @@
 // The version and commit of this build: stamped into a release bundle by the build, else read from the checkout.
 
-import { spawnSync } from 'node:child_process';
+import { childProcess } from './builtins.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ function checkoutVersion(from: string): { version: string; root: string | null }
 
 /** HEAD's commit of the checkout at `root`, as the build writes it. */
 export function gitCommit(root: string): string {
-  const git = (...args: string[]) => spawnSync('git', ['-C', root, ...args], { encoding: 'utf8' });
+  const git = (...args: string[]) => childProcess().spawnSync('git', ['-C', root, ...args], { encoding: 'utf8' });
   const head = git('rev-parse', '--short=12', 'HEAD');
   if (head.status !== 0) return 'unknown';
   const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';

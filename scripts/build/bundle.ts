@@ -54,7 +54,10 @@ export async function bundle(options: BundleOptions): Promise<void> {
   //   are kept (stack traces and class names stay readable).
   // - rxjs: its exports map sends platform=node to the CommonJS build, which esbuild cannot tree-shake (336 KiB,
   //   all of it run at load); its ES2015 build leaves the 12 KiB we use (-1.6 MiB).
-  // - crypto and xml2js, as required by dbus-next, are loaded on first use (scripts/bundle-shims say why).
+  // - crypto and xml2js, as required by dbus-next, are loaded on first use; assert and worker_threads, as required
+  //   by dbus-next, pino, sonic-boom and thread-stream, are answered without loading them for what those use when
+  //   they load and run (scripts/bundle-shims say why), and src/ takes the heavier builtins where it uses them
+  //   (src/builtins.ts): -0.6 MiB idle together.
   // - WebAssembly is undefined inside the bundle. Its one user is long.js (dbus-next's 64-bit integers), which
   //   instantiates a tiny module for faster multiply/divide when it loads and falls back to its own JavaScript
   //   (same results) without it; V8's wasm decoder and compiler cost ~0.8 MiB resident for speed a few int64s per
@@ -65,6 +68,8 @@ export async function bundle(options: BundleOptions): Promise<void> {
     rxjs: join(ROOT, 'node_modules', 'rxjs', 'dist', 'esm', 'index.js'),
     crypto: join(SHIMS, 'crypto.cjs'),
     xml2js: join(SHIMS, 'xml2js.cjs'),
+    assert: join(SHIMS, 'assert.cjs'),
+    worker_threads: join(SHIMS, 'worker_threads.cjs'),
   };
   if (release !== undefined) alias['bindings'] = join(SHIMS, 'bindings.cjs');
   const define: Record<string, string> = { WebAssembly: 'undefined' };

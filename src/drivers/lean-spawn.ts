@@ -7,11 +7,12 @@
 // DOBBY_SPAWN=fork asks for it, the same LeanChild runs over Node's spawn instead, as the daemon
 // did before the addon: every daemon fd is marked close-on-exec first (native/cloexec).
 
-import { spawn as forkSpawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, fstatSync } from 'node:fs';
 import { constants as osConstants, release as osRelease } from 'node:os';
 import { Socket } from 'node:net';
+import { childProcess } from '../builtins.ts';
 import { sealInheritedFds } from './cloexec.ts';
 import { loadNativeAddon } from './native-addon.ts';
 import { DEFAULT_PATH, resolveExecutable } from './executables.ts';
@@ -255,7 +256,7 @@ function forkedSpawn(file: string, args: readonly string[], options: LeanSpawnOp
     // libuv's own fds (its exec-error pipe) may take the number of a closed slot fd, which the tool would then get.
     for (const slot of stdio) if (typeof slot === 'number') fstatSync(slot);
     sealInheritedFds();
-    proc = forkSpawn(path, args, {
+    proc = childProcess().spawn(path, args, {
       argv0: file,
       env: options.env,
       stdio,

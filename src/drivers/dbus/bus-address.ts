@@ -1,6 +1,6 @@
 // Which bus dobbyd serves on: --dbus-address, $DBUS_SYSTEM_BUS_ADDRESS, the system bus, or a private dbus-daemon it owns.
 
-import { spawn } from 'node:child_process';
+import { childProcess } from '../../builtins.ts';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -107,7 +107,7 @@ export async function startPrivateBus(dir: string, options: PrivateBusOptions = 
   const logPath = join(dir, 'bus.log');
   const logFd = openSync(logPath, 'a', 0o600);
   sealInheritedFds();
-  const child = spawn(binary, [`--config-file=${configPath}`, '--print-address', '--nofork', '--nopidfile'], {
+  const child = childProcess().spawn(binary, [`--config-file=${configPath}`, '--print-address', '--nofork', '--nopidfile'], {
     stdio: ['ignore', 'pipe', logFd],
     detached: true,
   });

@@ -1,7 +1,8 @@
 // Follows the monitor's k8s-file console log and hands the container's raw output to a sink: a file
 // (truncated when opened, never longer than its limit) or a process's stdin (systemd-cat, logger).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from '../../builtins.ts';
 import { constants, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -67,7 +68,7 @@ export class ConsoleFollower {
       }
       return new ConsoleFollower({ kind: 'file', handle }, target.limit, logger);
     }
-    const child = spawn(target.command, [...target.args], { stdio: ['pipe', 'ignore', 'ignore'], env: minimalEnv() });
+    const child = childProcess().spawn(target.command, [...target.args], { stdio: ['pipe', 'ignore', 'ignore'], env: minimalEnv() });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (err) => reject(new DobbyError('HOST_UNSUITABLE', `could not start ${target.command} for the console log: ${String(err)}`, { cause: err })));

@@ -8,7 +8,8 @@
 // Default childIP: 127.0.0.1 (::1 for tcp6/udp6). TCP half-close is kept both ways; UDP keeps one
 // container-side socket per client address, dropped after `udpIdleMs` without traffic.
 
-import dgram from 'node:dgram';
+import type * as Dgram from 'node:dgram';
+import { dgram } from '../../builtins.ts';
 import net from 'node:net';
 import type { DriverLogger } from '../process.ts';
 import type { HostNetns } from './netns-exec.ts';
@@ -194,12 +195,12 @@ export class BuiltinPortDriver implements PortDriver {
   async #udp(port: ActivePort, child: NetnsHelper, host: NetnsHelper | null): Promise<Proxy> {
     const { spec } = port;
     const { host: address, ipv6Only } = listenAddress(spec);
-    let front: dgram.Socket;
+    let front: Dgram.Socket;
     if (host !== null) {
-      front = await host.request<dgram.Socket>({ op: 'listen', transport: 'udp', host: address, port: spec.parentPort, ipv6Only });
+      front = await host.request<Dgram.Socket>({ op: 'listen', transport: 'udp', host: address, port: spec.parentPort, ipv6Only });
     } else {
       const family = address === '' || address.includes(':') ? 'udp6' : 'udp4';
-      front = dgram.createSocket({ type: family, ipv6Only });
+      front = dgram().createSocket({ type: family, ipv6Only });
       await new Promise<void>((resolve, reject) => {
         front.once('error', reject);
         front.bind({ port: spec.parentPort, address: address === '' ? '::' : address }, () => {
@@ -213,7 +214,7 @@ export class BuiltinPortDriver implements PortDriver {
     }
     const childHost = childAddress(spec);
     const childType = canonicalIp(childHost)?.family === 6 ? 'udp6' : 'udp4';
-    interface Entry { backend: dgram.Socket | null; queue: Buffer[]; timer: NodeJS.Timeout; closed: boolean }
+    interface Entry { backend: Dgram.Socket | null; queue: Buffer[]; timer: NodeJS.Timeout; closed: boolean }
     const clients = new Map<string, Entry>();
     const drop = (key: string, e: Entry): void => {
       e.closed = true;
@@ -244,7 +245,7 @@ export class BuiltinPortDriver implements PortDriver {
       e = entry;
       clients.set(key, entry);
       touch(key, entry);
-      child.request<dgram.Socket>({ op: 'udp', type: childType }).then(
+      child.request<Dgram.Socket>({ op: 'udp', type: childType }).then(
         (backend) => {
           if (entry.closed) {
             backend.close();

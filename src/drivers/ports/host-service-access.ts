@@ -10,7 +10,7 @@
 // `<tag> container=<id> localnet=<dev>:<previous>`, so any daemon (one restarted after a crash
 // included) removes them from the rules alone. The rules inside the container go with its namespace.
 
-import { createHash } from 'node:crypto';
+import { crypto } from '../../builtins.ts';
 import { chainRules, valueAfter } from './rule-text.ts';
 import { mustRunIn, runIn, type HostNetns } from './netns-exec.ts';
 import { routeLocalnetFor, type RouteLocalnet } from './route-localnet.ts';
@@ -54,7 +54,7 @@ export class HostServiceAccess {
 
   /** The container's chain (nat and filter): 28 characters at most, as iptables allows. */
   chainOf(id: string): string {
-    return `DOBBY-${this.#tag}-${createHash('sha256').update(id).digest('hex').slice(0, 10)}`;
+    return `DOBBY-${this.#tag}-${crypto().createHash('sha256').update(id).digest('hex').slice(0, 10)}`;
   }
 
   #comment(id: string): string {

@@ -1,6 +1,7 @@
 // Starts and shares the netns helpers (netns-helper.mjs under nsenter), one per network namespace, and asks them for sockets.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from '../../builtins.ts';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +51,7 @@ export class NetnsHelper {
 
   constructor(netnsPath: string, logger?: DriverLogger) {
     this.netnsPath = netnsPath;
-    this.#child = spawn('nsenter', [`--net=${netnsPath}`, '--', process.execPath, helperScript()], {
+    this.#child = childProcess().spawn('nsenter', [`--net=${netnsPath}`, '--', process.execPath, helperScript()], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
       serialization: 'json',

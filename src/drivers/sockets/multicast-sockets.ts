@@ -12,7 +12,8 @@
 // process does I/O on them afterwards. The dgram socket stays the owner of the descriptor, so
 // closing goes through it and can never close a number the process has since reused.
 
-import dgram from 'node:dgram';
+import type * as Dgram from 'node:dgram';
+import { dgram } from '../../builtins.ts';
 import { fstatSync } from 'node:fs';
 import { DobbyError } from '../../errors.ts';
 import { makeBlocking } from './blocking-fd.ts';
@@ -77,13 +78,13 @@ export class NodeMulticastSockets implements MulticastSocketDriver {
   }
 
   /** A dgram socket that can never take the daemon down with an unhandled 'error' event. */
-  #create(kind: OpenSocket['kind'], options: dgram.SocketOptions): dgram.Socket {
-    const socket = dgram.createSocket(options);
+  #create(kind: OpenSocket['kind'], options: Dgram.SocketOptions): Dgram.Socket {
+    const socket = dgram().createSocket(options);
     socket.on('error', (err) => this.#options.onSocketError?.(err, kind));
     return socket;
   }
 
-  #wrap(kind: OpenSocket['kind'], socket: dgram.Socket, fd: number): OpenSocket {
+  #wrap(kind: OpenSocket['kind'], socket: Dgram.Socket, fd: number): OpenSocket {
     const { address, port } = socket.address();
     let closed = false;
     const open: OpenSocket = {
@@ -104,7 +105,7 @@ export class NodeMulticastSockets implements MulticastSocketDriver {
 }
 
 /** Binds, stops dgram's own reading in the same tick, and returns the descriptor. */
-function bindQuietly(socket: dgram.Socket, address: string, port: number, what: string): Promise<number> {
+function bindQuietly(socket: Dgram.Socket, address: string, port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       socket.off('listening', onListening);
@@ -130,7 +131,7 @@ function bindQuietly(socket: dgram.Socket, address: string, port: number, what: 
   });
 }
 
-function udpHandle(socket: dgram.Socket): UdpHandle {
+function udpHandle(socket: Dgram.Socket): UdpHandle {
   const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   // Why the casts: reaching into dgram's internal state, which has no types (see the file comment).
   const state = key === undefined ? undefined : (socket as unknown as Record<symbol, unknown>)[key];
@@ -152,7 +153,7 @@ function socketError(what: string, err: unknown, hint?: string): DobbyError {
   return new DobbyError('HOST_UNSUITABLE', `${what}: ${reason}${hint === undefined ? '' : `; ${hint}`}`, { cause: err });
 }
 
-function closeQuietly(socket: dgram.Socket): void {
+function closeQuietly(socket: Dgram.Socket): void {
   try {
     socket.close();
   } catch {

@@ -1,7 +1,7 @@
 // Filesystem images for the storage plugin: Dobby's check (owner xattr, e2fsck/xfs_repair) and
 // creation (temp file, size, mke2fs/mkfs.xfs, owner xattr, rename), with the tools as options.
 
-import { randomBytes } from 'node:crypto';
+import { crypto } from '../../builtins.ts';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { DobbyError } from '../../errors.ts';
 import { run, type RunResult } from '../process.ts';
@@ -91,7 +91,7 @@ export class ImageTools {
   }
 
   async create(image: string, ownerUid: number, sizeBytes: number, fstype: ManagedFsType): Promise<string[]> {
-    const temp = `${image}.${randomBytes(4).toString('hex')}`;
+    const temp = `${image}.${crypto().randomBytes(4).toString('hex')}`;
     const notes: string[] = [];
     try {
       const handle = await open(temp, 'wx', 0o644);

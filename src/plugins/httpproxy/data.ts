@@ -1,7 +1,7 @@
 // The httpproxy plugin's data (Dobby's rdkPlugins.httpproxy.data): the proxy the container's
 // `http_proxy` names, the hosts it skips (`no_proxy`) and an optional root CA of the proxy.
 
-import { X509Certificate } from 'node:crypto';
+import { crypto } from '../../builtins.ts';
 import { readDataObject, type Parsed } from '../data-reader.ts';
 
 export const HTTPPROXY_PLUGIN = 'httpproxy';
@@ -42,7 +42,7 @@ export function parseHttpProxyData(data: unknown): Parsed<HttpProxyData> {
   if (root.has('proxyRootCACert')) {
     const pem = root.string('proxyRootCACert', null, 'the PEM text of the proxy\'s root CA');
     try {
-      if (!new X509Certificate(pem).ca) throw new Error('it is not a CA certificate (basicConstraints CA:FALSE)');
+      if (!new (crypto().X509Certificate)(pem).ca) throw new Error('it is not a CA certificate (basicConstraints CA:FALSE)');
     } catch (err) {
       throw root.error('proxyRootCACert', `is not a PEM CA certificate (${(err as Error).message}); give the "-----BEGIN CERTIFICATE-----" text of the proxy's root CA`);
     }
