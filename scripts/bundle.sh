@@ -19,4 +19,5 @@ mkdir -p "$root/dist"
 tmp="$out.$$.tmp.mjs"
 env -u NODE_EXTRA_CA_CERTS "$node" "$root/scripts/build/bundle-main.ts" "$entry" "$tmp" >&2
 mv -f "$tmp" "$out"
+if [ -f "$tmp.map" ]; then mv -f "$tmp.map" "$out.map"; fi
 echo "$out"

@@ -44,6 +44,8 @@ export function createLoggerFamily(level: LogLevel = 'info', out: number | pino.
       level,
       base: { pid: process.pid },
       timestamp: isoTime,
+      // The error's own name, not its constructor's: the bundle's class names are minified.
+      serializers: { err: (err: Error) => ({ ...pino.stdSerializers.err(err), type: err.name }) },
       onChild: (child) => void children.add(new WeakRef(child)),
     },
     typeof out === 'number' ? pino.destination({ fd: out, sync: false }) : out,

@@ -50,8 +50,11 @@ export async function bundle(options: BundleOptions): Promise<void> {
   const release = options.release;
   // Each option below was measured on the idle daemon (VmRSS, 1.5 s after start; npm run bench):
   // - minifyWhitespace drops the comments too: a few of xstate's contain non-Latin-1 characters (’), which make
-  //   V8 hold the whole 1.5 MB source as a two-byte string (-2.1 MiB). minifySyntax: -0.3 MiB more. Identifiers
-  //   are kept (stack traces and class names stay readable).
+  //   V8 hold the whole 1.5 MB source as a two-byte string (-2.1 MiB). minifySyntax: -0.3 MiB more.
+  //   minifyIdentifiers: V8 keeps the whole source for lazy compilation, 988 KB of it with the names, 739 KB
+  //   without, and the scopes and constant pools shrink with it (-1.6 MiB). Not keepNames (it gives back 0.9 of
+  //   it): our errors carry their own names (the log's err.type is err.name, src/log.ts), and a checkout's
+  //   bundle has a source map beside it (dist/NAME.mjs.map, not loaded) to read a stack trace with.
   // - rxjs: its exports map sends platform=node to the CommonJS build, which esbuild cannot tree-shake (336 KiB,
   //   all of it run at load); its ES2015 build leaves the 12 KiB we use (-1.6 MiB).
   // - crypto and xml2js, as required by dbus-next, are loaded on first use; assert and worker_threads, as required
@@ -85,6 +88,8 @@ export async function bundle(options: BundleOptions): Promise<void> {
     external: release === undefined ? ['usocket', 'x11'] : ['x11'],
     minifyWhitespace: true,
     minifySyntax: true,
+    minifyIdentifiers: true,
+    ...(release === undefined ? { sourcemap: 'external' as const, sourcesContent: false } : {}),
     alias,
     define,
     plugins: options.ociValidator === null ? [] : [builtValidator(options.ociValidator)],
