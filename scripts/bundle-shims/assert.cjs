@@ -1,7 +1,8 @@
-// node:assert for the bundled CommonJS dependencies (dbus-next's marshaller, sonic-boom, thread-stream),
-// which call assert(value, message) and assert.strictEqual only: node:assert loads its diff and
-// error machinery when it loads, ~2 MiB resident in an idle dobbyd. A check that fails, and
-// anything else asked of the module, is handed to node:assert itself (its AssertionError, its message).
+// node:assert for the bundled CommonJS dependencies (dbus-next's marshaller, sonic-boom,
+// thread-stream), which call assert(value, message) and assert.strictEqual only: node:assert loads
+// its diff and error machinery when it loads (+2 MiB to a bare node; less in dobbyd, which shares
+// some of it). A check that fails, and anything else asked of the module, is handed to node:assert
+// itself (its AssertionError, its message).
 'use strict';
 let real;
 const load = () => (real ??= process.getBuiltinModule('node:assert'));

@@ -1,8 +1,8 @@
 // node:worker_threads for pino, which reads isMainThread when it loads, and thread-stream, which
 // takes Worker when it loads, for pino.transport() (dobbyd writes its logs itself and starts no
-// transport): the module and its messaging cost ~2 MiB resident in an idle dobbyd. The bundle runs
-// on the main thread only (dobbyd starts no workers), so isMainThread is true without asking; Worker
-// and anything else come from node:worker_threads on first use.
+// transport): the module and its messaging cost a bare node 2 MiB (less in dobbyd, which shares
+// some). The bundle runs on the main thread only (dobbyd starts no workers), so isMainThread is
+// true without asking; Worker and anything else come from node:worker_threads on first use.
 'use strict';
 let real;
 const load = () => (real ??= process.getBuiltinModule('node:worker_threads'));
