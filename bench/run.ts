@@ -242,7 +242,7 @@ async function benchSpec(o: SpecBenchOptions): Promise<void> {
   const shellStart = async (n: number, round: number, stops: number[]): Promise<number> => {
     const jobs = bundles.slice(0, n).map((b, i) => ({ id: uid('nat-ys'), b, i }));
     const ms = await yardstick(netns, ['nat-start', rawRoot, YS_BRIDGE, ...jobs.map((j) => `${j.id}=${j.b}=${j.i}`)]);
-    const stopMs = await yardstick(netns, ['nat-stop', rawRoot, ...jobs.map((j) => `${j.id}=${j.i}`)]);
+    const stopMs = await yardstick(netns, ['nat-stop', rawRoot, YS_BRIDGE, ...jobs.map((j) => `${j.id}=${j.i}`)]);
     if (round >= 0) stops.push(stopMs);
     return ms;
   };
