@@ -94,6 +94,7 @@ describe('dnsmasq through dobbyd', { concurrency: 1, timeout: 180_000 }, () => {
         // The responder saw the container's own address, over both protocols.
         const seen = resolver.queries().filter((q) => q.from === network.ipv4);
         assert.ok(seen.some((q) => q.proto === 'udp' && q.name === NAME) && seen.some((q) => q.proto === 'tcp'), JSON.stringify(resolver.queries()));
+        await plugin.resolverChecksSettled();
         assert.ok(!warned(id, /listens on 127\.0\.0\.1:53/), 'warned although a resolver listens');
         assert.match(await net.inHost(['iptables-save']), new RegExp(`--dport 53 .*dobby-net:${id}"? -j DNAT --to-destination 127\\.0\\.0\\.1:53`));
         const deleted = gone(id);
@@ -134,6 +135,7 @@ describe('dnsmasq through dobbyd', { concurrency: 1, timeout: 180_000 }, () => {
     const before = await net.snapshot();
     const id = scratch.id('dns-none');
     const { descriptor, pid } = await start(id, { dnsmasq: true });
+    await plugin.resolverChecksSettled();
     assert.ok(warned(id, /nothing in the host's network namespace listens on 127\.0\.0\.1:53 \(udp, tcp\)/), JSON.stringify(warnings));
     assert.equal(await dnsQuery(pid, BRIDGE_IP, NAME, 'udp'), 'ERR ETIMEDOUT');
     await stop(id, descriptor);

@@ -1,10 +1,11 @@
-// dnsmasq's resolver check: begun at postConstruction, awaited at preStart; one warning per change
-// of what the host lacks, not one per container; a failed check warns of nothing; a failed start
-// leaves no check behind.
+// dnsmasq's resolver check: run after the start and reported when done; starts that come while a
+// check runs share it; one warning per change of what the host lacks, not one per container; a
+// check that fails warns of nothing.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import { resolverIn } from '../../src/plugins/networking/dns-forwarding.ts';
 import { ResolverWarnings, type ResolverProtocol } from '../../src/plugins/networking/resolver-warnings.ts';
 
 function recordingLogger(): { logger: pino.Logger; lines: Array<{ level: string; msg: string }> } {
@@ -13,42 +14,72 @@ function recordingLogger(): { logger: pino.Logger; lines: Array<{ level: string;
   return { logger, lines };
 }
 
+/** A check the test answers by hand. */
+function manualCheck(): { check: () => Promise<readonly ResolverProtocol[]>; calls: () => number; answer: (missing: ResolverProtocol[] | Error) => void } {
+  const waiting: Array<(missing: ResolverProtocol[] | Error) => void> = [];
+  let calls = 0;
+  return {
+    check: () => {
+      calls++;
+      return new Promise((resolve, reject) => waiting.push((m) => (m instanceof Error ? reject(m) : resolve(m))));
+    },
+    calls: () => calls,
+    answer: (missing) => waiting.shift()?.(missing),
+  };
+}
+
 describe('resolver warnings', () => {
-  test('a warning when the host first lacks a resolver and when that changes; debug lines in between', async () => {
-    let missing: ResolverProtocol[] = ['udp', 'tcp'];
-    let checks = 0;
-    const w = new ResolverWarnings(async () => { checks++; return missing; }, '100.64.11.1');
+  test('starts during a check share it; a warning when the host first lacks a resolver and when that changes, debug lines in between', async () => {
+    const m = manualCheck();
+    const w = new ResolverWarnings(m.check, '100.64.11.1');
     const { logger, lines } = recordingLogger();
-    w.begin('a');
-    w.begin('a');
-    await w.report('a', logger);
-    await w.report('b', logger);
-    assert.equal(checks, 2, 'begin twice for one container checks once; report without begin checks');
-    assert.deepEqual(lines.map((l) => l.level), ['warn', 'debug']);
+    w.check(logger);
+    w.check(logger);
+    w.check(logger);
+    assert.equal(m.calls(), 1, 'one check for three starts during it');
+    m.answer(['udp', 'tcp']);
+    await w.settled();
+    assert.deepEqual(lines.map((l) => l.level), ['warn', 'debug', 'debug']);
     assert.match(lines[0]?.msg ?? '', /nothing in the host's network namespace listens on 127\.0\.0\.1:53 \(udp, tcp\), so the container's DNS queries to 100\.64\.11\.1 get no answer/);
     assert.match(lines[1]?.msg ?? '', /\(warned at an earlier start\)$/);
-    missing = [];
-    await w.report('c', logger);
-    missing = ['tcp'];
-    await w.report('d', logger);
-    missing = ['udp', 'tcp'];
-    await w.report('e', logger);
-    assert.deepEqual(lines.map((l) => l.level), ['warn', 'debug', 'warn', 'warn']);
-    assert.match(lines[2]?.msg ?? '', /\(tcp\)/);
+    for (const missing of [[], ['tcp'], ['tcp'], ['udp', 'tcp']] as ResolverProtocol[][]) {
+      w.check(logger);
+      m.answer(missing);
+      await w.settled();
+    }
+    assert.equal(m.calls(), 5, 'a start after a check is done checks again');
+    assert.deepEqual(lines.map((l) => l.level), ['warn', 'debug', 'debug', 'warn', 'debug', 'warn']);
+    assert.match(lines[3]?.msg ?? '', /\(tcp\)/);
   });
 
-  test('a check that fails finds nothing missing; a forgotten container\'s check is not reused', async () => {
-    let fail = true;
-    let checks = 0;
-    const w = new ResolverWarnings(async () => { checks++; if (fail) throw new Error('no ss'); return ['udp']; }, '10.0.0.1');
+  test('a check that fails finds nothing missing; settled() waits for every report', async () => {
+    const m = manualCheck();
+    const w = new ResolverWarnings(m.check, '10.0.0.1');
     const { logger, lines } = recordingLogger();
-    await w.report('a', logger);
+    w.check(logger);
+    let settled = false;
+    const done = w.settled().then(() => { settled = true; });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, 'the check is still running');
+    m.answer(new Error('no ss'));
+    await done;
     assert.equal(lines.length, 0, JSON.stringify(lines));
-    w.begin('b');
-    w.forget('b');
-    fail = false;
-    await w.report('b', logger);
-    assert.equal(checks, 3);
+    w.check(logger);
+    m.answer(['udp']);
+    await w.settled();
     assert.deepEqual(lines.map((l) => l.level), ['warn']);
+  });
+
+  test('one ss for both protocols: a resolver is a socket of that protocol on 127.0.0.1 or every IPv4 address', () => {
+    const out = [
+      'udp   UNCONN 0      0          127.0.0.1:53        0.0.0.0:*',
+      'tcp   LISTEN 0      4096         0.0.0.0:53        0.0.0.0:*',
+      'tcp   LISTEN 0      4096            [::]:53           [::]:*',
+    ].join('\n');
+    assert.deepEqual([resolverIn(out, 'udp'), resolverIn(out, 'tcp')], [true, true]);
+    assert.equal(resolverIn('udp   UNCONN 0 0 10.0.0.1:53 0.0.0.0:*', 'udp'), false, 'another address');
+    assert.equal(resolverIn('tcp   LISTEN 0 1 [::]:53 [::]:*', 'tcp'), false, 'IPv6 only');
+    assert.equal(resolverIn('tcp   LISTEN 0 1 127.0.0.1:53 0.0.0.0:*', 'udp'), false, 'the other protocol');
+    assert.equal(resolverIn('', 'udp'), false);
   });
 });

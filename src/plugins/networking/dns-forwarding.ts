@@ -43,10 +43,16 @@ export class ResolvFiles {
 
 /** The protocols (udp, tcp) nothing in the host namespace listens for on 127.0.0.1:53 (nor on every IPv4 address). */
 export async function missingResolver(exec: NetExec): Promise<('udp' | 'tcp')[]> {
-  // Both at once: this runs on every dnsmasq container's start.
-  const found = await Promise.all((['udp', 'tcp'] as const).map(async (proto) => {
-    const { stdout } = await exec.run(HOST, ['ss', '-Hln', proto === 'udp' ? '-u' : '-t', `sport = :${DNS_PORT}`]);
-    return parseSsListeners(stdout).some(([, binds]) => binds.some((b) => b.family === 4 && (b.address === null || b.address === '127.0.0.1')));
-  }));
-  return (['udp', 'tcp'] as const).filter((_, i) => found[i] !== true);
+  // One ss for both: with two protocols it starts each line with the protocol.
+  const { stdout } = await exec.run(HOST, ['ss', '-Hlnut', `sport = :${DNS_PORT}`]);
+  return (['udp', 'tcp'] as const).filter((proto) => !resolverIn(stdout, proto));
+}
+
+/** Whether `ss -Hlnut` output shows a `proto` socket on 127.0.0.1 or every IPv4 address. */
+export function resolverIn(ssOutput: string, proto: 'udp' | 'tcp'): boolean {
+  return ssOutput.split('\n').some((line) => {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith(`${proto} `)) return false;
+    return parseSsListeners(trimmed.slice(proto.length)).some(([, binds]) => binds.some((b) => b.family === 4 && (b.address === null || b.address === '127.0.0.1')));
+  });
 }

@@ -89,6 +89,8 @@ export type NetworkEvent =
 export interface NetworkingPlugin extends DobbyPlugin {
   /** The network of a container whose preStart ran and whose postStop has not; null otherwise. */
   addressOf(containerId: string): ContainerNetwork | null;
+  /** Settles once the resolver checks of dnsmasq starts so far have been reported (they run after the start). */
+  resolverChecksSettled(): Promise<void>;
   readonly events$: Observable<NetworkEvent>;
   /** The nat machinery (tests look at its chain names). */
   readonly nat: NatNetwork;
@@ -170,7 +172,6 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     const had = nat.get(ctx.id) !== null || others.has(ctx.id);
     others.delete(ctx.id);
     resolvFiles.remove(ctx.id);
-    resolverWarnings.forget(ctx.id);
     await nat.detach(ctx.id, ctx.logger);
     if (had) events.next({ type: 'detached', id: ctx.id });
   };
@@ -184,6 +185,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     nat,
     events$: events.asObservable(),
     addressOf: (id) => nat.get(id) ?? others.get(id) ?? null,
+    resolverChecksSettled: () => resolverWarnings.settled(),
 
     postConstruction(ctx, startState) {
       const data = parse(ctx);
@@ -194,7 +196,6 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       nat.prepare(ctx.id, data, ctx.logger);
       const mount = { destination: RESOLV_CONF, type: 'bind', options: ['ro', 'rbind', 'rprivate', 'nosuid', 'noexec', 'nodev'] };
       if (data.dnsmasq && data.ipv4) {
-        resolverWarnings.begin(ctx.id);
         startState.addMount({ ...mount, source: resolvFiles.write(ctx.id, bridgeAddress) });
         return;
       }
@@ -208,7 +209,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
       // Both check first that the container has a namespace of its own (a StartAbort otherwise).
       if (data.type === 'nat') {
         network = await nat.attach(ctx.id, ctx.pid, data, ctx.logger, ctx.signal);
-        if (data.dnsmasq && network.ipv4 !== null) await resolverWarnings.report(ctx.id, ctx.logger);
+        if (data.dnsmasq && network.ipv4 !== null) resolverWarnings.check(ctx.logger);
       } else if (data.type === 'none') {
         // crun (and runc) bring lo up in a new namespace already; this makes sure of it for any runtime.
         await ip.apply(pidTarget(ctx.pid), [{ op: 'up', link: 'lo' }], ctx.id);

@@ -1,8 +1,9 @@
-// Whether the host has a resolver for dnsmasq containers on 127.0.0.1:53, asked per start without
-// holding the start up: the check begins while the runtime creates the container and is awaited
-// once its network is attached. A missing resolver is a host matter, so it is warned about once
-// per change of what is missing, not for every container (a device starting dozens of apps would
-// log the same line dozens of times).
+// Whether the host has a resolver for dnsmasq containers on 127.0.0.1:53, asked at each start
+// without holding the start up: the check (two `ss`) runs once the container's network is attached
+// and reports when it is done. Starts that come while a check runs share it, so a burst of starts
+// costs one or two checks, not one each. A missing resolver is a host matter: it is warned about
+// once per change of what is missing, not for every container (a device starting dozens of apps
+// would log the same line dozens of times).
 
 import type { Logger } from 'pino';
 
@@ -11,7 +12,8 @@ export type ResolverProtocol = 'udp' | 'tcp';
 export class ResolverWarnings {
   readonly #check: () => Promise<readonly ResolverProtocol[]>;
   readonly #bridgeAddress: string;
-  readonly #pending = new Map<string, Promise<readonly ResolverProtocol[]>>();
+  #inFlight: Promise<readonly ResolverProtocol[]> | null = null;
+  readonly #reports = new Set<Promise<void>>();
   /** What the last check found missing ('' for nothing, null before the first). */
   #lastMissing: string | null = null;
 
@@ -20,16 +22,24 @@ export class ResolverWarnings {
     this.#bridgeAddress = bridgeAddress;
   }
 
-  /** Starts the check for a container (once); a check that cannot run finds nothing missing. */
-  begin(id: string): void {
-    if (!this.#pending.has(id)) this.#pending.set(id, this.#check().catch(() => []));
+  /** Checks (or joins the check under way) and reports for the container; never rejects. */
+  check(logger: Logger): void {
+    this.#inFlight ??= this.#check()
+      .catch(() => [])
+      .finally(() => {
+        this.#inFlight = null;
+      });
+    const report = this.#inFlight.then((missing) => this.#report(missing, logger));
+    this.#reports.add(report);
+    void report.finally(() => this.#reports.delete(report));
   }
 
-  /** Awaits the container's check and warns when what is missing differs from the last check's. */
-  async report(id: string, logger: Logger): Promise<void> {
-    this.begin(id);
-    const missing = await (this.#pending.get(id) as Promise<readonly ResolverProtocol[]>);
-    this.#pending.delete(id);
+  /** Settles once every check asked for so far has been reported. */
+  async settled(): Promise<void> {
+    while (this.#reports.size > 0) await Promise.all(this.#reports);
+  }
+
+  #report(missing: readonly ResolverProtocol[], logger: Logger): void {
     const key = missing.join(', ');
     const changed = key !== this.#lastMissing;
     this.#lastMissing = key;
@@ -37,10 +47,5 @@ export class ResolverWarnings {
     const message = `networking.data.dnsmasq: nothing in the host's network namespace listens on 127.0.0.1:53 (${key}), so the container's DNS queries to ${this.#bridgeAddress} get no answer: run a DNS server or forwarder (dnsmasq, unbound) on 127.0.0.1:53`;
     if (changed) logger.warn({ missing }, message);
     else logger.debug({ missing }, `${message} (warned at an earlier start)`);
-  }
-
-  /** The container is gone before its check was awaited (a failed start). */
-  forget(id: string): void {
-    this.#pending.delete(id);
   }
 }
