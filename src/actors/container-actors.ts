@@ -34,6 +34,7 @@ import type {
   TeardownInput,
   WatchInput,
 } from '../machines/container-types.ts';
+import { ownDir } from '../drivers/own-dir.ts';
 
 /** What the actors need to know about a container's cgroups. */
 export interface CgroupProbe {
@@ -98,7 +99,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
     createContainer: fromPromise<CreateOutput, CreateInput>(async ({ input }) => {
       const { id, request, additions } = input;
       const log = logger.child({ containerId: id });
-      await mkdir(join(stateDir, 'logs'), { recursive: true });
+      await ownDir(join(stateDir, 'logs'));
       // Nothing is made for a bundle that cannot run: its config is read and checked first.
       const launch = await launchConfigs.prepare(id, request.bundle, launchOverridesOf(request), additions);
       for (const note of launch.notes) log.warn({ note }, note);
@@ -142,6 +143,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
     }),
 
     startContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.start(input.id))),
+
 
     signalContainer: fromPromise<void, SignalInput>(({ input }) =>
       limited(() =>

@@ -22,12 +22,16 @@ function refuse(path: string, reason: string): DobbyError {
   return new DobbyError('BUNDLE_INVALID', `rootfs plan path '${path.slice(0, 200)}' ${reason}; nothing may be written outside the rootfs`);
 }
 
+/** In `checked`: the rootfs was made by this call, so no parent needs a look. */
+const FRESH = '\0fresh';
+
 /**
  * Every existing component must be a real directory: a symlink could point anywhere on the host.
  * Each component is looked at once per writeRootfs (`checked` holds the checks, shared by the paths
  * written at the same time), not once per path below it.
  */
 function checkParents(root: string, path: string, checked: Map<string, Promise<void>>): Promise<void> {
+  if (checked.has(FRESH)) return Promise.resolve();
   const parts = path.split('/');
   const checks: Promise<void>[] = [];
   for (let i = 1; i < parts.length; i++) {
@@ -101,14 +105,18 @@ function target(root: string, path: string): string {
  * rewritten (never followed if they are symlinks). With `plan.owner`, the rootfs and every planned path are given
  * to that uid/gid. Throws DobbyError BUNDLE_INVALID for a path that would escape.
  */
-export async function writeRootfs(plan: RootfsPlan, rootfsDir: string): Promise<void> {
+export async function writeRootfs(plan: RootfsPlan, rootfsDir: string, options: { readonly fresh?: boolean } = {}): Promise<void> {
   const root = resolve(rootfsDir);
   // Check every path before writing anything, so a bad plan leaves no half-built rootfs behind.
   for (const p of [...plan.directories, ...plan.files.map((f) => f.path)]) target(root, p);
-  await mkdir(root, { recursive: true, mode: DIR_MODE });
+  // fresh: the rootfs is made here, in a directory only the daemon writes, so nothing in it can be
+  // a symlink: the parents need no look (a spec start made ~20 lstats for nothing).
+  if (options.fresh === true) await mkdir(root, { mode: DIR_MODE });
+  else await mkdir(root, { recursive: true, mode: DIR_MODE });
   // On every spec start's path: the directories of one depth, then the files, are made at once
   // (in series they took 12-56 ms on a loaded 2-core machine).
   const checked = new Map<string, Promise<void>>();
+  if (options.fresh === true) checked.set(FRESH, Promise.resolve());
   for (const level of byDepth(plan.directories)) await Promise.all(level.map((dir) => makeDirectory(root, dir, checked)));
   await Promise.all(plan.files.map((file) => writePlannedFile(root, file, checked)));
   if (plan.owner !== undefined) {

@@ -1,7 +1,7 @@
 // Reads and checks a caller's OCI bundle (path, config.json, rootfs) before anything is made for it.
 
 import type { BigIntStats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import { DobbyError } from '../../errors.ts';
 import type { JsonObject } from './launch-config.ts';
@@ -55,17 +55,31 @@ function settled(info: BigIntStats): boolean {
   return now - info.mtimeNs > SETTLED_NS && now - info.ctimeNs > SETTLED_NS;
 }
 
+function remember(configPath: string, version: string, text: string): void {
+  recentTexts.delete(configPath);
+  recentTexts.set(configPath, { version, text });
+  if (recentTexts.size > RECENT_MAX) recentTexts.delete(recentTexts.keys().next().value as string);
+}
+
+/**
+ * Writes a config.json of the daemon's own (a spec's bundle, in a directory only the daemon writes)
+ * and keeps its text under the version it was written at, settled or not: the start that follows
+ * reads it twice, and nobody else changes it within the clock tick.
+ */
+export async function writeOwnConfig(configPath: string, text: string): Promise<void> {
+  await writeFile(configPath, text);
+  const info = await stat(configPath, { bigint: true });
+  if (info.size <= BigInt(RECENT_MAX_BYTES)) remember(configPath, versionOf(info), text);
+}
+
 async function readConfigText(configPath: string, info: BigIntStats): Promise<string> {
   const version = versionOf(info);
   const known = recentTexts.get(configPath);
   if (known !== undefined && known.version === version) return known.text;
   const text = await readFile(configPath, 'utf8');
   recentTexts.delete(configPath);
-  if (info.size <= BigInt(RECENT_MAX_BYTES) && settled(info)) {
-    // Kept under the version stat saw: a file changed since is read again at its next, different, version.
-    recentTexts.set(configPath, { version, text });
-    if (recentTexts.size > RECENT_MAX) recentTexts.delete(recentTexts.keys().next().value as string);
-  }
+  // Kept under the version stat saw: a file changed since is read again at its next, different, version.
+  if (info.size <= BigInt(RECENT_MAX_BYTES) && settled(info)) remember(configPath, version, text);
   return text;
 }
 

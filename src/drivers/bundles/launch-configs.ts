@@ -1,13 +1,14 @@
 // Writes and removes the launch configs dobbyd owns (`<state dir>/configs/<id>.json`): the config one
 // start of a bundle runs with when it differs from the bundle's own config.json.
 
-import { lstat, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
 import { removeFile } from '../remove-file.ts';
 import { readBundleConfig } from './bundle-config.ts';
 import { DOBBY_INIT, deriveLaunchConfig, type JsonObject, type LaunchAdditions, type LaunchOverrides } from './launch-config.ts';
+import { inOwnDir } from '../own-dir.ts';
 
 /** Debian's static tini: forwards signals, reaps zombies, exits 128+N when killed by signal N. */
 export const DEFAULT_CONTAINER_INIT = '/usr/bin/tini-static';
@@ -90,11 +91,10 @@ export class LaunchConfigs {
       await removeFile(path);
       return { configPath: null, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
     }
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // Written whole or not at all: the runtime must never read half a config.
     const temporary = `${path}.${process.pid}.tmp`;
     try {
-      await writeFile(temporary, JSON.stringify(derived.config, null, 2), { mode: 0o600 });
+      await inOwnDir(this.dir, 0o700, () => writeFile(temporary, JSON.stringify(derived.config, null, 2), { mode: 0o600 }));
       await rename(temporary, path);
     } catch (err) {
       await removeFile(temporary);

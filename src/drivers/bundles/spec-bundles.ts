@@ -1,10 +1,11 @@
 // Bundles dobbyd makes from Dobby specs: a private directory per container with config.json and a
 // generated rootfs skeleton, removed again when the container is gone.
 
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
+import { writeOwnConfig } from './bundle-config.ts';
 import {
   parseSpec,
   readHostFacts,
@@ -57,11 +58,8 @@ export class SpecBundles {
       });
     }
     try {
-      await mkdir(this.#options.dir, { recursive: true });
-      // The container's root is an unprivileged host uid under its user namespace: it must reach the rootfs.
-      await chmod(this.#options.dir, 0o755);
-      await mkdir(bundle, { mode: 0o755 });
-      await writeRootfs(converted.value.rootfs, join(bundle, 'rootfs'));
+      await this.#makeBundleDir(bundle);
+      await writeRootfs(converted.value.rootfs, join(bundle, 'rootfs'), { fresh: true });
       // Dobby writes the spec's plugins into config.json (rdkPlugins, and `plugins` as legacyPlugins): the
       // console sink and the plugin hooks read them there, as for bundles.
       const { rdkPlugins, legacyPlugins } = converted.value.plugins;
@@ -70,12 +68,35 @@ export class SpecBundles {
         ...(Object.keys(rdkPlugins).length === 0 ? {} : { rdkPlugins }),
         ...(Object.keys(legacyPlugins).length === 0 ? {} : { legacyPlugins }),
       };
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+      await writeOwnConfig(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
       await rm(bundle, { recursive: true, force: true });
       throw err instanceof DobbyError ? err : new DobbyError('BUNDLE_INVALID', `could not write the bundle of '${id}': ${String(err)}`, { containerId: id, cause: err });
     }
     return { bundle, spec: JSON.stringify(JSON.parse(specText)), warnings: [...parsed.warnings, ...converted.warnings] };
+  }
+
+  /** Whether the parent dir was made and opened up by this daemon (once, not per start). */
+  #dirReady = false;
+
+  /** Makes the bundle's own dir, new (a leftover of that name is an error), in the parent made once. */
+  async #makeBundleDir(bundle: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.#dirReady) {
+        await mkdir(this.#options.dir, { recursive: true });
+        // The container's root is an unprivileged host uid under its user namespace: it must reach the rootfs.
+        await chmod(this.#options.dir, 0o755);
+        this.#dirReady = true;
+      }
+      try {
+        await mkdir(bundle, { mode: 0o755 });
+        return;
+      } catch (err) {
+        // The parent went (someone cleaned the state dir): make it again, once.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;
+        this.#dirReady = false;
+      }
+    }
   }
 
   async remove(bundle: string): Promise<void> {

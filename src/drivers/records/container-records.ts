@@ -1,9 +1,10 @@
 // What dobbyd must remember about a container across its own restarts: the descriptor and bundle.
 // The runtime and the monitor know everything else; this is the only state the daemon writes itself.
 
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeFile } from '../remove-file.ts';
+import { inOwnDir } from '../own-dir.ts';
 
 export interface ContainerRecord {
   readonly id: string;
@@ -46,10 +47,9 @@ export class FileContainerRecords implements ContainerRecords {
   }
 
   async write(record: ContainerRecord): Promise<void> {
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const path = join(this.#dir, `${record.id}.json`);
     const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(record));
+    await inOwnDir(this.#dir, 0o700, () => writeFile(tmp, JSON.stringify(record)));
     await rename(tmp, path);
   }
 

@@ -1,0 +1,27 @@
+// Directories of the daemon's state dir, made on first use and then taken as there: a start wrote
+// into three of them, and `mkdir -p` on each cost a failed mkdir and a stat every time. One that
+// went (someone cleaned the state dir) is made again when a write into it finds it missing.
+
+import { mkdir } from 'node:fs/promises';
+
+const made = new Set<string>();
+
+/** Makes `dir` unless this daemon made it already (for a dir another process writes into). */
+export async function ownDir(dir: string, mode?: number): Promise<void> {
+  if (made.has(dir)) return;
+  await mkdir(dir, { recursive: true, ...(mode === undefined ? {} : { mode }) });
+  made.add(dir);
+}
+
+/** Runs `write` (which writes into `dir`) once `dir` exists; a write that finds it gone makes it again, once. */
+export async function inOwnDir<T>(dir: string, mode: number | undefined, write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    await ownDir(dir, mode);
+    try {
+      return await write();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;
+      made.delete(dir);
+    }
+  }
+}
