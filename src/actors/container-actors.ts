@@ -13,6 +13,7 @@ import { removeFile } from '../drivers/remove-file.ts';
 import type { LaunchOverrides } from '../drivers/bundles/launch-config.ts';
 import { ConsoleSinks } from '../drivers/monitor/console-follower.ts';
 import { loggingPluginOf, planConsole } from '../drivers/monitor/log-sinks.ts';
+import { ownDir } from '../drivers/own-dir.ts';
 import type { StartRequest } from '../manager-types.ts';
 import { DobbyError } from '../errors.ts';
 import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
@@ -34,7 +35,6 @@ import type {
   TeardownInput,
   WatchInput,
 } from '../machines/container-types.ts';
-import { ownDir } from '../drivers/own-dir.ts';
 
 /** What the actors need to know about a container's cgroups. */
 export interface CgroupProbe {
@@ -143,7 +143,6 @@ export function createContainerActors(deps: ContainerActorDeps) {
     }),
 
     startContainer: fromPromise<void, IdInput>(({ input }) => limited(() => runtime.start(input.id))),
-
 
     signalContainer: fromPromise<void, SignalInput>(({ input }) =>
       limited(() =>
