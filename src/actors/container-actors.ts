@@ -25,6 +25,7 @@ import type {
   ContainerEvent,
   CreateInput,
   CreateOutput,
+  DeleteInput,
   ExecInput,
   ExecOutput,
   IdInput,
@@ -94,6 +95,23 @@ export function createContainerActors(deps: ContainerActorDeps) {
   const launchConfigs = deps.launchConfigs ?? new LaunchConfigs({ dir: join(stateDir, 'configs') });
   const consoleSinks = deps.consoleSinks ?? new ConsoleSinks({ dir: join(stateDir, 'configs') });
   const limited = <T>(task: () => Promise<T>): Promise<T> => limiter.run(task);
+
+  /** Kills what is left when asked (`force`), then deletes; failures are logged, never thrown. */
+  const deleteFromRuntime = async (input: DeleteInput): Promise<void> => {
+    const log = logger.child({ containerId: input.id });
+    if (input.force) {
+      await limited(() => runtime.kill(input.id, 'SIGKILL', { all: true })).catch((err: unknown) => {
+        if (!isNoSuchContainer(err)) log.debug({ err }, 'kill before delete failed');
+      });
+    }
+    await limited(() => runtime.delete(input.id, { force: input.force })).catch(async (err: unknown) => {
+      if (isNoSuchContainer(err)) return;
+      log.warn({ err }, 'delete failed; retrying with --force');
+      await limited(() => runtime.delete(input.id, { force: true })).catch((again: unknown) => {
+        if (!isNoSuchContainer(again)) log.error({ err: again }, 'could not delete the container from the runtime');
+      });
+    });
+  };
 
   return {
     createContainer: fromPromise<CreateOutput, CreateInput>(async ({ input }) => {
@@ -248,32 +266,31 @@ export function createContainerActors(deps: ContainerActorDeps) {
     }),
 
     // Runs on every path out of a container: it must not give up half-way.
+    deleteFromRuntime: fromPromise<void, DeleteInput>(({ input }) => deleteFromRuntime(input)),
+
     teardown: fromPromise<void, TeardownInput>(async ({ input }) => {
       const log = logger.child({ containerId: input.id });
-      if (input.force) {
-        await limited(() => runtime.kill(input.id, 'SIGKILL', { all: true })).catch((err: unknown) => {
-          if (!isNoSuchContainer(err)) log.debug({ err }, 'kill before delete failed');
-        });
-      }
-      await limited(() => runtime.delete(input.id, { force: input.force })).catch(async (err: unknown) => {
-        if (isNoSuchContainer(err)) return;
-        log.warn({ err }, 'delete failed; retrying with --force');
-        await limited(() => runtime.delete(input.id, { force: true })).catch((again: unknown) => {
-          if (!isNoSuchContainer(again)) log.error({ err: again }, 'could not delete the container from the runtime');
-        });
-      });
-      await cgroups.removeLeftovers?.(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove leftover cgroups'));
-      await monitor.release(input.id).catch((err: unknown) => log.warn({ err }, 'could not release the monitor files'));
-      // After the monitor is gone: it has written all the container's output by then.
-      await consoleSinks.close(input.id).catch((err: unknown) => log.warn({ err }, 'could not finish the console log'));
-      await launchConfigs.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the launch config'));
-      await removeFile(join(stateDir, 'logs', `${input.id}.exec.log`));
-      // An adopted container's machine never saw its start request: its record says whose bundle it is.
-      const record = input.ownedBundle === null ? await records.get(input.id).catch(() => null) : null;
-      const ownedBundle = input.ownedBundle ?? (record?.ownedBundle === true ? record.bundle : null);
-      if (ownedBundle !== null && deps.removeBundle !== undefined) {
-        await deps.removeBundle(ownedBundle).catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'));
-      }
+      if (!input.runtimeDeleted) await deleteFromRuntime(input);
+      // What is left of it once the runtime has let it go, side by side: none of it needs another
+      // (a stop waited for each in turn). The record goes last: until then it names what is left.
+      await Promise.all([
+        cgroups.removeLeftovers?.(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove leftover cgroups')),
+        (async () => {
+          await monitor.release(input.id).catch((err: unknown) => log.warn({ err }, 'could not release the monitor files'));
+          // After the monitor is gone: it has written all the container's output by then.
+          await consoleSinks.close(input.id).catch((err: unknown) => log.warn({ err }, 'could not finish the console log'));
+        })(),
+        launchConfigs.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the launch config')),
+        removeFile(join(stateDir, 'logs', `${input.id}.exec.log`)),
+        (async () => {
+          // An adopted container's machine never saw its start request: its record says whose bundle it is.
+          const record = input.ownedBundle === null ? await records.get(input.id).catch(() => null) : null;
+          const ownedBundle = input.ownedBundle ?? (record?.ownedBundle === true ? record.bundle : null);
+          if (ownedBundle !== null && deps.removeBundle !== undefined) {
+            await deps.removeBundle(ownedBundle).catch((err: unknown) => log.warn({ err }, 'could not remove the generated bundle'));
+          }
+        })(),
+      ]);
       await records.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the container record'));
     }),
   };

@@ -17,6 +17,7 @@ import type {
   ContainerOutput,
   CreateInput,
   CreateOutput,
+  DeleteInput,
   ExecInput,
   ExecOutput,
   HookInput,
@@ -83,6 +84,7 @@ export const containerSetup = setup({
     execInContainer: fromPromise<ExecOutput, ExecInput>(notProvided('execInContainer')),
     probeContainer: fromPromise<ProbeOutput, IdInput>(notProvided('probeContainer')),
     inspectExit: fromPromise<ExitStatus, InspectInput>(notProvided('inspectExit')),
+    deleteFromRuntime: fromPromise<void, DeleteInput>(notProvided('deleteFromRuntime')),
     teardown: fromPromise<void, TeardownInput>(notProvided('teardown')),
     watchExit: fromCallback<ContainerEvent, WatchInput>(() => {
       throw new DobbyError('INTERNAL', "actor 'watchExit' was not provided to the container machine");
@@ -108,6 +110,8 @@ export const containerSetup = setup({
     probeFoundGone: (_, output: ProbeOutput) => output.gone,
     hooksFailed: (_, output: { readonly failure: DobbyError | null }) => output.failure !== null,
     wasCreated: ({ context }) => context.pid !== null,
+    /** The selected plugins said their teardown hooks need nothing of the runtime's container. */
+    teardownBesideRuntime: ({ context }) => !context.adopted && context.plugins?.teardownBesideRuntime === true,
   },
   actions: {
     /** Every hook state records the runs its actor reports, in the order they ended. */

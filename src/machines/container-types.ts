@@ -112,6 +112,14 @@ export interface TeardownInput {
   readonly force: boolean;
   /** A bundle the daemon generated for this container, to remove with it. */
   readonly ownedBundle: string | null;
+  /** The runtime has deleted it already (beside the teardown hooks): the rest only. */
+  readonly runtimeDeleted: boolean;
+}
+
+export interface DeleteInput {
+  readonly id: string;
+  /** The container may still have processes: kill them before deleting. */
+  readonly force: boolean;
 }
 
 /** What is true on the host about a container the daemon did not see being made. */

@@ -5,7 +5,7 @@
 import { assign, raise, spawnChild } from 'xstate';
 import { DobbyError } from '../errors.ts';
 import { adoptedFields, asDobbyError, containerSetup, hookInput, KILLED_WITHOUT_RECORD, ownedBundleOf } from './container-setup.ts';
-import { teardownStates } from './container-teardown.ts';
+import { teardownBesideRuntimeStates, teardownStates } from './container-teardown.ts';
 import type { ExecInput } from './container-types.ts';
 
 export { phaseOf } from './container-phase.ts';
@@ -363,11 +363,12 @@ export const containerMachine = containerSetup.createMachine({
           invoke: {
             src: 'inspectExit',
             input: ({ context }) => ({ id: context.id, cgroup: context.cgroup, exit: context.exit ?? KILLED_WITHOUT_RECORD }),
-            onDone: { target: 'postStopping', actions: 'exited' },
-            onError: { target: 'postStopping', actions: 'exited' },
+            onDone: [{ guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' }, { target: 'postStopping', actions: 'exited' }],
+            onError: [{ guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' }, { target: 'postStopping', actions: 'exited' }],
           },
         },
         ...teardownStates({ force: false }),
+        ...teardownBesideRuntimeStates(),
       },
     },
 
@@ -390,7 +391,7 @@ export const containerMachine = containerSetup.createMachine({
       on: STOP_ANSWERED,
       invoke: {
         src: 'teardown',
-        input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context) }),
+        input: ({ context }) => ({ id: context.id, force: true, ownedBundle: ownedBundleOf(context), runtimeDeleted: false }),
         onDone: { target: 'stopped' },
         onError: { target: 'stopped' },
       },

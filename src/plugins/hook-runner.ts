@@ -45,6 +45,15 @@ export interface HookPointResult {
   readonly failure: DobbyError | null;
 }
 
+/** Whether every selected plugin's teardown hooks may run beside the runtime's delete (PluginSelection says why). */
+export function teardownBesideRuntime(selection: PluginSelection, registry: PluginRegistry): boolean {
+  return selection.plugins.every((entry) => {
+    const plugin = registry.get(entry.name);
+    return plugin === undefined || plugin.teardownBesideRuntime === true
+      || (hookMode(plugin, 'postStop') === null && hookMode(plugin, 'preDestruction') === null);
+  });
+}
+
 export async function runHookPoint(input: HookPointInput, options: HookPointOptions): Promise<HookPointResult> {
   const { point, selection } = input;
   const order = TEARDOWN.has(point) ? [...selection.plugins].reverse() : selection.plugins;

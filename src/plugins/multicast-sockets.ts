@@ -79,6 +79,8 @@ export function createMulticastSocketsPlugin(options: MulticastSocketsPluginOpti
   return {
     name: MULTICAST_SOCKETS_PLUGIN,
     hookHints: HookHint.PostConstructionSync | HookHint.PostStopSync | HookHint.PreDestructionSync,
+    // It closes the daemon's own copies of the sockets.
+    teardownBesideRuntime: true,
 
     async postConstruction(ctx, startState) {
       // Sockets left from an earlier start of the same id that never reached postStop/preDestruction.

@@ -40,6 +40,11 @@ export interface PluginSelection {
   readonly rootfs: string;
   /** The bundle the config was read from (plugins read the container's user and mappings there). */
   readonly bundle?: string;
+  /**
+   * Every selected plugin's postStop and preDestruction need nothing of the runtime's container
+   * (they say so, or have none): after an exit, the runtime deletes it while they run.
+   */
+  readonly teardownBesideRuntime?: boolean;
 }
 
 /** Plugin names are matched case-insensitively everywhere (Dobby lowercases rdk plugin names). */

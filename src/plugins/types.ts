@@ -135,6 +135,12 @@ export interface DobbyPlugin {
    * still runs. Only for plugins whose every step has a time limit of its own.
    */
   readonly awaitedTeardown?: boolean;
+  /**
+   * Its postStop and preDestruction need nothing of the runtime's container (its state, its
+   * cgroup, its processes: all gone by then): the runtime may delete the container while they run.
+   * Without it, Dobby's order holds: they end before the runtime's delete begins.
+   */
+  readonly teardownBesideRuntime?: boolean;
   postConstruction?(ctx: HookContext, startState: StartState): HookResult;
   preStart?(ctx: HookContext & { readonly pid: number }): HookResult;
   postStart?(ctx: HookContext & { readonly pid: number }): HookResult;

@@ -194,3 +194,34 @@ test('plugins that cannot be selected fail the start before any hook: a required
   assert.deepEqual(bus, ['event:start-failed', 'event:deleted', 'event:start-failed', 'event:deleted']);
   fakes.host.assertClean();
 });
+
+test('teardown beside the runtime: when every plugin says its teardown needs nothing of the runtime, the runtime deletes the container while the hooks run; otherwise after them', async () => {
+  for (const beside of [true, false]) {
+    const trace: string[] = [];
+    const held = deferred();
+    const plugin = { ...tracer(trace, { postStop: () => held.promise }), ...(beside ? { teardownBesideRuntime: true } : {}) } as DobbyPlugin;
+    const { fakes, manager, trace: bus } = setUp([plugin]);
+    const remove = fakes.runtime.delete.bind(fakes.runtime);
+    fakes.runtime.delete = async (id, options) => {
+      trace.push('runtime:delete');
+      return remove(id, options);
+    };
+    const id = beside ? 'beside' : 'after';
+    await manager.start({ id, bundle: bundle(id, { tracer: { required: true } }) });
+    fakes.host.exit(id, 0);
+    await until(() => trace.includes('postStop'));
+    if (beside) {
+      await until(() => trace.includes('runtime:delete'));
+    } else {
+      // Well inside the hook time limit (200 ms): the delete must wait for the hook however long it takes.
+      await sleep(100);
+      assert.ok(!trace.includes('runtime:delete'), trace.join(' '));
+    }
+    held.resolve();
+    await until(() => manager.findById(id) === undefined);
+    assert.deepEqual(trace.slice(3), beside ? ['postStop', 'runtime:delete', 'preDestruction'] : ['postStop', 'preDestruction', 'runtime:delete']);
+    // Either way the container is reported gone only once its teardown hooks are done.
+    assert.ok(bus.indexOf('hook:preDestruction:ok') < bus.indexOf('event:deleted'), bus.join(' '));
+    fakes.host.assertClean();
+  }
+});

@@ -65,6 +65,8 @@ export function createMinidumpPlugin(options: MinidumpPluginOptions): DobbyPlugi
   return {
     name: MINIDUMP_PLUGIN,
     hookHints: HookHint.PostConstructionSync | HookHint.PostStopSync | HookHint.PreDestructionSync,
+    // The dump buffer is a file of the daemon's own.
+    teardownBesideRuntime: true,
     checkData: (data) => parseMinidumpData(data).warnings,
 
     async postConstruction(ctx, startState) {

@@ -180,6 +180,8 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     name: NETWORKING_PLUGIN,
     hookHints: HookHint.PostConstructionSync | HookHint.PreStartSync | HookHint.PostStopSync | HookHint.PreDestructionSync,
     awaitedTeardown: true,
+    // Its rules and links are its own records' to remove; the veth went with the container's namespace.
+    teardownBesideRuntime: true,
     bridgeName,
     bridgeIpv4: bridgeAddress,
     nat,

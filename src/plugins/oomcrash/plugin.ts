@@ -36,6 +36,8 @@ export function createOomCrashPlugin(): DobbyPlugin {
   return {
     name: OOMCRASH_PLUGIN,
     hookHints: HookHint.PostConstructionSync | HookHint.PostStopSync,
+    // It judges the exit status it is given, not the container's cgroup.
+    teardownBesideRuntime: true,
     checkData: (data) => parseOomCrashData(data).warnings,
 
     async postConstruction(ctx, startState) {
