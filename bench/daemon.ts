@@ -16,7 +16,7 @@ export interface BenchDaemon {
 }
 
 export async function startBenchDaemon(netns: string, stateDir: string): Promise<BenchDaemon> {
-  const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', join(ROOT, 'bin', 'dobbyd'), '--private-bus', '--state-dir', stateDir, '--log-level', 'warn'], {
+  const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', join(ROOT, 'bin', 'dobbyd'), '--private-bus', '--state-dir', stateDir, '--log-level', process.env['BENCH_LOG_LEVEL'] ?? 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: cleanEnv(),
   });
