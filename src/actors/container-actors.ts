@@ -129,9 +129,14 @@ export function createContainerActors(deps: ContainerActorDeps) {
           ...(request.logSizeMax === undefined ? {} : { logSizeMax: request.logSizeMax }),
         });
         for (const note of consolePlan.notes) log.warn({ note }, note);
-        if (consolePlan.follow !== null) await consoleSinks.open(id, consolePlan.follow, consolePlan.monitor.path);
-        // Written first, so a daemon that dies during the create still finds (and cleans) the container.
-        await records.write({ id, descriptor: input.descriptor, bundle: request.bundle, ...(request.ownedBundle === true ? { ownedBundle: true } : {}) });
+        // Side by side, and both settled before either's failure is thrown: the teardown that
+        // follows a failure must not remove a record still being written.
+        const made = await Promise.allSettled([
+          consolePlan.follow === null ? undefined : consoleSinks.open(id, consolePlan.follow, consolePlan.monitor.path),
+          // Written before the monitor starts, so a daemon that dies during the create still finds (and cleans) the container.
+          records.write({ id, descriptor: input.descriptor, bundle: request.bundle, ...(request.ownedBundle === true ? { ownedBundle: true } : {}) }),
+        ]);
+        for (const outcome of made) if (outcome.status === 'rejected') throw outcome.reason;
         const fds = [...(request.fds ?? []), ...(additions?.fds ?? [])];
         const processConfig = launch.config['process'] as { terminal?: unknown } | undefined;
         const created = await limited(() =>
@@ -265,9 +270,9 @@ export function createContainerActors(deps: ContainerActorDeps) {
       return { status: 'exited', exit: recorded === null ? { code: 255, oomKilled: false } : { code: recorded.code, oomKilled: recorded.oomKilled } };
     }),
 
-    // Runs on every path out of a container: it must not give up half-way.
     deleteFromRuntime: fromPromise<void, DeleteInput>(({ input }) => deleteFromRuntime(input)),
 
+    // Runs on every path out of a container: it must not give up half-way.
     teardown: fromPromise<void, TeardownInput>(async ({ input }) => {
       const log = logger.child({ containerId: input.id });
       if (!input.runtimeDeleted) await deleteFromRuntime(input);
@@ -281,7 +286,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
           await consoleSinks.close(input.id).catch((err: unknown) => log.warn({ err }, 'could not finish the console log'));
         })(),
         launchConfigs.remove(input.id).catch((err: unknown) => log.warn({ err }, 'could not remove the launch config')),
-        removeFile(join(stateDir, 'logs', `${input.id}.exec.log`)),
+        removeFile(join(stateDir, 'logs', `${input.id}.exec.log`)).catch((err: unknown) => log.warn({ err }, 'could not remove the exec log')),
         (async () => {
           // An adopted container's machine never saw its start request: its record says whose bundle it is.
           const record = input.ownedBundle === null ? await records.get(input.id).catch(() => null) : null;

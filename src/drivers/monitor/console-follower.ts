@@ -2,12 +2,13 @@
 // (truncated when opened, never longer than its limit) or a process's stdin (systemd-cat, logger).
 
 import type { ChildProcess } from 'node:child_process';
-import { childProcess } from '../../builtins.ts';
 import { constants, statSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { childProcess } from '../../builtins.ts';
 import { DobbyError } from '../../errors.ts';
 import { minimalEnv, resolveExecutable, type DriverLogger } from '../process.ts';
+import { inOwnDir } from '../own-dir.ts';
 import { removeFile } from '../remove-file.ts';
 import { decodeK8sLines } from './console-log.ts';
 import type { FollowTarget, HostLogFacts } from './log-sinks.ts';
@@ -208,13 +209,12 @@ export class ConsoleSinks {
   /** Opens the sink for a container about to be created (a file sink is truncated); `follow` starts the copying. */
   async open(id: string, target: FollowTarget, source: string): Promise<void> {
     await this.#forget(id);
-    const from = await stat(source).then((s) => s.size, () => 0);
-    this.#followers.set(id, { follower: await ConsoleFollower.open(target, this.#logger), source, from });
+    // The source's size and the sink side by side, and the plan's dir made once: this is on the
+    // start's path (it was five round trips of the thread pool in a row).
+    const [from, follower] = await Promise.all([stat(source).then((s) => s.size, () => 0), ConsoleFollower.open(target, this.#logger)]);
+    this.#followers.set(id, { follower, source, from });
     const plan = this.#planPath(id);
-    if (plan !== null) {
-      await mkdir(dirname(plan), { recursive: true, mode: 0o700 });
-      await writeFile(plan, JSON.stringify({ target, source, from } satisfies SinkPlan), { mode: 0o600 });
-    }
+    if (plan !== null) await inOwnDir(dirname(plan), 0o700, () => writeFile(plan, JSON.stringify({ target, source, from } satisfies SinkPlan), { mode: 0o600 }));
   }
 
   follow(id: string): void {
