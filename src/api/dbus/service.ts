@@ -17,6 +17,7 @@ import { statsHandlers } from './stats-handlers.ts';
 import { portsHandlers, type PortService } from './ports-handlers.ts';
 import { PORTS_IFACE } from './ports-protocol.ts';
 import { DobbySignals } from './signals.ts';
+import { rawSignalSender } from './raw-signals.ts';
 
 export interface DbusServiceOptions extends AdminHooks {
   readonly manager: ContainerManager & Partial<SpecSupport>;
@@ -152,8 +153,11 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
       logger.error({ err, member: message.member }, 'could not send a D-Bus message');
     }
   };
+  const raw = rawSignalSender(bus);
   const signals = new DobbySignals(
-    (iface, member, signature, body) => send(dbus.Message.newSignal(DOBBY_OBJECT, iface, member, signature, [...body])),
+    raw === null
+      ? (iface, member, signature, body) => send(dbus.Message.newSignal(DOBBY_OBJECT, iface, member, signature, [...body]))
+      : (iface, member, signature, body) => raw(DOBBY_OBJECT, iface, member, signature, body),
     logger,
   );
   const deps: HandlerDeps = {
