@@ -5,10 +5,10 @@ import { lstat, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
+import { inOwnDir } from '../own-dir.ts';
 import { removeFile } from '../remove-file.ts';
 import { readBundleConfig } from './bundle-config.ts';
 import { DOBBY_INIT, deriveLaunchConfig, type JsonObject, type LaunchAdditions, type LaunchOverrides } from './launch-config.ts';
-import { inOwnDir } from '../own-dir.ts';
 
 /** Debian's static tini: forwards signals, reaps zombies, exits 128+N when killed by signal N. */
 export const DEFAULT_CONTAINER_INIT = '/usr/bin/tini-static';
@@ -94,7 +94,7 @@ export class LaunchConfigs {
     // Written whole or not at all: the runtime must never read half a config.
     const temporary = `${path}.${process.pid}.tmp`;
     try {
-      await inOwnDir(this.dir, 0o700, () => writeFile(temporary, JSON.stringify(derived.config, null, 2), { mode: 0o600 }));
+      await inOwnDir(this.dir, { mode: 0o700 }, () => writeFile(temporary, JSON.stringify(derived.config, null, 2), { mode: 0o600 }));
       await rename(temporary, path);
     } catch (err) {
       await removeFile(temporary);

@@ -1,10 +1,11 @@
 // Bundles dobbyd makes from Dobby specs: a private directory per container with config.json and a
 // generated rootfs skeleton, removed again when the container is gone.
 
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
+import { inOwnDir } from '../own-dir.ts';
 import { writeOwnConfig } from './bundle-config.ts';
 import {
   parseSpec,
@@ -58,7 +59,8 @@ export class SpecBundles {
       });
     }
     try {
-      await this.#makeBundleDir(bundle);
+      // The container's root is an unprivileged host uid under its user namespace: it must reach the rootfs.
+      await inOwnDir(this.#options.dir, { mode: 0o755, chmod: true }, () => mkdir(bundle, { mode: 0o755 }));
       await writeRootfs(converted.value.rootfs, join(bundle, 'rootfs'), { fresh: true });
       // Dobby writes the spec's plugins into config.json (rdkPlugins, and `plugins` as legacyPlugins): the
       // console sink and the plugin hooks read them there, as for bundles.
@@ -74,29 +76,6 @@ export class SpecBundles {
       throw err instanceof DobbyError ? err : new DobbyError('BUNDLE_INVALID', `could not write the bundle of '${id}': ${String(err)}`, { containerId: id, cause: err });
     }
     return { bundle, spec: JSON.stringify(JSON.parse(specText)), warnings: [...parsed.warnings, ...converted.warnings] };
-  }
-
-  /** Whether the parent dir was made and opened up by this daemon (once, not per start). */
-  #dirReady = false;
-
-  /** Makes the bundle's own dir, new (a leftover of that name is an error), in the parent made once. */
-  async #makeBundleDir(bundle: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      if (!this.#dirReady) {
-        await mkdir(this.#options.dir, { recursive: true });
-        // The container's root is an unprivileged host uid under its user namespace: it must reach the rootfs.
-        await chmod(this.#options.dir, 0o755);
-        this.#dirReady = true;
-      }
-      try {
-        await mkdir(bundle, { mode: 0o755 });
-        return;
-      } catch (err) {
-        // The parent went (someone cleaned the state dir): make it again, once.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;
-        this.#dirReady = false;
-      }
-    }
   }
 
   async remove(bundle: string): Promise<void> {

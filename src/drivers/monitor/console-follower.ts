@@ -214,7 +214,7 @@ export class ConsoleSinks {
     const [from, follower] = await Promise.all([stat(source).then((s) => s.size, () => 0), ConsoleFollower.open(target, this.#logger)]);
     this.#followers.set(id, { follower, source, from });
     const plan = this.#planPath(id);
-    if (plan !== null) await inOwnDir(dirname(plan), 0o700, () => writeFile(plan, JSON.stringify({ target, source, from } satisfies SinkPlan), { mode: 0o600 }));
+    if (plan !== null) await inOwnDir(dirname(plan), { mode: 0o700 }, () => writeFile(plan, JSON.stringify({ target, source, from } satisfies SinkPlan), { mode: 0o600 }));
   }
 
   follow(id: string): void {

@@ -3,8 +3,8 @@
 
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeFile } from '../remove-file.ts';
 import { inOwnDir } from '../own-dir.ts';
+import { removeFile } from '../remove-file.ts';
 
 export interface ContainerRecord {
   readonly id: string;
@@ -49,7 +49,7 @@ export class FileContainerRecords implements ContainerRecords {
   async write(record: ContainerRecord): Promise<void> {
     const path = join(this.#dir, `${record.id}.json`);
     const tmp = `${path}.${process.pid}.tmp`;
-    await inOwnDir(this.#dir, 0o700, () => writeFile(tmp, JSON.stringify(record)));
+    await inOwnDir(this.#dir, { mode: 0o700 }, () => writeFile(tmp, JSON.stringify(record)));
     await rename(tmp, path);
   }
 
