@@ -17,6 +17,7 @@ import { readInitSignalState, takesSignal } from '../../src/drivers/runtime/init
 import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { run } from '../../src/drivers/process.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
+import { realMonitor } from '../helpers/manager.ts';
 import { makeScratch, type Flavour } from '../helpers/scratch.ts';
 
 const scratch = makeScratch();
@@ -55,9 +56,7 @@ async function isConmonRunning(pid: number): Promise<boolean> {
 
 for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
   describe(`conmon + ${flavour}`, { concurrency: 4 }, () => {
-    const dirs = scratch.dirs(flavour);
-    const runtime = new OciCliRuntime({ binary: flavour, root: dirs.runtimeRoot });
-    const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+    const { dirs, runtime, monitor } = realMonitor(scratch, flavour);
     after(() => monitor.close());
 
     const exitOf = (id: string): Promise<MonitorExit> =>

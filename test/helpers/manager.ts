@@ -26,14 +26,20 @@ export interface RealManager {
   seen(id: string): LifecycleEventType[];
 }
 
+/** crun (or runc) and conmon over the scratch dir's runtime root and state dir of that flavour; the caller closes the monitor. */
+export function realMonitor(scratch: Scratch, flavour: Flavour = 'crun', binary: string = flavour): { dirs: ReturnType<Scratch['dirs']>; runtime: OciCliRuntime; monitor: ConmonMonitor } {
+  const dirs = scratch.dirs(flavour);
+  const runtime = new OciCliRuntime({ binary, root: dirs.runtimeRoot });
+  const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+  return { dirs, runtime, monitor };
+}
+
 export function realManager(
   scratch: Scratch,
   flavour: Flavour,
   options: { stopGraceMs?: number; binary?: string; restartPolicy?: RestartPolicy } = {},
 ): RealManager {
-  const dirs = scratch.dirs(flavour);
-  const runtime = new OciCliRuntime({ binary: options.binary ?? flavour, root: dirs.runtimeRoot });
-  const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+  const { runtime, monitor } = realMonitor(scratch, flavour, options.binary ?? flavour);
   const manager = createContainerManager({
     runtime,
     monitor,

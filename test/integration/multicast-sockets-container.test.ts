@@ -20,6 +20,7 @@ import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { createMulticastSocketsPlugin } from '../../src/plugins/multicast-sockets.ts';
 import type { HookContext, StartAdditions, StartState } from '../../src/plugins/types.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
+import { realMonitor } from '../helpers/manager.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 import { multicastNetnsHere, testInOwnNetns } from '../drivers/multicast-netns.ts';
 
@@ -198,9 +199,7 @@ if (multicastNetnsHere() === null) {
 } else {
   describe('MulticastSockets with real crun containers (in its network namespace)', () => {
     const scratch = makeScratch();
-    const dirs = scratch.dirs('crun');
-    const runtime = new OciCliRuntime({ binary: 'crun', root: dirs.runtimeRoot });
-    const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+    const { runtime, monitor } = realMonitor(scratch);
     after(() => monitor.close());
     for (const [name, fn] of cases) test(name, () => fn({ scratch, runtime, monitor }));
   });

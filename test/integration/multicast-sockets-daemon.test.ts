@@ -14,7 +14,6 @@ import { filter, firstValueFrom, ReplaySubject, timeout } from 'rxjs';
 import type { LifecycleEvent, LifecycleEventType } from '../../src/bus.ts';
 import { CONTAINER_INIT, realCgroupProbe } from '../../src/daemon.ts';
 import { SpecBundles } from '../../src/drivers/bundles/spec-bundles.ts';
-import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
 import { FileContainerRecords } from '../../src/drivers/records/container-records.ts';
 import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -23,6 +22,7 @@ import { createMulticastSocketsPlugin } from '../../src/plugins/multicast-socket
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { call, serve, testBus, type TestBus } from '../api/harness.ts';
 import { makeBundle, writeConfig, type BundleOptions } from '../helpers/bundle.ts';
+import { realMonitor } from '../helpers/manager.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 import { multicastNetnsHere, testInOwnNetns } from '../drivers/multicast-netns.ts';
 
@@ -137,9 +137,7 @@ inner('bad MulticastSockets data fails StartFromBundle (-1), named in start-fail
 
 if (multicastNetnsHere() !== null) {
   const scratch = makeScratch();
-  const dirs = scratch.dirs('crun');
-  const runtime = new OciCliRuntime({ binary: 'crun', root: dirs.runtimeRoot });
-  const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+  const { runtime, monitor } = realMonitor(scratch);
   const plugin = createMulticastSocketsPlugin();
   const plugins = new PluginRegistry();
   plugins.register(plugin);

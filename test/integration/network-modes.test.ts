@@ -12,22 +12,19 @@ import { faultyFirewall, faultyIp, type Faults } from '../../src/drivers/network
 import { IpCommands } from '../../src/drivers/network/ip.ts';
 import { SpawnNetExec } from '../../src/drivers/network/net-exec.ts';
 import { SysctlCommand } from '../../src/drivers/network/sysctl.ts';
-import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
-import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { DobbyError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createNetworkingPlugin, type NetworkingPlugin, type NetworkingPluginOptions } from '../../src/plugins/networking/plugin.ts';
 import { StartAbort, type HookContext } from '../../src/plugins/types.ts';
 import { makeBundle } from '../helpers/bundle.ts';
+import { realMonitor } from '../helpers/manager.ts';
 import { EXT_ADDR4, EXT_ADDR6, HOST_ADDR4, HOST_ADDR6, HOST_EXT_IFACE, makeTestNetwork } from '../helpers/netns.ts';
 import { makeScratch } from '../helpers/scratch.ts';
 import { ROLE_DATA, assertNoSpoofedDatagram, inNetns, spoofRound } from '../helpers/spoof.ts';
 
 const scratch = makeScratch();
 const net = await makeTestNetwork();
-const dirs = scratch.dirs('crun');
-const runtime = new OciCliRuntime({ binary: 'crun', root: dirs.runtimeRoot });
-const monitor = new ConmonMonitor({ runtime, stateDir: dirs.stateDir });
+const { runtime, monitor } = realMonitor(scratch);
 after(() => monitor.close());
 
 const BRIDGE = 'dtbr0';
