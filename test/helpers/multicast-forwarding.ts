@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../src/drivers/process.ts';
+import { startListening } from './netns.ts';
 
 /** Joins each group on the interface with `address`, on each port; prints `GOT <port> <text>` per datagram after 'listening'. */
 const RECEIVER = `
@@ -122,17 +123,10 @@ export function multicastKit(): MulticastKit {
     },
 
     async receive(pid, address, groups, ports) {
-      const child = spawn('nsenter', [`--net=/proc/${pid}/ns/net`, '--', node, join(dir, 'receiver.cjs'), address, groups.join(','), ports.join(',')], { stdio: ['ignore', 'pipe', 'pipe'], env });
-      children.push(child);
-      let out = '';
-      await new Promise<void>((resolve, reject) => {
-        let err = '';
-        child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-        child.stdout?.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('listening')) resolve(); });
-        child.once('exit', (code) => reject(new Error(`the receiver in the netns of ${pid} exited ${code}: ${err}`)));
-      });
+      const argv = ['nsenter', `--net=/proc/${pid}/ns/net`, '--', node, join(dir, 'receiver.cjs'), address, groups.join(','), ports.join(',')];
+      const { out, child } = await startListening(argv, env, `the receiver in the netns of ${pid}`, children);
       return {
-        got: (port) => out.split('\n').filter((l) => l.startsWith(`GOT ${port} `)).map((l) => l.slice(`GOT ${port} `.length)),
+        got: (port) => out().split('\n').filter((l) => l.startsWith(`GOT ${port} `)).map((l) => l.slice(`GOT ${port} `.length)),
         stop: () => stopChild(child),
       };
     },

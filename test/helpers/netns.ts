@@ -10,6 +10,26 @@ import { after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { run } from '../../src/drivers/process.ts';
 
+/**
+ * Starts `argv` (a test's helper script), keeping the child in `children` for the clean-up, and
+ * resolves once it prints 'listening', with its stdout so far as it grows; rejects, with its
+ * stderr, when it exits first.
+ */
+export async function startListening(
+  argv: readonly string[], env: NodeJS.ProcessEnv, what: string, children: ChildProcess[],
+): Promise<{ out: () => string; child: ChildProcess }> {
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
+  children.push(child);
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('listening')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code}: ${err}`)));
+  });
+  return { out: () => out, child };
+}
+
 export const HOST_EXT_IFACE = 'ext0';
 export const HOST_ADDR4 = '192.0.2.1';
 export const EXT_ADDR4 = '192.0.2.2';
@@ -178,16 +198,7 @@ export async function makeTestNetwork(options: { register?: boolean } = {}): Pro
   /** Starts a script that prints 'listening' once ready; resolves with its stdout so far, as it grows. */
   const listen = async (where: string | number, script: string, args: readonly string[]): Promise<{ out: () => string; child: ChildProcess }> => {
     const argv = [...enter(where), node, join(scripts, script), ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    servers.push(child);
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-      child.stdout?.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('listening')) resolve(); });
-      child.once('exit', (code) => reject(new Error(`${script} in ${where} exited ${code}: ${err}`)));
-    });
-    return { out: () => out, child };
+    return startListening(argv, { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, `${script} in ${where}`, servers);
   };
   return {
     tag, hostNs, extNs,
