@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { filter } from 'rxjs';
 import { fromCallback, fromPromise } from 'xstate';
+import { crypto } from '../builtins.ts';
 import type { OciRuntime } from '../drivers/runtime/types.ts';
 import type { Monitor } from '../drivers/monitor/types.ts';
 import type { ContainerRecords } from '../drivers/records/container-records.ts';
@@ -194,8 +195,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
     execInContainer: fromPromise<ExecOutput, ExecInput>(async ({ input }) => {
       const execDir = join(stateDir, 'exec');
       await mkdir(execDir, { recursive: true });
-      // node:crypto on first use: loaded at start it costs an idle dobbyd ~0.9 MiB.
-      const pidFile = join(execDir, `${input.id}.${process.getBuiltinModule('node:crypto').randomBytes(4).toString('hex')}.pid`);
+      const pidFile = join(execDir, `${input.id}.${crypto().randomBytes(4).toString('hex')}.pid`);
       try {
         const result = await limited(() =>
           runtime.exec(input.id, {

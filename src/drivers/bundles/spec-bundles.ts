@@ -3,6 +3,7 @@
 
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crypto } from '../../builtins.ts';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
 import { inOwnDir } from '../own-dir.ts';
@@ -48,8 +49,7 @@ export class SpecBundles {
     if (!parsed.ok) throw specErrorsToDobbyError(parsed.errors, id);
     const facts = readHostFacts();
     // Dobby's name: <id>.<random 10000-99999>, so a restarted container never reuses a half-removed dir.
-    // node:crypto on first use: loaded at start it costs an idle dobbyd ~0.9 MiB.
-    const bundle = join(this.#options.dir, `${id}.${process.getBuiltinModule('node:crypto').randomInt(10_000, 100_000)}`);
+    const bundle = join(this.#options.dir, `${id}.${crypto().randomInt(10_000, 100_000)}`);
     const converted = specToOci(parsed.value, { ...facts, ...this.#options.settings, id, rootfsPath: join(bundle, 'rootfs'), initPath: this.#options.initPath });
     if (!converted.ok) throw specErrorsToDobbyError(converted.errors, id);
     const problems = validateOciConfig(converted.value.config);

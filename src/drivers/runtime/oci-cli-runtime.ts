@@ -4,6 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { crypto } from '../../builtins.ts';
 import { DobbyError } from '../../errors.ts';
 import { isMissingExecutable, minimalEnv, resolveExecutable, run, summariseStderr, type DriverLogger, type RunOptions, type RunResult } from '../process.ts';
 import { removeFile } from '../remove-file.ts';
@@ -125,8 +126,7 @@ export class OciCliRuntime implements OciRuntime {
     const binary = this.#binaryOrThrow('exec', id);
     // The runtime's own errors go to --log, apart from the process's output: that tells a failed
     // exec from a command that ran and exited non-zero, and survives a detached process holding stderr.
-    // node:crypto on first use: loaded at start it costs an idle dobbyd ~0.9 MiB.
-    const errorLog = join(tmpdir(), `dobby-exec-${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.log`);
+    const errorLog = join(tmpdir(), `dobby-exec-${process.pid}-${crypto().randomBytes(6).toString('hex')}.log`);
     const detach = options.detach === true;
     const pidFile = detach ? (options.pidFile ?? `${errorLog}.pid`) : undefined;
     const args = [
