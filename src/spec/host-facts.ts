@@ -1,4 +1,4 @@
-// Reads the host facts specToOci depends on (cgroup version, limits, devices, ...), once, at daemon start-up.
+// Reads the host facts specToOci depends on (cgroup version, limits, devices, ...) for each spec start.
 
 import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
@@ -93,8 +93,12 @@ export function mountSourceKind(source: string): MountSourceKind {
   }
 }
 
-/** This host's facts; anything unreadable is left to specToOci's defaults. */
-export function readHostFacts(): HostFacts {
+/** What cannot change while the daemon runs (its kernel, cgroup mount, own capabilities, the installed init). */
+type FixedFacts = Pick<HostFacts, 'cgroupVersion' | 'hasLib64' | 'initTargetExists' | 'realtimeCpu' | 'lastCap' | 'capSysResource' | 'kernelMemory'>;
+
+let fixed: FixedFacts | null = null;
+
+function readFixedFacts(): FixedFacts {
   let cgroupVersion: 1 | 2 = 1;
   try {
     if (statfsSync('/sys/fs/cgroup').type === CGROUP2_SUPER_MAGIC) cgroupVersion = 2;
@@ -102,26 +106,37 @@ export function readHostFacts(): HostFacts {
     // no cgroup mount: the daemon's host check reports it
   }
   const lastCap = Number(readText('/proc/sys/kernel/cap_last_cap').trim());
-  const oomScoreAdj = Number(readText('/proc/self/oom_score_adj').trim());
-  const blkioWeight = cgroupVersion === 1
-    // crun 1.8.1 writes blkio.weight on cgroup v1 and fails where the kernel has no CFQ (seen here: only blkio.bfq.*).
-    ? existsSync('/sys/fs/cgroup/blkio/blkio.weight')
-    : /(^|\s)io(\s|$)/.test(readText('/sys/fs/cgroup/cgroup.controllers'));
   return {
     cgroupVersion,
     hasLib64: existsSync('/lib64'),
     initTargetExists: existsSync(INIT_PATH_IN_CONTAINER),
-    onlineCpus: availableParallelism(),
     // The cpu controller alone, or co-mounted with cpuacct without the usual `cpu` link.
     realtimeCpu: cgroupVersion === 1 && ['cpu', 'cpu,cpuacct'].some((d) => existsSync(`/sys/fs/cgroup/${d}/cpu.rt_runtime_us`)),
     ...(Number.isInteger(lastCap) && lastCap > 0 ? { lastCap } : {}),
+    capSysResource: hasEffectiveCap(readText('/proc/self/status'), CAP_SYS_RESOURCE),
+    kernelMemory: cgroupVersion === 1 && kernelHonoursKmemLimit(release()),
+  };
+}
+
+/**
+ * This host's facts; anything unreadable is left to specToOci's defaults. What cannot change is read
+ * once per daemon; what can (limits, oom_score_adj, drivers, /dev/log, the I/O scheduler) at each call.
+ */
+export function readHostFacts(): HostFacts {
+  fixed ??= readFixedFacts();
+  const oomScoreAdj = Number(readText('/proc/self/oom_score_adj').trim());
+  const blkioWeight = fixed.cgroupVersion === 1
+    // crun 1.8.1 writes blkio.weight on cgroup v1 and fails where the kernel has no CFQ (seen here: only blkio.bfq.*).
+    ? existsSync('/sys/fs/cgroup/blkio/blkio.weight')
+    : /(^|\s)io(\s|$)/.test(readText('/sys/fs/cgroup/cgroup.controllers'));
+  return {
+    ...fixed,
+    onlineCpus: availableParallelism(),
     hardLimits: parseProcLimits(readText('/proc/self/limits')),
     driverMajors: parseProcDevices(readText('/proc/devices')),
     mountSourceKind,
-    capSysResource: hasEffectiveCap(readText('/proc/self/status'), CAP_SYS_RESOURCE),
     oomScoreAdj: Number.isInteger(oomScoreAdj) ? oomScoreAdj : 0,
     blkioWeight,
     hasDevLog: existsSync('/dev/log'),
-    kernelMemory: cgroupVersion === 1 && kernelHonoursKmemLimit(release()),
   };
 }

@@ -28,8 +28,10 @@ const net = await makeTestNetwork();
 const RANGE = '100.64.77.0/24';
 const BRIDGE_IP = '100.64.77.1';
 const networkDir = join(scratch.dir, 'daemon', 'network');
+// resolverAnswerMs 0: the tests start and stop resolvers between starts, and each start is to see the host as it is.
 const plugin = createNetworkingPlugin({
   stateDir: networkDir, hostNetns: net.hostNs, bridgeName: `dl${net.tag}`, externalInterfaces: [HOST_EXT_IFACE], addressRange: RANGE,
+  resolverAnswerMs: 0,
 });
 const { logger, warnings, warned } = warningLog();
 /** A plugin of the test's whose preStart fails: it runs after networking (Dobby orders unknown plugins last). */

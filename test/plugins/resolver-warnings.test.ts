@@ -1,5 +1,5 @@
 // dnsmasq's resolver check: run after the start and reported when done; starts that come while a
-// check runs share it; one warning per change of what the host lacks, not one per container; a
+// check runs share it, starts soon after an answer take it; one warning per change of what the host lacks, not one per container; a
 // check that fails warns of nothing.
 
 import assert from 'node:assert/strict';
@@ -31,7 +31,8 @@ function manualCheck(): { check: () => Promise<readonly ResolverProtocol[]>; cal
 describe('resolver warnings', () => {
   test('starts during a check share it; a warning when the host first lacks a resolver and when that changes, debug lines in between', async () => {
     const m = manualCheck();
-    const w = new ResolverWarnings(m.check, '100.64.11.1');
+    let now = 0;
+    const w = new ResolverWarnings(m.check, '100.64.11.1', { now: () => now });
     const { logger, lines } = recordingLogger();
     w.check(logger);
     w.check(logger);
@@ -43,13 +44,37 @@ describe('resolver warnings', () => {
     assert.match(lines[0]?.msg ?? '', /nothing in the host's network namespace listens on 127\.0\.0\.1:53 \(udp, tcp\), so the container's DNS queries to 100\.64\.11\.1 get no answer/);
     assert.match(lines[1]?.msg ?? '', /\(warned at an earlier start\)$/);
     for (const missing of [[], ['tcp'], ['tcp'], ['udp', 'tcp']] as ResolverProtocol[][]) {
+      now += 2000;
       w.check(logger);
       m.answer(missing);
       await w.settled();
     }
-    assert.equal(m.calls(), 5, 'a start after a check is done checks again');
+    assert.equal(m.calls(), 5, 'a start 2 s after an answer checks again');
     assert.deepEqual(lines.map((l) => l.level), ['warn', 'debug', 'debug', 'warn', 'debug', 'warn']);
     assert.match(lines[3]?.msg ?? '', /\(tcp\)/);
+  });
+
+  test('starts within the answer\'s time take it without a check, and are reported as if they had checked', async () => {
+    const m = manualCheck();
+    let now = 1000;
+    const w = new ResolverWarnings(m.check, '100.64.11.1', { freshMs: 500, now: () => now });
+    const { logger, lines } = recordingLogger();
+    w.check(logger);
+    now += 100;
+    m.answer(['udp']);
+    await w.settled();
+    now += 499;
+    w.check(logger);
+    w.check(logger);
+    await w.settled();
+    assert.equal(m.calls(), 1, 'the answer given 499 ms ago stands');
+    assert.deepEqual(lines.map((l) => l.level), ['warn', 'debug', 'debug']);
+    now += 1;
+    w.check(logger);
+    assert.equal(m.calls(), 2, 'one given 500 ms ago does not');
+    m.answer([]);
+    await w.settled();
+    assert.equal(lines.length, 3);
   });
 
   test('a check that fails finds nothing missing; settled() waits for every report', async () => {

@@ -68,6 +68,8 @@ export interface NetworkingPluginOptions {
    * identity (`-I NAME`; default none).
    */
   readonly smcroute?: Pick<SmcrouteOptions, 'configFile' | 'smcroutectl' | 'identity'>;
+  /** How long (ms) a dnsmasq resolver check's answer stands for the starts after it; default 2000. */
+  readonly resolverAnswerMs?: number;
   readonly logger?: Logger;
   /** Drivers to use instead of the real ones (fakes, fault injection). */
   readonly drivers?: {
@@ -148,7 +150,7 @@ export function createNetworkingPlugin(options: NetworkingPluginOptions): Networ
     ...(options.drivers?.netnsIdentity === undefined ? {} : { netnsIdentity: options.drivers.netnsIdentity }),
   });
   const others = new Map<string, ContainerNetwork>();
-  const resolverWarnings = new ResolverWarnings(missingResolvers, bridgeAddress);
+  const resolverWarnings = new ResolverWarnings(missingResolvers, bridgeAddress, { freshMs: options.resolverAnswerMs });
   const events = new Subject<NetworkEvent>();
 
   const parse = (ctx: HookContext): NetworkingData => {
