@@ -1,7 +1,7 @@
 // Runs short-lived host tools with argument arrays (never a shell) and collects what they print.
 
 import { DEFAULT_PATH } from './executables.ts';
-import { leanSpawn, type StdioOptions, type StdioSlot } from './lean-spawn.ts';
+import { collectOutput, leanSpawn, type StdioOptions, type StdioSlot } from './lean-spawn.ts';
 
 export { DEFAULT_PATH, resolveExecutable } from './executables.ts';
 
@@ -42,6 +42,11 @@ export interface RunResult {
 
 /** Rejects only when the tool cannot be started at all (the spawn error, e.g. ENOENT). */
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  // The common case (stdin from the input or /dev/null, the output gathered, to the end) in one call of the addon.
+  if (options.stdio === undefined && (options.waitFor ?? 'close') === 'close') {
+    const collected = collectOutput(file, args, { env: options.env ?? minimalEnv(), cwd: options.cwd, input: options.input, timeoutMs: options.timeoutMs });
+    if (collected !== null) return collected;
+  }
   return new Promise((resolve, reject) => {
     const child = leanSpawn(file, args, {
       env: options.env ?? minimalEnv(),

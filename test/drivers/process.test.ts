@@ -1,5 +1,6 @@
 // run(): the time limit kills a tool that runs past it, and a tool that cannot be started leaves no timer
-// behind (spawn's own `timeout` option kept the process alive for the whole limit after an ENOENT).
+// behind (spawn's own `timeout` option kept the process alive for the whole limit after an ENOENT);
+// input and output of any size both ways at once, the cwd, signals at their defaults, many at once.
 // process-fork.test.ts runs the same tests over leanSpawn's fallback (Node's spawn).
 
 import assert from 'node:assert/strict';
@@ -42,4 +43,23 @@ test('the exit code and both outputs come back, and no fd of ours reaches the to
   } finally {
     closeSync(stray);
   }
+});
+
+test('input larger than a pipe goes in while output larger than a pipe comes out; a tool that never reads its input is no error', async () => {
+  const big = `${'x'.repeat(1023)}\n`.repeat(1024);
+  const echoed = await run('sh', ['-c', 'cat; echo end >&2'], { input: big });
+  assert.deepEqual([echoed.code, echoed.stdout.length, echoed.stdout === big, echoed.stderr], [0, big.length, true, 'end\n']);
+  const deaf = await run('true', [], { input: big });
+  assert.deepEqual([deaf.code, deaf.signal, deaf.stdout], [0, null, '']);
+});
+
+test('the cwd given, and every signal at its default and unblocked in the tool', async () => {
+  assert.equal((await run('pwd', [], { cwd: '/proc' })).stdout, '/proc\n');
+  const status = (await run('cat', ['/proc/self/status'])).stdout;
+  for (const mask of ['SigBlk', 'SigIgn']) assert.match(status, new RegExp(`^${mask}:\\s*0+$`, 'm'), `${mask} (${spawnPath().kind})`);
+});
+
+test('many at once: each gets its own input back and its own status', async () => {
+  const results = await Promise.all(Array.from({ length: 24 }, (_, i) => run('sh', ['-c', `cat; exit ${i % 7}`], { input: `tool ${i}\n` })));
+  assert.deepEqual(results.map((r) => [r.code, r.stdout]), Array.from({ length: 24 }, (_, i) => [i % 7, `tool ${i}\n`]));
 });
