@@ -35,6 +35,8 @@ interface SpawnAddon {
     file: string, argv: readonly string[], env: readonly string[], cwd: string | null, input: string | null, timeoutMs: number,
     done: (err: NodeJS.ErrnoException | null, code: number | null, signal: number | null, stdout: string | null, stderr: string | null) => void,
   ): void;
+  /** A sealed memfd (close-on-exec) with the file's bytes; throws with the errno's code. Absent in an older build. */
+  sealedCopy?(path: string): number;
   pipe(): [number, number];
   watch(pidfd: number, onExit: (code: number | null, signal: number | null) => void): void;
   /** False on a kernel without pidfd_open (5.3) or waitid(P_PIDFD) (5.4); absent in a build older than spawn.c. */
@@ -78,6 +80,8 @@ export type StdioOptions = StdioSlot | readonly StdioSlot[];
 export interface LeanSpawnOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** The tool's argv[0]; default `file` as given. */
+  readonly argv0?: string | undefined;
   /** 'pipe', 'ignore', 'inherit' or an fd, per slot; absent slots 0-2 are 'pipe', as with spawn. */
   readonly stdio?: StdioOptions;
 }
@@ -221,7 +225,7 @@ export function leanSpawn(file: string, args: readonly string[], options: LeanSp
   let child: LeanChild | null = null;
   let failure: unknown = null;
   try {
-    native.spawn(executablePath(file, options.env), [file, ...args], env, options.cwd ?? null, fds, (err, pid, pidfd) => {
+    native.spawn(executablePath(file, options.env), [options.argv0 ?? file, ...args], env, options.cwd ?? null, fds, (err, pid, pidfd) => {
       const started = child as LeanChild;
       if (err !== null || pid === null || pidfd === null) {
         started.failed(spawnError(err, file, args));
@@ -252,6 +256,16 @@ export function leanSpawn(file: string, args: readonly string[], options: LeanSp
   return child;
 }
 
+/**
+ * A sealed in-memory copy of the file at `path` (see native/spawn: sealedCopy): its fd, close-on-exec.
+ * null where the addon is not in use or is an older build; throws when the copy cannot be made.
+ */
+export function sealedCopy(path: string): number | null {
+  spawnPath();
+  const native = chosen?.addon ?? null;
+  return native?.sealedCopy === undefined ? null : native.sealedCopy(path);
+}
+
 export interface Collected {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -262,6 +276,8 @@ export interface Collected {
 export interface CollectOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly cwd?: string | undefined;
+  /** The tool's argv[0]; default `file` as given. */
+  readonly argv0?: string | undefined;
   readonly input?: string | undefined;
   /** SIGKILL after this long; 0 or absent: no limit. */
   readonly timeoutMs?: number | undefined;
@@ -287,7 +303,7 @@ export function collectOutput(file: string, args: readonly string[], options: Co
       return;
     }
     const env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
-    collect(path, [file, ...args], env, options.cwd ?? null, options.input ?? null, options.timeoutMs ?? 0, (err, code, signal, stdout, stderr) => {
+    collect(path, [options.argv0 ?? file, ...args], env, options.cwd ?? null, options.input ?? null, options.timeoutMs ?? 0, (err, code, signal, stdout, stderr) => {
       if (err !== null) {
         reject(spawnError(err, file, args));
         return;
@@ -311,7 +327,7 @@ function forkedSpawn(file: string, args: readonly string[], options: LeanSpawnOp
     for (const slot of stdio) if (typeof slot === 'number') fstatSync(slot);
     sealInheritedFds();
     proc = childProcess().spawn(path, args, {
-      argv0: file,
+      argv0: options.argv0 ?? file,
       env: options.env,
       stdio,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

@@ -19,6 +19,8 @@ export function minimalEnv(extra: Readonly<Record<string, string>> = {}): Record
 export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** The tool's argv[0]; default `file` as given. */
+  readonly argv0?: string;
   /** Default: stdin /dev/null, stdout and stderr piped. */
   readonly stdio?: StdioOptions;
   /**
@@ -44,13 +46,14 @@ export interface RunResult {
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   // The common case (stdin from the input or /dev/null, the output gathered, to the end) in one call of the addon.
   if (options.stdio === undefined && (options.waitFor ?? 'close') === 'close') {
-    const collected = collectOutput(file, args, { env: options.env ?? minimalEnv(), cwd: options.cwd, input: options.input, timeoutMs: options.timeoutMs });
+    const collected = collectOutput(file, args, { env: options.env ?? minimalEnv(), cwd: options.cwd, argv0: options.argv0, input: options.input, timeoutMs: options.timeoutMs });
     if (collected !== null) return collected;
   }
   return new Promise((resolve, reject) => {
     const child = leanSpawn(file, args, {
       env: options.env ?? minimalEnv(),
       stdio: stdioFor(options),
+      argv0: options.argv0,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
     // Our own timer rather than spawn's `timeout` option: Node clears that one only on exit, so a

@@ -9,6 +9,7 @@ import { DobbyError } from '../../errors.ts';
 import { cgroupPathsOfPid, readOomKillCount, type CgroupPaths } from '../cgroup/index.ts';
 import { isMissingExecutable, resolveExecutable, summariseStderr, type DriverLogger } from '../process.ts';
 import type { OciRuntime } from '../runtime/types.ts';
+import { runtimeExec } from '../runtime/sealed-runtime.ts';
 import {
   conmonPaths, isAlive, readPid, readTextOrNull, removeConmonFiles, waitGone, type ConmonPaths,
 } from './conmon-files.ts';
@@ -85,9 +86,11 @@ export class ConmonMonitor implements Monitor {
       throw new DobbyError('BUNDLE_INVALID', `the config of container '${id}' could not be read or copied to ${bundle}: ${String(err)}`, { containerId: id, verb: 'create', cause: err });
     }
     let verdict: ConmonVerdict;
+    // conmon runs the runtime's create before its verdict: the exec path is needed until then only.
+    const runtime = runtimeExec(runtimeBinary, this.#options.logger);
     try {
       verdict = await launchConmon({
-        conmon, id, runtimeBinary, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
+        conmon, id, runtimeBinary: runtime.path, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
         ...(options.logDriver === undefined ? {} : { logDriver: options.logDriver }),
         ...(options.logSizeMax === undefined ? {} : { logSizeMax: options.logSizeMax }),
         ...(options.logTotalMax === undefined ? {} : { logTotalMax: options.logTotalMax }),
@@ -95,6 +98,7 @@ export class ConmonMonitor implements Monitor {
         fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
       });
     } catch (err) {
+      runtime.release();
       await this.#cleanUpFailedCreate(id, paths);
       if (isMissingExecutable(err)) {
         this.#conmon = null;
@@ -105,7 +109,7 @@ export class ConmonMonitor implements Monitor {
       }
       throw new DobbyError('MONITOR_FAILED', `conmon for container '${id}' could not be started: ${String(err)}`, { containerId: id, verb: 'create', cause: err });
     }
-
+    runtime.release();
     if (verdict.kind !== 'created') {
       await this.#cleanUpFailedCreate(id, paths);
       throw failureOf(id, basename(runtimeBinary), verdict);

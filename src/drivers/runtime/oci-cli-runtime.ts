@@ -8,6 +8,7 @@ import { crypto } from '../../builtins.ts';
 import { DobbyError } from '../../errors.ts';
 import { isMissingExecutable, minimalEnv, resolveExecutable, run, summariseStderr, type DriverLogger, type RunOptions, type RunResult } from '../process.ts';
 import { removeFile } from '../remove-file.ts';
+import { runtimeExec } from './sealed-runtime.ts';
 import { signalInit } from './init-signal.ts';
 import { normaliseSignal, signalNumber } from './signals.ts';
 import type { DeleteOptions, ExecOptions, ExecResult, KillOptions, OciRuntime, OciState, OciStatus } from './types.ts';
@@ -191,8 +192,9 @@ export class OciCliRuntime implements OciRuntime {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const started = Date.now();
     let result: RunResult;
+    const exec = runtimeExec(binary, this.#logger);
     try {
-      result = await run(binary, args, { env: minimalEnv(), ...options, ...(timeoutMs > 0 ? { timeoutMs } : {}) });
+      result = await run(exec.path, args, { env: minimalEnv(), argv0: basename(binary), ...options, ...(timeoutMs > 0 ? { timeoutMs } : {}) });
     } catch (err) {
       if (isMissingExecutable(err)) {
         this.#resolved = null;
@@ -201,6 +203,8 @@ export class OciCliRuntime implements OciRuntime {
       throw new DobbyError('RUNTIME_FAILED', `${this.#name} ${verb}${id === undefined ? '' : ` ${id}`} could not be run: ${String(err)}`, {
         verb, containerId: id, cause: err,
       });
+    } finally {
+      exec.release();
     }
     if (timeoutMs > 0 && result.signal === 'SIGKILL' && Date.now() - started >= timeoutMs) {
       throw new DobbyError('TIMEOUT', `${basename(this.#name)} ${verb}${id === undefined ? '' : ` ${id}`} took longer than ${timeoutMs} ms and was killed`, {
