@@ -48,6 +48,22 @@ test('a container that exits before its start reply: the stop signals wait for t
   assert.deepEqual(ctrl(), ['Started(7,c)', 'StoppedWithStatus(7,c,0)', 'Stopped(7,c)']);
 });
 
+test('the events1 signals of a container whose start is in flight follow the reply, in order; another container\'s do not wait', () => {
+  const { signals, ev, sent } = setUp();
+  signals.beginStart('c');
+  signals.onEvent(ev('created'));
+  signals.onEvent(ev('hook', { plugin: 'probe', hook: 'preStart', mode: 'sync', ok: true, durationMs: 1 }));
+  signals.onEvent({ id: 'other', descriptor: 8, at: 0, type: 'created' });
+  signals.onEvent(ev('started'));
+  assert.deepEqual(sent, ['Event:created', 'Started(7,c)'], 'only the other container\'s Event and Dobby\'s Started before the reply');
+  signals.onEvent(ev('exited', EXIT_3));
+  signals.onEvent(ev('deleted'));
+  signals.endStart('c');
+  assert.deepEqual(sent, ['Event:created', 'Started(7,c)', 'Event:created', 'Event:hook', 'Event:started', 'Event:exited', 'Event:deleted', 'StoppedWithStatus(7,c,768)', 'Stopped(7,c)']);
+  signals.onEvent(ev('created'));
+  assert.equal(sent.at(-1), 'Event:created', 'no start in flight: at once');
+});
+
 test('a start that failed sends no stop signals (Dobby sends none)', () => {
   const { signals, ev, ctrl, sent } = setUp();
   signals.beginStart('c');

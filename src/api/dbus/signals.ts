@@ -1,6 +1,9 @@
 // Turns lifecycle events into Dobby's signals in Dobby's order: Started before the start reply; StoppedWithStatus then Stopped at teardown.
 // Started has one path, the `started` event: the manager publishes it before it settles the start
-// call, so the signal always goes out before the reply.
+// call, so the signal always goes out before the reply. Our own events1.Event signals of a container
+// whose start call is in flight follow that reply, in their order: encoding and sending the half
+// dozen of them a start makes (created, the hook runs, started) held up its reply by a millisecond
+// or two; Dobby's clients see no events1 signal.
 
 import type { LifecycleEvent } from '../../bus.ts';
 import type { Logger } from '../../log.ts';
@@ -27,7 +30,7 @@ export class DobbySignals {
   readonly #sink: SignalSink;
   readonly #logger: Logger;
   readonly #tracks = new Map<number, Track>();
-  /** Start calls not yet answered, by container id: their stop signals wait for the reply. */
+  /** Start calls not yet answered, by container id: their events1 and stop signals wait for the reply. */
   readonly #inFlight = new Map<string, InFlightStart>();
 
   constructor(sink: SignalSink, logger: Logger) {
@@ -69,7 +72,9 @@ export class DobbySignals {
 
   onEvent(event: LifecycleEvent): void {
     const { descriptor, id } = event;
-    this.#sendEvent(event);
+    const held = this.#inFlight.get(id);
+    if (held !== undefined) held.deferred.push(() => this.#sendEvent(event));
+    else this.#sendEvent(event);
     switch (event.type) {
       case 'created':
         this.#tracks.set(descriptor, { id, startedSent: false, startFailed: false, status: null });
