@@ -81,6 +81,8 @@ export interface Daemon {
 export function stateLayout(stateDir: string) {
   return {
     runtimeRoot: join(stateDir, 'runtime'),
+    /** The link to the runtime binary's sealed copy. */
+    runtimeExecDir: join(stateDir, 'exec'),
     monitorDir: join(stateDir, 'monitor'),
     logsDir: join(stateDir, 'logs'),
     recordsDir: join(stateDir, 'containers'),
@@ -188,7 +190,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger, extras
     await mkdir(layout.logsDir, { recursive: true, mode: 0o755 });
     // Made here, not by the first start that needs one: with Dobby's pids default most bundle starts do.
     await mkdir(layout.launchConfigsDir, { recursive: true, mode: 0o700 });
-    const runtime = new OciCliRuntime({ binary: options.runtime, root: layout.runtimeRoot, logger: logger.child({ driver: 'runtime' }) });
+    const runtime = new OciCliRuntime({ binary: options.runtime, root: layout.runtimeRoot, execDir: layout.runtimeExecDir, logger: logger.child({ driver: 'runtime' }) });
     const monitor = new ConmonMonitor({ runtime, stateDir: layout.monitorDir, logger: logger.child({ driver: 'monitor' }) });
     const records = new FileContainerRecords(layout.recordsDir);
     const consoleSinks = new ConsoleSinks({ dir: layout.launchConfigsDir, logger: logger.child({ driver: 'console' }) });

@@ -123,6 +123,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
       const launch = await launchConfigs.prepare(id, request.bundle, launchOverridesOf(request), additions);
       for (const note of launch.notes) log.warn({ note }, note);
       const monitorLogPath = request.logPath ?? consoleLogPath(stateDir, id);
+      let made: Promise<void> | undefined;
       try {
         const consolePlan = planConsole(loggingPluginOf(launch.config), consoleSinks.hostFacts(), {
           id,
@@ -130,18 +131,22 @@ export function createContainerActors(deps: ContainerActorDeps) {
           ...(request.logSizeMax === undefined ? {} : { logSizeMax: request.logSizeMax }),
         });
         for (const note of consolePlan.notes) log.warn({ note }, note);
-        // Side by side, and both settled before either's failure is thrown: the teardown that
-        // follows a failure must not remove a record still being written.
-        const made = await Promise.allSettled([
+        // Side by side, with the monitor's own files, and both settled before either's failure is
+        // thrown: the teardown that follows a failure must not remove a record still being written.
+        made = Promise.allSettled([
           consolePlan.follow === null ? undefined : consoleSinks.open(id, consolePlan.follow, consolePlan.monitor.path),
           // Written before the monitor starts, so a daemon that dies during the create still finds (and cleans) the container.
           records.write({ id, descriptor: input.descriptor, bundle: request.bundle, ...(request.ownedBundle === true ? { ownedBundle: true } : {}) }),
-        ]);
-        for (const outcome of made) if (outcome.status === 'rejected') throw outcome.reason;
+        ]).then((outcomes) => {
+          for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+        });
+        // Handled here as well: the monitor may fail before it waits for it.
+        made.catch(() => undefined);
         const fds = [...(request.fds ?? []), ...(additions?.fds ?? [])];
         const processConfig = launch.config['process'] as { terminal?: unknown } | undefined;
         const created = await limited(() =>
           monitor.create({
+            ready: made,
             id,
             bundle: request.bundle,
             logPath: consolePlan.monitor.path,
@@ -159,6 +164,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
         const cgroup = created.cgroup !== undefined ? created.cgroup : await cgroups.pathsOf(created.pid).catch(() => null);
         return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
       } catch (err) {
+        await made?.catch(() => undefined);
         // Teardown removes these too; a create that never got a container must not wait for it.
         await consoleSinks.close(id).catch(() => undefined);
         await launchConfigs.remove(id).catch(() => undefined);

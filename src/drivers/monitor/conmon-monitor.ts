@@ -41,6 +41,8 @@ export class ConmonMonitor implements Monitor {
   readonly #options: ConmonMonitorOptions;
   readonly #subject = new Subject<MonitorExit>();
   readonly #cgroups = new Map<string, CgroupPaths>();
+  /** cgroup files being written after a create, by container. */
+  readonly #cgroupWrites = new Map<string, Promise<void>>();
   #conmon: string | null;
   #watcher: ExitWatcher | null = null;
   #closed = false;
@@ -70,6 +72,7 @@ export class ConmonMonitor implements Monitor {
     await this.#refuseIfInUse(id);
     this.#watcher?.forget(id);
     this.#cgroups.delete(id);
+    await this.#cgroupWrites.get(id);
     await Promise.all([removeFile(paths.exitFile), rm(paths.persistDir, { recursive: true, force: true })]);
 
     // conmon and the runtime work in a bundle dir of ours (config, FIFOs, attach socket): the
@@ -85,9 +88,17 @@ export class ConmonMonitor implements Monitor {
       await rm(paths.persistDir, { recursive: true, force: true });
       throw new DobbyError('BUNDLE_INVALID', `the config of container '${id}' could not be read or copied to ${bundle}: ${String(err)}`, { containerId: id, verb: 'create', cause: err });
     }
+    if (options.ready !== undefined) {
+      try {
+        await options.ready;
+      } catch (err) {
+        await rm(paths.persistDir, { recursive: true, force: true });
+        throw err;
+      }
+    }
     let verdict: ConmonVerdict;
     // conmon runs the runtime's create before its verdict: the exec path is needed until then only.
-    const runtime = runtimeExec(runtimeBinary, this.#options.logger);
+    const runtime = runtimeExec(runtimeBinary, { logger: this.#options.logger, linkDir: this.#options.runtime.execDir });
     try {
       verdict = await launchConmon({
         conmon, id, runtimeBinary: runtime.path, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
@@ -118,9 +129,14 @@ export class ConmonMonitor implements Monitor {
     if (cgroup !== null) {
       this.#cgroups.set(id, cgroup);
       // Kept on disk too, so an exit read after a daemon restart can still find the OOM counter;
-      // losing it only loses that, so it must not fail a container that was created.
-      await writeFile(paths.cgroupFile, JSON.stringify(cgroup)).catch((err: unknown) =>
-        this.#options.logger?.warn({ err, containerId: id }, 'could not record the container cgroup'));
+      // losing it only loses that, so it must not fail a container that was created, nor hold
+      // up its start: written meanwhile, and waited for before the files are removed.
+      const written = writeFile(paths.cgroupFile, JSON.stringify(cgroup))
+        .catch((err: unknown) => this.#options.logger?.warn({ err, containerId: id }, 'could not record the container cgroup'))
+        .finally(() => {
+          if (this.#cgroupWrites.get(id) === written) this.#cgroupWrites.delete(id);
+        });
+      this.#cgroupWrites.set(id, written);
     }
     return { pid: verdict.pid, monitorPid: monitorPid ?? 0, cgroup };
   }
@@ -160,6 +176,7 @@ export class ConmonMonitor implements Monitor {
 
   async release(id: string): Promise<void> {
     const paths = conmonPaths(this.stateDir, id);
+    await this.#cgroupWrites.get(id);
     const pid = await readPid(paths.conmonPidFile);
     if (pid !== null && !(await waitGone(pid, this.#options.releaseWaitMs ?? 2000, COMM))) {
       this.#options.logger?.warn({ containerId: id, monitorPid: pid }, 'conmon still running at release; killing it');

@@ -14,7 +14,8 @@ export class FakeMonitor implements Monitor {
     this.exits$ = host.exitsSubject.asObservable();
   }
 
-  create(options: CreateOptions): Promise<CreatedContainer> {
+  async create(options: CreateOptions): Promise<CreatedContainer> {
+    await options.ready;
     return this.host.create(options);
   }
 

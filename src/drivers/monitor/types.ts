@@ -25,6 +25,12 @@ export interface CreateOptions {
   readonly terminal?: boolean;
   /** Open file descriptors to pass in; they become fds 3, 4, ... inside the container. */
   readonly fds?: readonly number[];
+  /**
+   * The caller's own preparations (its record of the container): the monitor makes its files
+   * meanwhile and starts only once this resolves; a rejection fails the create with that reason,
+   * and nothing of the monitor's is left.
+   */
+  readonly ready?: Promise<unknown>;
 }
 
 export interface CreatedContainer {

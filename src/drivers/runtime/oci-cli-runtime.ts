@@ -22,6 +22,11 @@ export interface OciCliRuntimeOptions {
   readonly root: string;
   /** Dialect; guessed from the binary's name when absent. */
   readonly flavour?: RuntimeFlavour;
+  /**
+   * A dir of the daemon's own for the link to the binary's sealed copy, named as the binary, so
+   * the runtime's processes are named so too (ps, pgrep); without it they are named by the copy's fd.
+   */
+  readonly execDir?: string;
   readonly logger?: DriverLogger;
   /**
    * A runtime call that takes longer is killed and fails with TIMEOUT (default 30 s), so one stuck
@@ -51,6 +56,7 @@ const STATUSES: ReadonlySet<string> = new Set<OciStatus>(['creating', 'created',
 export class OciCliRuntime implements OciRuntime {
   readonly root: string;
   readonly flavour: RuntimeFlavour;
+  readonly execDir: string | undefined;
   readonly #name: string;
   readonly #logger: DriverLogger | undefined;
   readonly #dialect: Dialect;
@@ -60,6 +66,7 @@ export class OciCliRuntime implements OciRuntime {
   constructor(options: OciCliRuntimeOptions) {
     this.#name = options.binary;
     this.root = options.root;
+    this.execDir = options.execDir;
     this.flavour = options.flavour ?? (basename(options.binary).startsWith('runc') ? 'runc' : 'crun');
     this.#dialect = DIALECTS[this.flavour];
     this.#logger = options.logger;
@@ -192,7 +199,7 @@ export class OciCliRuntime implements OciRuntime {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const started = Date.now();
     let result: RunResult;
-    const exec = runtimeExec(binary, this.#logger);
+    const exec = runtimeExec(binary, { logger: this.#logger, linkDir: this.execDir });
     try {
       result = await run(exec.path, args, { env: minimalEnv(), argv0: basename(binary), ...options, ...(timeoutMs > 0 ? { timeoutMs } : {}) });
     } catch (err) {

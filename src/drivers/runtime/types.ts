@@ -65,6 +65,8 @@ export interface OciRuntime {
   readonly root: string;
   /** crun or runc: the command-line dialect spoken. */
   readonly flavour: 'crun' | 'runc';
+  /** Where the link to the binary's sealed copy goes (see sealed-runtime.ts), when it has one. */
+  readonly execDir?: string;
   start(id: string): Promise<void>;
   kill(id: string, signal: string | number, options?: KillOptions): Promise<void>;
   pause(id: string): Promise<void>;
