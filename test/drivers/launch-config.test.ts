@@ -328,4 +328,29 @@ describe('reading a bundle config', () => {
       await rm(bundle, { recursive: true, force: true });
     }
   });
+
+  test('a config the daemon wrote into a bundle of its own is read from memory, its own copy each time, until the bundle is forgotten', async () => {
+    const { mkdtemp, mkdir, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { forgetOwnConfig, readBundleConfig, readConfigJson, writeOwnConfig } = await import('../../src/drivers/bundles/bundle-config.ts');
+    const bundle = await mkdtemp(join(tmpdir(), 'dobby-own-config-'));
+    const path = join(bundle, 'config.json');
+    try {
+      await mkdir(join(bundle, 'rootfs'));
+      const config = (arg: string) => JSON.stringify({ root: { path: 'rootfs' }, process: { args: [arg] } });
+      await writeOwnConfig(path, config('/bin/own'));
+      // Only the daemon writes its bundles: a change behind its back is not looked for.
+      await writeFile(path, config('/bin/behind'));
+      const first = await readBundleConfig(bundle);
+      assert.deepEqual(first.config['process'], { args: ['/bin/own'] });
+      (first.config['process'] as { args: string[] }).args.push('changed');
+      assert.deepEqual((await readBundleConfig(bundle)).config['process'], { args: ['/bin/own'] });
+      assert.deepEqual((await readConfigJson(bundle) as { process: unknown }).process, { args: ['/bin/own'] });
+      forgetOwnConfig(path);
+      assert.deepEqual((await readBundleConfig(bundle)).config['process'], { args: ['/bin/behind'] });
+    } finally {
+      await rm(bundle, { recursive: true, force: true });
+    }
+  });
 });

@@ -7,7 +7,7 @@ import { crypto } from '../../builtins.ts';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
 import { inOwnDir } from '../own-dir.ts';
-import { writeOwnConfig } from './bundle-config.ts';
+import { forgetOwnConfig, writeOwnConfig } from './bundle-config.ts';
 import {
   parseSpec,
   readHostFacts,
@@ -72,6 +72,7 @@ export class SpecBundles {
       };
       await writeOwnConfig(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     } catch (err) {
+      forgetOwnConfig(join(bundle, 'config.json'));
       await rm(bundle, { recursive: true, force: true });
       throw err instanceof DobbyError ? err : new DobbyError('BUNDLE_INVALID', `could not write the bundle of '${id}': ${String(err)}`, { containerId: id, cause: err });
     }
@@ -80,6 +81,7 @@ export class SpecBundles {
 
   async remove(bundle: string): Promise<void> {
     if (!bundle.startsWith(`${this.#options.dir}/`)) return;
+    forgetOwnConfig(join(bundle, 'config.json'));
     await rm(bundle, { recursive: true, force: true });
   }
 }
