@@ -17,7 +17,7 @@ import { statsHandlers } from './stats-handlers.ts';
 import { portsHandlers, type PortService } from './ports-handlers.ts';
 import { PORTS_IFACE } from './ports-protocol.ts';
 import { DobbySignals } from './signals.ts';
-import { rawSignalSender } from './raw-signals.ts';
+import { rawReplySender, rawSignalSender } from './raw-signals.ts';
 
 export interface DbusServiceOptions extends AdminHooks {
   readonly manager: ContainerManager & Partial<SpecSupport>;
@@ -154,6 +154,7 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
     }
   };
   const raw = rawSignalSender(bus);
+  const rawReply = rawReplySender(bus);
   const signals = new DobbySignals(
     raw === null
       ? (iface, member, signature, body) => send(dbus.Message.newSignal(DOBBY_OBJECT, iface, member, signature, [...body]))
@@ -195,7 +196,15 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
       fds: framing?.takeFds() ?? [],
     };
     const replier: Replier = {
-      reply: (signature, body) => send(dbus.Message.newMethodReturn(raw, signature, [...body])),
+      reply: (signature, body) => {
+        try {
+          if (rawReply?.(msg.serial, msg.sender, signature, body) === true) return;
+        } catch (err) {
+          logger.error({ err, member: msg.member }, 'could not send a D-Bus message');
+          return;
+        }
+        send(dbus.Message.newMethodReturn(raw, signature, [...body]));
+      },
       // dbus-next's typings say `msg: string`; it takes the Message it answers.
       error: (name, text) => send(dbus.Message.newError(raw as unknown as string, name, text)),
     };
