@@ -24,7 +24,31 @@ async function fresh(name: string): Promise<string> {
   return dir;
 }
 
+/** Every entry under `dir`: its kind, mode, owner and, for a file, its contents. */
+async function tree(dir: string, under = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(join(dir, under))).sort()) {
+    const rel = under === '' ? name : `${under}/${name}`;
+    const st = await lstat(join(dir, rel));
+    out.push(`${rel} ${st.isDirectory() ? 'd' : 'f'} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid}${st.isFile() ? ` ${await readFile(join(dir, rel), 'utf8')}` : ''}`);
+    if (st.isDirectory()) out.push(...(await tree(dir, rel)));
+  }
+  return out;
+}
+
 describe('writeRootfs', () => {
+  test('a fresh rootfs (made in one go, synchronously) is the same tree as one made beside existing files; it must not exist yet', async () => {
+    for (const spec of ['etc.json', 'writable-rootfs.json', 'sleepy.json']) {
+      const plan = convert(corpusText(spec)).rootfs;
+      const slow = join(await fresh(`same-slow-${spec}`), 'rootfs');
+      const quick = join(await fresh(`same-quick-${spec}`), 'rootfs');
+      await writeRootfs(plan, slow);
+      await writeRootfs(plan, quick, { fresh: true });
+      assert.deepEqual(await tree(quick), await tree(slow), spec);
+      await assert.rejects(writeRootfs(plan, quick, { fresh: true }), { code: 'EEXIST' });
+    }
+  });
+
   test('a writable rootfs belongs to the spec\'s user; a read-only one to root', { skip: process.getuid?.() !== 0 ? 'needs root to chown' : false }, async () => {
     const writable = convert(corpusText('writable-rootfs.json'));
     const rootfs = join(await fresh('writable'), 'rootfs');
