@@ -131,12 +131,14 @@ export function createContainerActors(deps: ContainerActorDeps) {
           ...(request.logSizeMax === undefined ? {} : { logSizeMax: request.logSizeMax }),
         });
         for (const note of consolePlan.notes) log.warn({ note }, note);
-        // Side by side, with the monitor's own files, and both settled before either's failure is
-        // thrown: the teardown that follows a failure must not remove a record still being written.
+        // Side by side, with the launch config file and the monitor's own files, and all settled
+        // before a failure is thrown: the teardown that follows a failure must not remove a record
+        // still being written.
         made = Promise.allSettled([
           consolePlan.follow === null ? undefined : consoleSinks.open(id, consolePlan.follow, consolePlan.monitor.path),
           // Written before the monitor starts, so a daemon that dies during the create still finds (and cleans) the container.
           records.write({ id, descriptor: input.descriptor, bundle: request.bundle, ...(request.ownedBundle === true ? { ownedBundle: true } : {}) }),
+          launch.written,
         ]).then((outcomes) => {
           for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
         });
@@ -164,7 +166,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
         const cgroup = created.cgroup !== undefined ? created.cgroup : await cgroups.pathsOf(created.pid).catch(() => null);
         return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
       } catch (err) {
-        await made?.catch(() => undefined);
+        await Promise.all([made?.catch(() => undefined), launch.written.catch(() => undefined)]);
         // Teardown removes these too; a create that never got a container must not wait for it.
         await consoleSinks.close(id).catch(() => undefined);
         await launchConfigs.remove(id).catch(() => undefined);

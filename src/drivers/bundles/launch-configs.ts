@@ -34,6 +34,12 @@ export interface PreparedLaunch {
   readonly config: JsonObject;
   readonly rootfs: string;
   readonly notes: readonly string[];
+  /**
+   * Settles once the launch config file is in place (it is written while the start goes on: the
+   * runtime gets the config from memory, the file is for later readers); a rejection is a
+   * DobbyError, with no file left. Never unhandled.
+   */
+  readonly written: Promise<void>;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -60,7 +66,7 @@ export class LaunchConfigs {
 
   /**
    * Reads the bundle, derives the config this start runs with and, when it differs from the
-   * bundle's, writes it. Leaves no file behind when it throws.
+   * bundle's, writes it (see `written`). Leaves no file behind when it fails.
    */
   async prepare(id: string, bundle: string, overrides: LaunchOverrides = {}, additions?: LaunchAdditions): Promise<PreparedLaunch> {
     const path = this.pathOf(id);
@@ -88,19 +94,25 @@ export class LaunchConfigs {
       },
     });
     if (!derived.changed) {
-      await removeFile(path);
-      return { configPath: null, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
+      const written = removeFile(path);
+      written.catch(() => undefined);
+      return { configPath: null, config: derived.config, rootfs: read.rootfs, notes: derived.notes, written };
     }
-    // Written whole or not at all: the runtime must never read half a config.
+    const written = this.#write(id, path, derived.config);
+    written.catch(() => undefined);
+    return { configPath: path, config: derived.config, rootfs: read.rootfs, notes: derived.notes, written };
+  }
+
+  /** Written whole or not at all: a reader must never see half a config. */
+  async #write(id: string, path: string, config: JsonObject): Promise<void> {
     const temporary = `${path}.${process.pid}.tmp`;
     try {
-      await inOwnDir(this.dir, { mode: 0o700 }, () => writeFile(temporary, JSON.stringify(derived.config, null, 2), { mode: 0o600 }));
+      await inOwnDir(this.dir, { mode: 0o700 }, () => writeFile(temporary, JSON.stringify(config, null, 2), { mode: 0o600 }));
       await rename(temporary, path);
     } catch (err) {
       await removeFile(temporary);
       throw new DobbyError('INTERNAL', `could not write the launch config of '${id}' (${path}): ${String(err)}`, { containerId: id, cause: err });
     }
-    return { configPath: path, config: derived.config, rootfs: read.rootfs, notes: derived.notes };
   }
 
   readonly #sameAsOurs = new Map<string, boolean>();

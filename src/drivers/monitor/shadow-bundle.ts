@@ -3,7 +3,8 @@
 // nothing is ever written into the caller's bundle (which may be on a read-only file system) and
 // containers made from one bundle dir share nothing.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 
 type Json = { [key: string]: unknown };
@@ -37,7 +38,9 @@ export function anchorToBundle(config: Json, bundle: string): Json {
  */
 export async function writeShadowBundle(dir: string, bundle: string, source: { readonly config?: Json; readonly configPath?: string }): Promise<string> {
   const config = source.config ?? (JSON.parse(await readFile(source.configPath ?? join(bundle, 'config.json'), 'utf8')) as Json);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  await writeFile(join(dir, 'config.json'), JSON.stringify(anchorToBundle(config, bundle)), { mode: 0o600 });
+  // Synchronous: a dir and a few KiB in the daemon's own state dir (a tmpfs on a device), ~0.05 ms,
+  // where the thread pool's four round trips held every start up by ~1 ms.
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(anchorToBundle(config, bundle)), { mode: 0o600 });
   return dir;
 }
