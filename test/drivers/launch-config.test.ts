@@ -261,19 +261,22 @@ describe('launch config', () => {
 });
 
 describe('the monitor\'s own bundle dir', () => {
-  test('root.path and relative bind sources are anchored to the caller bundle; the rest is kept', async () => {
+  test('root.path and relative bind sources are anchored to the caller bundle; the rest is kept, and the config given is not changed', async () => {
     const { anchorToBundle } = await import('../../src/drivers/monitor/shadow-bundle.ts');
-    const out = anchorToBundle({
-      root: { path: 'rootfs' },
+    const given = {
+      root: { path: 'rootfs', readonly: true },
       mounts: [
         { destination: '/a', type: 'bind', source: 'data', options: ['bind'] },
         { destination: '/b', type: 'none', source: 'more', options: ['rbind', 'ro'] },
         { destination: '/proc', type: 'proc', source: 'proc' },
         { destination: '/c', type: 'bind', source: '/abs', options: ['bind'] },
       ],
-    }, '/srv/b');
+    };
+    const before = structuredClone(given);
+    const out = anchorToBundle(given, '/srv/b');
+    assert.deepEqual(given, before, 'the config given was changed');
     assert.deepEqual(out, {
-      root: { path: '/srv/b/rootfs' },
+      root: { path: '/srv/b/rootfs', readonly: true },
       mounts: [
         { destination: '/a', type: 'bind', source: '/srv/b/data', options: ['bind'] },
         { destination: '/b', type: 'none', source: '/srv/b/more', options: ['rbind', 'ro'] },

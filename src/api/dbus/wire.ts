@@ -52,10 +52,10 @@ class Writer {
     this.#buf.copy(next, 0, 0, this.length);
     this.#buf = next;
   }
+  /** The padding is zeros already: the buffer is zero-filled and only ever written past `length`. */
   align(n: number): void {
     const pad = (n - (this.length % n)) % n;
     this.#ensure(pad);
-    this.#buf.fill(0, this.length, this.length + pad);
     this.length += pad;
   }
   u8(v: number): void { this.#ensure(1); this.#buf.writeUInt8(v, this.length); this.length += 1; }
@@ -188,8 +188,21 @@ function readValue(r: Reader, node: SigNode): WireValue {
 }
 
 /** Marshals a body on its own (offset 0 is 8-aligned, as a body is inside a message). */
+/** Parsed signatures, for the few the daemon sends again and again (bounded: calls bring others). */
+const parsed = new Map<string, SigNode[]>();
+
+function nodesOf(signature: string): SigNode[] {
+  let nodes = parsed.get(signature);
+  if (nodes === undefined) {
+    nodes = parseSignature(signature);
+    if (parsed.size >= 64) parsed.clear();
+    parsed.set(signature, nodes);
+  }
+  return nodes;
+}
+
 export function marshalBody(signature: string, body: readonly WireValue[]): Buffer {
-  const nodes = parseSignature(signature);
+  const nodes = nodesOf(signature);
   if (nodes.length !== body.length) throw new TypeError(`signature '${signature}' wants ${nodes.length} values, got ${body.length}`);
   const w = new Writer();
   nodes.forEach((node, i) => writeValue(w, node, body[i]!));
@@ -222,7 +235,7 @@ export function encodeMessage(m: Omit<WireMessage, 'sender'>): Buffer {
   w.u8(1);
   w.u32(body.length);
   w.u32(m.serial);
-  writeValue(w, parseSignature('a(yv)')[0]!, fields);
+  writeValue(w, nodesOf('a(yv)')[0]!, fields);
   w.align(8);
   w.bytes(body);
   return w.result();
