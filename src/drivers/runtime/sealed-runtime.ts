@@ -115,9 +115,8 @@ export function runtimeExec(binary: string, options: RuntimeExecOptions = {}): R
   if (copy === undefined || copy.key !== key) {
     if (copy !== undefined && !('failed' in copy)) retire(copy);
     try {
-      const made = makeCopy(binary, key, linkDir);
-      if (made === null) return plain;
-      copy = made;
+      // null: tools start without the addon (the daemon said why at its start); nothing to warn of.
+      copy = makeCopy(binary, key, linkDir) ?? { key, failed: true };
     } catch (err) {
       copy = { key, failed: true };
       if (!warned.has(binary)) {
