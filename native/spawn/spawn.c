@@ -47,6 +47,17 @@ static void add_internal_signals(sigset_t *set) {
   for (int sig = 32; sig < SIGRTMIN; sig++) words[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
 }
 
+/* The child's signals as Node's spawn leaves them: every one at its default, none blocked. */
+static void signals_to_defaults(posix_spawnattr_t *attr) {
+  sigset_t all, none;
+  sigfillset(&all);
+  add_internal_signals(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(attr, &all);
+  posix_spawnattr_setsigmask(attr, &none);
+  posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
 static const char *errno_name(int err) {
   switch (err) {
     case ENOENT: return "ENOENT";
@@ -138,13 +149,7 @@ static void spawn_execute(napi_env env, void *data) {
   if (r->cwd != NULL) posix_spawn_file_actions_addchdir_np(&actions, r->cwd);
   /* Whatever the daemon has open beyond the slots stays out, close-on-exec or not (usocket's are not). */
   posix_spawn_file_actions_addclosefrom_np(&actions, (int)r->nfds);
-  sigset_t all, none;
-  sigfillset(&all);
-  add_internal_signals(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  signals_to_defaults(&attr);
   r->err = posix_spawn(&r->pid, r->file, &actions, &attr, r->argv, r->envp);
   r->what = "spawn";
   posix_spawn_file_actions_destroy(&actions);
@@ -347,13 +352,7 @@ static void *collect_thread(void *data) {
   posix_spawn_file_actions_adddup2(&actions, errp[1], 2);
   if (r->cwd != NULL) posix_spawn_file_actions_addchdir_np(&actions, r->cwd);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  sigset_t all, none;
-  sigfillset(&all);
-  add_internal_signals(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  signals_to_defaults(&attr);
   r->err = posix_spawn(&pid, r->file, &actions, &attr, r->argv, r->envp);
   r->what = "spawn";
   posix_spawn_file_actions_destroy(&actions);
@@ -426,12 +425,30 @@ done:
   return NULL;
 }
 
+/*
+ * Calls the JS callback held by `callback` with `argv` in `context` (an exception it throws is fatal,
+ * as in any callback of Node's own), then lets go of the callback, the context and `scope`.
+ */
+static void call_back_once(napi_env env, napi_ref callback, napi_async_context context, size_t argc, napi_value *argv, napi_handle_scope scope) {
+  napi_value fn, global, ignored;
+  napi_get_reference_value(env, callback, &fn);
+  napi_get_global(env, &global);
+  if (napi_make_callback(env, context, global, fn, argc, argv, &ignored) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_delete_reference(env, callback);
+  napi_async_destroy(env, context);
+  napi_close_handle_scope(env, scope);
+}
+
 static void collect_done(uv_async_t *async) {
   collect_request *r = async->data;
   napi_env env = r->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value argv[5], callback, global, ignored;
+  napi_value argv[5];
   napi_get_null(env, &argv[0]);
   napi_get_null(env, &argv[1]);
   napi_get_null(env, &argv[2]);
@@ -445,16 +462,7 @@ static void collect_done(uv_async_t *async) {
     napi_create_string_utf8(env, r->out.len == 0 ? "" : r->out.data, r->out.len, &argv[3]);
     napi_create_string_utf8(env, r->errout.len == 0 ? "" : r->errout.data, r->errout.len, &argv[4]);
   }
-  napi_get_reference_value(env, r->callback, &callback);
-  napi_get_global(env, &global);
-  if (napi_make_callback(env, r->context, global, callback, 5, argv, &ignored) == napi_pending_exception) {
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
-  }
-  napi_delete_reference(env, r->callback);
-  napi_async_destroy(env, r->context);
-  napi_close_handle_scope(env, scope);
+  call_back_once(env, r->callback, r->context, 5, argv, scope);
   uv_close((uv_handle_t *)async, free_collect);
 }
 
@@ -619,7 +627,7 @@ static void on_pidfd(uv_poll_t *poll, int status, int events) {
   close(w->pidfd);
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value argv[2], callback, global, ignored;
+  napi_value argv[2];
   if (r < 0) {
     napi_create_int32(env, -1, &argv[0]);
     napi_get_null(env, &argv[1]);
@@ -630,16 +638,7 @@ static void on_pidfd(uv_poll_t *poll, int status, int events) {
     napi_get_null(env, &argv[0]);
     napi_create_int32(env, si.si_status, &argv[1]);
   }
-  napi_get_reference_value(env, w->callback, &callback);
-  napi_get_global(env, &global);
-  if (napi_make_callback(env, w->context, global, callback, 2, argv, &ignored) == napi_pending_exception) {
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
-  }
-  napi_delete_reference(env, w->callback);
-  napi_async_destroy(env, w->context);
-  napi_close_handle_scope(env, scope);
+  call_back_once(env, w->callback, w->context, 2, argv, scope);
   uv_close((uv_handle_t *)poll, on_closed);
 }
 
