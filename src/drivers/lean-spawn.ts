@@ -67,6 +67,12 @@ function choose(): { readonly path: SpawnPath; readonly addon: SpawnAddon | null
   return { path: { kind: 'posix_spawn' }, addon };
 }
 
+/** The addon when tools start through it (decided at the first call); null on the fork path. */
+function activeAddon(): SpawnAddon | null {
+  chosen ??= choose();
+  return chosen.addon;
+}
+
 /** Decided once per process, at the first spawn or host check. */
 export function spawnPath(): SpawnPath {
   chosen ??= choose();
@@ -194,8 +200,7 @@ function slotsOf(stdio: StdioOptions): StdioSlot[] {
  * Every fd of the daemon that is not a stdio slot stays out of the child.
  */
 export function leanSpawn(file: string, args: readonly string[], options: LeanSpawnOptions): LeanChild {
-  spawnPath();
-  const native = chosen?.addon ?? null;
+  const native = activeAddon();
   if (native === null) return forkedSpawn(file, args, options);
   const slots: Slot[] = [];
   try {
@@ -261,8 +266,7 @@ export function leanSpawn(file: string, args: readonly string[], options: LeanSp
  * null where the addon is not in use or is an older build; throws when the copy cannot be made.
  */
 export function sealedCopy(path: string): number | null {
-  spawnPath();
-  const native = chosen?.addon ?? null;
+  const native = activeAddon();
   return native?.sealedCopy === undefined ? null : native.sealedCopy(path);
 }
 
@@ -290,8 +294,7 @@ export interface CollectOptions {
  * in use or has no collect (an older build): the caller then goes through leanSpawn.
  */
 export function collectOutput(file: string, args: readonly string[], options: CollectOptions): Promise<Collected> | null {
-  spawnPath();
-  const native = chosen?.addon ?? null;
+  const native = activeAddon();
   if (native?.collect === undefined) return null;
   const collect = native.collect.bind(native);
   return new Promise((resolve, reject) => {

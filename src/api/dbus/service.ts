@@ -146,19 +146,21 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
   bus.on('error', (err: unknown) => busLost(err));
   (bus as unknown as { _connection?: { on?(event: string, fn: () => void): void } })._connection?.on?.('end', () => busLost(new Error('the bus closed the connection')));
 
-  const send = (message: dbus.Message): void => {
+  /** Runs `write`, logging (never throwing) its failure: a closed bus must not break the caller. */
+  const sending = (member: string | undefined, write: () => void): void => {
     try {
-      bus.send(message);
+      write();
     } catch (err) {
-      logger.error({ err, member: message.member }, 'could not send a D-Bus message');
+      logger.error({ err, member }, 'could not send a D-Bus message');
     }
   };
-  const raw = rawSignalSender(bus);
+  const send = (message: dbus.Message): void => sending(message.member, () => bus.send(message));
+  const rawSignal = rawSignalSender(bus);
   const rawReply = rawReplySender(bus);
   const signals = new DobbySignals(
-    raw === null
+    rawSignal === null
       ? (iface, member, signature, body) => send(dbus.Message.newSignal(DOBBY_OBJECT, iface, member, signature, [...body]))
-      : (iface, member, signature, body) => raw(DOBBY_OBJECT, iface, member, signature, body),
+      : (iface, member, signature, body) => rawSignal(DOBBY_OBJECT, iface, member, signature, body),
     logger,
   );
   const deps: HandlerDeps = {
@@ -196,15 +198,9 @@ export async function startDbusService(options: DbusServiceOptions): Promise<Dbu
       fds: framing?.takeFds() ?? [],
     };
     const replier: Replier = {
-      reply: (signature, body) => {
-        try {
-          if (rawReply?.(msg.serial, msg.sender, signature, body) === true) return;
-        } catch (err) {
-          logger.error({ err, member: msg.member }, 'could not send a D-Bus message');
-          return;
-        }
-        send(dbus.Message.newMethodReturn(raw, signature, [...body]));
-      },
+      reply: (signature, body) => sending(msg.member, () => {
+        if (rawReply?.(msg.serial, msg.sender, signature, body) !== true) bus.send(dbus.Message.newMethodReturn(raw, signature, [...body]));
+      }),
       // dbus-next's typings say `msg: string`; it takes the Message it answers.
       error: (name, text) => send(dbus.Message.newError(raw as unknown as string, name, text)),
     };

@@ -55,10 +55,11 @@ function settled(info: BigIntStats): boolean {
   return now - info.mtimeNs > SETTLED_NS && now - info.ctimeNs > SETTLED_NS;
 }
 
-function remember(configPath: string, version: string, text: string): void {
-  recentTexts.delete(configPath);
-  recentTexts.set(configPath, { version, text });
-  if (recentTexts.size > RECENT_MAX) recentTexts.delete(recentTexts.keys().next().value as string);
+/** Sets `key` as the newest of `map`, dropping the oldest past `max`. */
+function keepNewest<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as string);
 }
 
 /**
@@ -73,9 +74,7 @@ const OWN_MAX = 256;
 /** Writes a config.json of the daemon's own and keeps its text (see ownTexts). */
 export async function writeOwnConfig(configPath: string, text: string): Promise<void> {
   await writeFile(configPath, text);
-  ownTexts.delete(configPath);
-  ownTexts.set(configPath, text);
-  if (ownTexts.size > OWN_MAX) ownTexts.delete(ownTexts.keys().next().value as string);
+  keepNewest(ownTexts, configPath, text, OWN_MAX);
 }
 
 /** The bundle of the daemon's own holding `configPath` is being removed. */
@@ -90,7 +89,7 @@ async function readConfigText(configPath: string, info: BigIntStats): Promise<st
   const text = await readFile(configPath, 'utf8');
   recentTexts.delete(configPath);
   // Kept under the version stat saw: a file changed since is read again at its next, different, version.
-  if (info.size <= BigInt(RECENT_MAX_BYTES) && settled(info)) remember(configPath, version, text);
+  if (info.size <= BigInt(RECENT_MAX_BYTES) && settled(info)) keepNewest(recentTexts, configPath, { version, text }, RECENT_MAX);
   return text;
 }
 
@@ -154,9 +153,11 @@ export async function readBundleConfig(bundle: string, id?: string): Promise<Bun
     throw invalid(`${configPath} has no process.args; it must be a non-empty array of strings (the command to run)`, id);
   }
   const rootfs = resolve(bundle, rootPath);
-  const rootInfo = own !== undefined ? null : await stat(rootfs).catch(() => null);
-  if (own === undefined && (rootInfo === null || !rootInfo.isDirectory())) {
-    throw invalid(`the rootfs '${rootfs}' (root.path "${rootPath}" in ${configPath}) does not exist or is not a directory`, id);
+  if (own === undefined) {
+    const rootInfo = await stat(rootfs).catch(() => null);
+    if (rootInfo === null || !rootInfo.isDirectory()) {
+      throw invalid(`the rootfs '${rootfs}' (root.path "${rootPath}" in ${configPath}) does not exist or is not a directory`, id);
+    }
   }
   return { bundle, configPath, config: object, rootfs };
 }

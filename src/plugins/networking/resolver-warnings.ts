@@ -1,10 +1,10 @@
 // Whether the host has a resolver for dnsmasq containers on 127.0.0.1:53, asked at each start
-// without holding the start up: the check (two `ss`) runs once the container's network is attached
+// without holding the start up: the check (one `ss`) runs once the container's network is attached
 // and reports when it is done. Starts that come while a check runs share it, and starts soon after
-// an answer (2 s by default) take that answer: a burst of ten starts ran ss six to ten times (4 ms of CPU
-// each, beside the starts), and a resolver that comes or goes is seen a moment later. A missing resolver is a host matter: it is warned about
-// once per change of what is missing, not for every container (a device starting dozens of apps
-// would log the same line dozens of times).
+// an answer (2 s by default) take that answer: a burst of ten starts ran ss six to ten times (4 ms
+// of CPU each, beside the starts), and a resolver that comes or goes is seen a moment later. A
+// missing resolver is a host matter: it is warned about once per change of what is missing, not
+// for every container (a device starting dozens of apps would log the same line dozens of times).
 
 import type { Logger } from 'pino';
 
