@@ -1,12 +1,13 @@
 // Writes and removes the launch configs dobbyd owns (`<state dir>/configs/<id>.json`): the config one
 // start of a bundle runs with when it differs from the bundle's own config.json.
 
-import { lstat, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
 import { inOwnDir } from '../own-dir.ts';
 import { removeFile } from '../remove-file.ts';
+import { replaceSmallFile } from '../small-file.ts';
 import { readBundleConfig } from './bundle-config.ts';
 import { DOBBY_INIT, deriveLaunchConfig, type JsonObject, type LaunchAdditions, type LaunchOverrides } from './launch-config.ts';
 
@@ -105,12 +106,9 @@ export class LaunchConfigs {
 
   /** Written whole or not at all: a reader must never see half a config. */
   async #write(id: string, path: string, config: JsonObject): Promise<void> {
-    const temporary = `${path}.${process.pid}.tmp`;
     try {
-      await inOwnDir(this.dir, { mode: 0o700 }, () => writeFile(temporary, JSON.stringify(config, null, 2), { mode: 0o600 }));
-      await rename(temporary, path);
+      await inOwnDir(this.dir, { mode: 0o700 }, async () => replaceSmallFile(path, JSON.stringify(config, null, 2)));
     } catch (err) {
-      await removeFile(temporary);
       throw new DobbyError('INTERNAL', `could not write the launch config of '${id}' (${path}): ${String(err)}`, { containerId: id, cause: err });
     }
   }

@@ -1,6 +1,7 @@
 // Reads a container's cgroup placement and OOM-kill counters from /proc and the cgroup mounts.
 
-import { readFile, rmdir } from 'node:fs/promises';
+import { rmdir } from 'node:fs/promises';
+import { readSmallText } from '../small-file.ts';
 import {
   cgroupDir, layoutKind, parseCgroupMounts, parseControllerList, parseOomKill, parseProcCgroup, v1MountFor,
   type CgroupLayoutKind, type CgroupMounts, type CgroupPaths,
@@ -20,11 +21,7 @@ export interface CgroupLayout {
 }
 
 async function readText(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
+  return readSmallText(path);
 }
 
 /**

@@ -1,9 +1,10 @@
 // Where conmon keeps each container's files under the monitor's state dir, and how to read and clear them.
 
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeFile } from '../remove-file.ts';
+import { readSmallText } from '../small-file.ts';
 
 export interface ConmonPaths {
   readonly exitDir: string;
@@ -42,12 +43,9 @@ export function conmonPaths(stateDir: string, id: string): ConmonPaths {
   };
 }
 
+/** Asynchronous in form for its callers; synchronous inside (see small-file.ts). */
 export async function readTextOrNull(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
+  return readSmallText(path);
 }
 
 export async function readPid(path: string): Promise<number | null> {

@@ -1,10 +1,11 @@
 // What dobbyd must remember about a container across its own restarts: the descriptor and bundle.
 // The runtime and the monitor know everything else; this is the only state the daemon writes itself.
 
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inOwnDir } from '../own-dir.ts';
 import { removeFile } from '../remove-file.ts';
+import { readSmallText, replaceSmallFile } from '../small-file.ts';
 
 export interface ContainerRecord {
   readonly id: string;
@@ -48,9 +49,7 @@ export class FileContainerRecords implements ContainerRecords {
 
   async write(record: ContainerRecord): Promise<void> {
     const path = join(this.#dir, `${record.id}.json`);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await inOwnDir(this.#dir, { mode: 0o700 }, () => writeFile(tmp, JSON.stringify(record)));
-    await rename(tmp, path);
+    await inOwnDir(this.#dir, { mode: 0o700 }, async () => replaceSmallFile(path, JSON.stringify(record)));
   }
 
   async remove(id: string): Promise<void> {
@@ -78,7 +77,7 @@ export class FileContainerRecords implements ContainerRecords {
 
   async #read(name: string): Promise<ContainerRecord | null> {
     try {
-      const parsed: unknown = JSON.parse(await readFile(join(this.#dir, name), 'utf8'));
+      const parsed: unknown = JSON.parse(readSmallText(join(this.#dir, name)) ?? 'null');
       return isRecord(parsed) && `${parsed.id}.json` === name ? parsed : null;
     } catch {
       // missing, unreadable or half-written
