@@ -159,12 +159,13 @@ export function createContainerActors(deps: ContainerActorDeps) {
             ...(consolePlan.monitor.totalMax === undefined ? {} : { logTotalMax: consolePlan.monitor.totalMax }),
             ...(processConfig?.terminal === true ? { terminal: true } : {}),
             ...(fds.length === 0 ? {} : { fds }),
+            ...(input.start === true ? { start: true } : {}),
           }),
         );
         consoleSinks.follow(id);
         // The monitor may have read them already; /proc/<pid>/cgroup is on the start's critical path.
         const cgroup = created.cgroup !== undefined ? created.cgroup : await cgroups.pathsOf(created.pid).catch(() => null);
-        return { pid: created.pid, monitorPid: created.monitorPid, cgroup };
+        return { pid: created.pid, monitorPid: created.monitorPid, cgroup, ...(created.started === true ? { started: true } : {}) };
       } catch (err) {
         await Promise.all([made?.catch(() => undefined), launch.written.catch(() => undefined)]);
         // Teardown removes these too; a create that never got a container must not wait for it.

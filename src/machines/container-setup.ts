@@ -110,6 +110,9 @@ export const containerSetup = setup({
     probeFoundGone: (_, output: ProbeOutput) => output.gone,
     hooksFailed: (_, output: { readonly failure: DobbyError | null }) => output.failure !== null,
     wasCreated: ({ context }) => context.pid !== null,
+    /** No plugin was selected at postConstruction: a later hook point has nothing to run, so its state is skipped. */
+    noPlugins: ({ context }) => hasNoPlugins(context),
+    startedByCreate: ({ context }) => context.startedByCreate,
     /** The selected plugins said their teardown hooks need nothing of the runtime's container. */
     teardownBesideRuntime: ({ context }) => !context.adopted && context.plugins?.teardownBesideRuntime === true,
   },
@@ -245,6 +248,11 @@ function stopNoted(context: ContainerContext, event: ContainerEvent): Partial<Pi
     stopRequest: { force: event.force || context.stopRequest?.force === true },
     stopReplies: [...context.stopReplies, event.requestId],
   };
+}
+
+/** No plugin selected (or none could be, for an adopted container): no hook point has anything to run. */
+export function hasNoPlugins(context: ContainerContext): boolean {
+  return !context.adopted && (context.plugins === null || context.plugins.plugins.length === 0);
 }
 
 export function hookInput(context: ContainerContext, point: LaterHookPoint): HookInput {

@@ -36,6 +36,8 @@ export interface CreateInput {
   readonly request: StartRequest;
   /** Env vars, fds and mounts the postConstruction hooks added; applied through the launch config. */
   readonly additions?: StartAdditions;
+  /** Nothing is due between create and start (no plugin): the monitor may start the container as it creates it. */
+  readonly start?: boolean;
 }
 
 /** postConstruction: select the bundle's plugins, then run their postConstruction hooks. */
@@ -78,6 +80,8 @@ export interface CreateOutput {
   readonly pid: number;
   readonly monitorPid: number;
   readonly cgroup: CgroupPaths | null;
+  /** The monitor started it too (CreateInput.start): it runs already. */
+  readonly started?: boolean;
 }
 
 export interface SignalInput {
@@ -206,4 +210,6 @@ export interface ContainerContext {
   readonly hookRuns: readonly HookRun[];
   /** Rebuilt from the host after a daemon restart (its plugins' postConstruction ran in an earlier daemon). */
   readonly adopted: boolean;
+  /** The monitor started the container as it created it (no plugin): there is no runtime start to make. */
+  readonly startedByCreate: boolean;
 }

@@ -4,7 +4,7 @@
 
 import { assign, raise, spawnChild } from 'xstate';
 import { DobbyError } from '../errors.ts';
-import { adoptedFields, asDobbyError, containerSetup, hookInput, KILLED_WITHOUT_RECORD, ownedBundleOf } from './container-setup.ts';
+import { adoptedFields, asDobbyError, containerSetup, hasNoPlugins, hookInput, KILLED_WITHOUT_RECORD, ownedBundleOf } from './container-setup.ts';
 import { teardownBesideRuntimeStates, teardownStates } from './container-teardown.ts';
 import type { ExecInput } from './container-types.ts';
 
@@ -42,6 +42,7 @@ export const containerMachine = containerSetup.createMachine({
     additions: null,
     hookRuns: [],
     adopted: false,
+    startedByCreate: false,
   }),
   initial: 'unknown',
   // The parent decides on a restart from how the container ended.
@@ -153,12 +154,16 @@ export const containerMachine = containerSetup.createMachine({
             input: ({ context }) => {
               if (context.request === null) throw new DobbyError('INTERNAL', 'creating without a start request');
               const { id, descriptor, request, additions } = context;
-              return { id, descriptor, request, ...(additions === null ? {} : { additions }) };
+              // Nothing between create and start: one runtime process may do both.
+              return { id, descriptor, request, ...(additions === null ? {} : { additions }), ...(hasNoPlugins(context) ? { start: true } : {}) };
             },
             onDone: {
               target: 'created',
               actions: [
-                assign(({ event }) => ({ pid: event.output.pid, monitorPid: event.output.monitorPid, cgroup: event.output.cgroup, runtimeHasContainer: true })),
+                assign(({ event }) => ({
+                  pid: event.output.pid, monitorPid: event.output.monitorPid, cgroup: event.output.cgroup, runtimeHasContainer: true,
+                  startedByCreate: event.output.started === true,
+                })),
                 { type: 'lifecycle', params: { event: 'created' } },
               ],
             },
@@ -171,7 +176,11 @@ export const containerMachine = containerSetup.createMachine({
         created: {
           always: [
             { guard: 'stopRequested', target: '#container.failing', actions: 'cancelByStop' },
+            // Started as it was created: an exit meanwhile is the container's own, seen once it runs.
+            { guard: 'startedByCreate', target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
             { guard: 'hasExit', target: '#container.failing', actions: 'diedBeforeStart' },
+            // Hooks that have nothing to do cost nothing: no actor, no event.
+            { guard: 'noPlugins', target: 'starting' },
             { target: 'preStarting' },
           ],
         },
@@ -205,7 +214,10 @@ export const containerMachine = containerSetup.createMachine({
           invoke: {
             src: 'startContainer',
             input: ({ context }) => ({ id: context.id }),
-            onDone: { target: 'postStarting' },
+            onDone: [
+              { guard: 'noPlugins', target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
+              { target: 'postStarting' },
+            ],
             onError: { target: '#container.failing', actions: { type: 'failWith', params: { verb: 'start' } } },
           },
           // The process may exit before `start` returns: keep the exit for after Started.
@@ -363,8 +375,17 @@ export const containerMachine = containerSetup.createMachine({
           invoke: {
             src: 'inspectExit',
             input: ({ context }) => ({ id: context.id, cgroup: context.cgroup, exit: context.exit ?? KILLED_WITHOUT_RECORD }),
-            onDone: [{ guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' }, { target: 'postStopping', actions: 'exited' }],
-            onError: [{ guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' }, { target: 'postStopping', actions: 'exited' }],
+            // Without plugins the hooks have nothing to do and cost nothing: no actor, no event.
+            onDone: [
+              { guard: 'noPlugins', target: 'besideRuntime.hooks.hooksDone', actions: 'exited' },
+              { guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' },
+              { target: 'postStopping', actions: 'exited' },
+            ],
+            onError: [
+              { guard: 'noPlugins', target: 'besideRuntime.hooks.hooksDone', actions: 'exited' },
+              { guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' },
+              { target: 'postStopping', actions: 'exited' },
+            ],
           },
         },
         ...teardownStates({ force: false }),
@@ -380,7 +401,7 @@ export const containerMachine = containerSetup.createMachine({
       states: {
         // postStop only for a container that was created; preDestruction whenever postConstruction ran.
         deciding: {
-          always: [{ guard: 'wasCreated', target: 'postStopping' }, { target: 'preDestructing' }],
+          always: [{ guard: 'noPlugins', target: 'tearingDown' }, { guard: 'wasCreated', target: 'postStopping' }, { target: 'preDestructing' }],
         },
         ...teardownStates({ force: true, finish: 'replyStartFailed' }),
       },

@@ -113,6 +113,24 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       }
     });
 
+    test('started as it is created (run --detach through the monitor): it runs with no runtime start, its output and exit are kept', async () => {
+      const id = scratch.id(flavour);
+      const bundle = await makeBundle(join(scratch.bundlesDir, id), { args: ['/bin/sh', '-c', 'echo started; exec /bin/sleep 1000'] });
+      const logPath = join(scratch.logsDir, `${id}.log`);
+      const exit = exitOf(id);
+      exit.catch(() => undefined);
+      const created = await monitor.create({ id, bundle, logPath, start: true });
+      assert.equal(created.started, true);
+      // Running already: a runtime start now is refused as for any running container.
+      assert.deepEqual(await runtime.state(id), { id, status: 'running', pid: created.pid, bundle: ownBundleOf(id) });
+      await assert.rejects(runtime.start(id));
+      await runtime.kill(id, 'SIGKILL');
+      assert.deepEqual(await exit, { id, code: 137, oomKilled: false });
+      assert.equal(await readConsoleLog(logPath), 'started\n');
+      await finish(id);
+      await assertGone(id, bundle);
+    });
+
     test('kill TERM ends the container with 143, read back as signal 15', async () => {
       const c = await create({ args: ['/bin/sleep', '1000'], init: true });
       await runtime.start(c.id);

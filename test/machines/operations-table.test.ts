@@ -57,7 +57,8 @@ function machineHolding(hold: Step | null) {
     actors: {
       adoptContainer: settle<AdoptOutput>('adopt', { status: 'running', pid: 1, monitorPid: 2, cgroup: null }),
       postConstructionHooks: settle<ConstructOutput>('postConstruction', {
-        selection: { plugins: [], skipped: [], rootfs: '/b/rootfs' },
+        // One plugin, so that every hook state is entered (with none, the later ones are skipped).
+        selection: { plugins: [{ name: 'tracer', kind: 'rdk', required: true, dependsOn: [], data: null }], skipped: [], rootfs: '/b/rootfs' },
         additions: { env: [], fds: [], mounts: [] },
         runs: [],
         failure: null,

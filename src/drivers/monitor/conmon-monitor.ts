@@ -1,7 +1,7 @@
 // The conmon monitor driver: creates containers through conmon and reports their exits from its exit dir.
 
-import { fstat, mkdirSync } from 'node:fs';
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { fstat, mkdirSync, writeFileSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Observable, Subject } from 'rxjs';
 import { assertValidId } from '../../container-id.ts';
@@ -15,6 +15,7 @@ import {
 } from './conmon-files.ts';
 import { removeFile } from '../remove-file.ts';
 import { launchConmon, type ConmonVerdict } from './conmon-spawn.ts';
+import { runDetachedScript } from './run-detached.ts';
 import { writeShadowBundle } from './shadow-bundle.ts';
 import { ExitWatcher } from './exit-watcher.ts';
 import type { CreateOptions, CreatedContainer, Monitor, MonitorExit } from './types.ts';
@@ -41,8 +42,6 @@ export class ConmonMonitor implements Monitor {
   readonly #options: ConmonMonitorOptions;
   readonly #subject = new Subject<MonitorExit>();
   readonly #cgroups = new Map<string, CgroupPaths>();
-  /** cgroup files being written after a create, by container. */
-  readonly #cgroupWrites = new Map<string, Promise<void>>();
   #conmon: string | null;
   #watcher: ExitWatcher | null = null;
   #closed = false;
@@ -53,6 +52,8 @@ export class ConmonMonitor implements Monitor {
     this.#conmon = resolveExecutable(options.conmonPath ?? COMM);
     // Once, at construction: the watcher needs exits/ to exist, and create should not mkdir each time.
     for (const dir of ['exits', 'pids', 'sockets', 'persist']) mkdirSync(join(options.stateDir, dir), { recursive: true });
+    // Written with the dirs, not by the first start that asks for it (which checks it is still there).
+    runDetachedScript(options.stateDir);
     // Watching starts with the first subscriber and lasts until close().
     this.exits$ = new Observable<MonitorExit>((subscriber) => {
       this.#startWatching();
@@ -72,7 +73,6 @@ export class ConmonMonitor implements Monitor {
     await this.#refuseIfInUse(id);
     this.#watcher?.forget(id);
     this.#cgroups.delete(id);
-    await this.#cgroupWrites.get(id);
     await Promise.all([removeFile(paths.exitFile), rm(paths.persistDir, { recursive: true, force: true })]);
 
     // conmon and the runtime work in a bundle dir of ours (config, FIFOs, attach socket): the
@@ -99,6 +99,7 @@ export class ConmonMonitor implements Monitor {
     let verdict: ConmonVerdict;
     // conmon runs the runtime's create before its verdict: the exec path is needed until then only.
     const runtime = runtimeExec(runtimeBinary, { logger: this.#options.logger, linkDir: this.#options.runtime.execDir });
+    const runDetached = options.start === true ? runDetachedScript(this.stateDir) : null;
     try {
       verdict = await launchConmon({
         conmon, id, runtimeBinary: runtime.path, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
@@ -106,7 +107,7 @@ export class ConmonMonitor implements Monitor {
         ...(options.logSizeMax === undefined ? {} : { logSizeMax: options.logSizeMax }),
         ...(options.logTotalMax === undefined ? {} : { logTotalMax: options.logTotalMax }),
         ...(options.terminal === undefined ? {} : { terminal: options.terminal }),
-        fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
+        fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000, runDetached,
       });
     } catch (err) {
       runtime.release();
@@ -129,16 +130,14 @@ export class ConmonMonitor implements Monitor {
     if (cgroup !== null) {
       this.#cgroups.set(id, cgroup);
       // Kept on disk too, so an exit read after a daemon restart can still find the OOM counter;
-      // losing it only loses that, so it must not fail a container that was created, nor hold
-      // up its start: written meanwhile, and waited for before the files are removed.
-      const written = writeFile(paths.cgroupFile, JSON.stringify(cgroup))
-        .catch((err: unknown) => this.#options.logger?.warn({ err, containerId: id }, 'could not record the container cgroup'))
-        .finally(() => {
-          if (this.#cgroupWrites.get(id) === written) this.#cgroupWrites.delete(id);
-        });
-      this.#cgroupWrites.set(id, written);
+      // losing it only loses that, so it must not fail a container that was created.
+      try {
+        writeFileSync(paths.cgroupFile, JSON.stringify(cgroup));
+      } catch (err) {
+        this.#options.logger?.warn({ err, containerId: id }, 'could not record the container cgroup');
+      }
     }
-    return { pid: verdict.pid, monitorPid: monitorPid ?? 0, cgroup };
+    return { pid: verdict.pid, monitorPid: monitorPid ?? 0, cgroup, ...(runDetached === null ? {} : { started: true }) };
   }
 
   async readExit(id: string): Promise<MonitorExit | null> {
@@ -176,7 +175,6 @@ export class ConmonMonitor implements Monitor {
 
   async release(id: string): Promise<void> {
     const paths = conmonPaths(this.stateDir, id);
-    await this.#cgroupWrites.get(id);
     const pid = await readPid(paths.conmonPidFile);
     if (pid !== null && !(await waitGone(pid, this.#options.releaseWaitMs ?? 2000, COMM))) {
       this.#options.logger?.warn({ containerId: id, monitorPid: pid }, 'conmon still running at release; killing it');

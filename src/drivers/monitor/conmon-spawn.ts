@@ -19,6 +19,8 @@ export interface ConmonLaunch {
   readonly fds: readonly number[];
   readonly paths: ConmonPaths;
   readonly timeoutMs: number;
+  /** The run-detached script (run-detached.ts): conmon starts the container as it creates it. */
+  readonly runDetached?: string | null;
 }
 
 export type ConmonVerdict =
@@ -34,7 +36,7 @@ export function conmonArgs(launch: ConmonLaunch): string[] {
   return [
     '--api-version', '1',
     '-c', id, '-u', id, '-n', id,
-    '-r', launch.runtimeBinary,
+    ...(launch.runDetached == null ? ['-r', launch.runtimeBinary] : ['-r', launch.runDetached, '--runtime-arg', launch.runtimeBinary]),
     '-b', launch.bundle,
     '-p', paths.pidFile,
     '-P', paths.conmonPidFile,

@@ -31,6 +31,11 @@ export interface CreateOptions {
    * and nothing of the monitor's is left.
    */
   readonly ready?: Promise<unknown>;
+  /**
+   * Start the container as it is created (the runtime's `run --detach`), for a container with
+   * nothing to do between the two. A monitor may decline: CreatedContainer.started says.
+   */
+  readonly start?: boolean;
 }
 
 export interface CreatedContainer {
@@ -40,6 +45,8 @@ export interface CreatedContainer {
   readonly monitorPid: number;
   /** The container's cgroups as the monitor read them at create, when it reads them at all. */
   readonly cgroup?: { readonly v1: Readonly<Record<string, string>>; readonly v2: string | null } | null;
+  /** The container runs already (asked for with CreateOptions.start); otherwise it waits for the runtime's start. */
+  readonly started?: boolean;
 }
 
 export interface MonitorExit {
