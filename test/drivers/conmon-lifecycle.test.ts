@@ -12,7 +12,7 @@ import { DobbyError } from '../../src/errors.ts';
 import { exitStatusFromCode } from '../../src/exit-status.ts';
 import { readConsoleLog } from '../../src/drivers/monitor/console-log.ts';
 import { ConmonMonitor } from '../../src/drivers/monitor/conmon-monitor.ts';
-import type { MonitorExit } from '../../src/drivers/monitor/types.ts';
+import type { CreatedContainer, MonitorExit } from '../../src/drivers/monitor/types.ts';
 import { readInitSignalState, takesSignal } from '../../src/drivers/runtime/init-signal.ts';
 import { OciCliRuntime } from '../../src/drivers/runtime/oci-cli-runtime.ts';
 import { run } from '../../src/drivers/process.ts';
@@ -269,35 +269,47 @@ for (const flavour of ['crun', 'runc'] as const satisfies readonly Flavour[]) {
       await finish(id);
     });
 
-    test('a config asking for a terminal: the monitor holds the pty and logs what the container prints on it', async () => {
-      const id = scratch.id(flavour);
-      const bundle = await makeBundle(join(scratch.bundlesDir, id), { args: ['/bin/sh', '-c', 'test -t 1 && echo on-a-tty'], tty: true });
-      const logPath = join(scratch.logsDir, `${id}.log`);
-      const exit = exitOf(id);
-      await monitor.create({ id, bundle, logPath, terminal: true });
-      await runtime.start(id);
-      assert.equal((await exit).code, 0);
-      assert.equal(await readConsoleLog(logPath), 'on-a-tty\r\n');
-      await finish(id);
-    });
+    for (const start of [false, true]) {
+      const how = start ? ', started as it is created' : '';
+      /** The runtime's start, unless the monitor started it already. */
+      const started = async (id: string, created: CreatedContainer): Promise<void> => {
+        assert.equal(created.started === true, start);
+        if (!start) await runtime.start(id);
+      };
 
-    test('passed fds arrive in the container as 3, 4, …', async () => {
-      const a = join(scratch.dir, `${flavour}-fd-a.txt`);
-      const b = join(scratch.dir, `${flavour}-fd-b.txt`);
-      writeFileSync(a, 'first file\n');
-      writeFileSync(b, 'second file\n');
-      const fds = [openSync(a, 'r'), openSync(b, 'r')];
-      let c: Awaited<ReturnType<typeof create>>;
-      try {
-        c = await create({ args: ['/bin/sh', '-c', 'cat <&3; cat <&4; readlink /proc/self/fd/3; test -e /proc/self/fd/5 || echo no-fd-5'] }, fds);
-      } finally {
-        for (const fd of fds) closeSync(fd); // the container holds its own copies
-      }
-      await runtime.start(c.id);
-      assert.equal((await c.exit).code, 0);
-      assert.equal(await readConsoleLog(c.logPath), `first file\nsecond file\n${a}\nno-fd-5\n`);
-      await finish(c.id);
-    });
+      test(`a config asking for a terminal: the monitor holds the pty and logs what the container prints on it${how}`, async () => {
+        const id = scratch.id(flavour);
+        const bundle = await makeBundle(join(scratch.bundlesDir, id), { args: ['/bin/sh', '-c', 'test -t 1 && echo on-a-tty'], tty: true });
+        const logPath = join(scratch.logsDir, `${id}.log`);
+        const exit = exitOf(id);
+        await started(id, await monitor.create({ id, bundle, logPath, terminal: true, start }));
+        assert.equal((await exit).code, 0);
+        assert.equal(await readConsoleLog(logPath), 'on-a-tty\r\n');
+        await finish(id);
+      });
+
+      test(`passed fds arrive in the container as 3, 4, …${how}`, async () => {
+        const a = join(scratch.dir, `${flavour}-fd-a${start ? '-run' : ''}.txt`);
+        const b = join(scratch.dir, `${flavour}-fd-b${start ? '-run' : ''}.txt`);
+        writeFileSync(a, 'first file\n');
+        writeFileSync(b, 'second file\n');
+        const fds = [openSync(a, 'r'), openSync(b, 'r')];
+        const id = scratch.id(flavour);
+        const bundle = await makeBundle(join(scratch.bundlesDir, id), { args: ['/bin/sh', '-c', 'cat <&3; cat <&4; readlink /proc/self/fd/3; test -e /proc/self/fd/5 || echo no-fd-5'] });
+        const logPath = join(scratch.logsDir, `${id}.log`);
+        const exit = exitOf(id);
+        let created: CreatedContainer;
+        try {
+          created = await monitor.create({ id, bundle, logPath, fds, start });
+        } finally {
+          for (const fd of fds) closeSync(fd); // the container holds its own copies
+        }
+        await started(id, created);
+        assert.equal((await exit).code, 0);
+        assert.equal(await readConsoleLog(logPath), `first file\nsecond file\n${a}\nno-fd-5\n`);
+        await finish(id);
+      });
+    }
 
     test('an OOM kill under a 16 MiB limit is reported through the cgroup counter', async () => {
       const c = await create({ args: ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], memoryLimit: 16 * 1024 * 1024 });

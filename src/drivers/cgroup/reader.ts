@@ -20,10 +20,6 @@ export interface CgroupLayout {
   readonly v1Controllers: Readonly<Record<string, string>>;
 }
 
-async function readText(path: string): Promise<string | null> {
-  return readSmallText(path);
-}
-
 /**
  * The host's cgroup mounts, read at most once per RECENT_MS: they are mounted at boot, and every
  * exit and teardown needs them (an OOM count, the leftover cgroups), three reads of the mount
@@ -39,12 +35,12 @@ function recentCgroupMounts(): Promise<CgroupMounts> {
 }
 
 export async function readCgroupMounts(mountinfoPath = '/proc/self/mountinfo'): Promise<CgroupMounts> {
-  return parseCgroupMounts((await readText(mountinfoPath)) ?? '');
+  return parseCgroupMounts(readSmallText(mountinfoPath) ?? '');
 }
 
 /** Cgroup paths of a live process; null once it is gone. Read them while the container runs. */
 export async function cgroupPathsOfPid(pid: number): Promise<CgroupPaths | null> {
-  const text = await readText(`/proc/${pid}/cgroup`);
+  const text = readSmallText(`/proc/${pid}/cgroup`);
   return text === null ? null : parseProcCgroup(text);
 }
 
@@ -66,7 +62,7 @@ export async function readOomKillCount(paths: CgroupPaths, mounts?: CgroupMounts
     if (dir !== null) files.push(`${dir}/memory.events`);
   }
   const counts = await Promise.all(files.map(async (f) => {
-    const text = await readText(f);
+    const text = readSmallText(f);
     return text === null ? null : parseOomKill(text);
   }));
   const known = counts.filter((c): c is number => c !== null);
@@ -81,7 +77,7 @@ export async function oomKillCount(paths: CgroupPaths, mounts?: CgroupMounts): P
 /** Which cgroup layout the host has, for the host check and for choosing what to read. */
 export async function detectCgroupLayout(mountinfoPath = '/proc/self/mountinfo'): Promise<CgroupLayout> {
   const mounts = await readCgroupMounts(mountinfoPath);
-  const v2Controllers = mounts.v2 === null ? [] : parseControllerList((await readText(`${mounts.v2.mountPoint}/cgroup.controllers`)) ?? '');
+  const v2Controllers = mounts.v2 === null ? [] : parseControllerList(readSmallText(`${mounts.v2.mountPoint}/cgroup.controllers`) ?? '');
   const v1Controllers: Record<string, string> = {};
   for (const mount of mounts.v1) for (const c of mount.controllers) v1Controllers[c] ??= mount.mountPoint;
   return { layout: layoutKind(mounts), v2MountPoint: mounts.v2?.mountPoint ?? null, v2Controllers, v1Controllers };

@@ -107,7 +107,8 @@ export class ConmonMonitor implements Monitor {
         ...(options.logSizeMax === undefined ? {} : { logSizeMax: options.logSizeMax }),
         ...(options.logTotalMax === undefined ? {} : { logTotalMax: options.logTotalMax }),
         ...(options.terminal === undefined ? {} : { terminal: options.terminal }),
-        fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000, runDetached,
+        fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
+        ...(runDetached === null ? {} : { runDetached }),
       });
     } catch (err) {
       runtime.release();

@@ -20,7 +20,7 @@ export interface ConmonLaunch {
   readonly paths: ConmonPaths;
   readonly timeoutMs: number;
   /** The run-detached script (run-detached.ts): conmon starts the container as it creates it. */
-  readonly runDetached?: string | null;
+  readonly runDetached?: string;
 }
 
 export type ConmonVerdict =
@@ -36,7 +36,7 @@ export function conmonArgs(launch: ConmonLaunch): string[] {
   return [
     '--api-version', '1',
     '-c', id, '-u', id, '-n', id,
-    ...(launch.runDetached == null ? ['-r', launch.runtimeBinary] : ['-r', launch.runDetached, '--runtime-arg', launch.runtimeBinary]),
+    ...(launch.runDetached === undefined ? ['-r', launch.runtimeBinary] : ['-r', launch.runDetached, '--runtime-arg', launch.runtimeBinary]),
     '-b', launch.bundle,
     '-p', paths.pidFile,
     '-P', paths.conmonPidFile,
