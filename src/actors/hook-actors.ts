@@ -5,7 +5,7 @@ import { fromPromise } from 'xstate';
 import { DobbyError, toDobbyError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ConstructInput, ConstructOutput, HookInput, HookOutput } from '../machines/container-types.ts';
-import { DEFAULT_HOOK_TIMEOUT_MS, runHookPoint, teardownBesideRuntime } from '../plugins/hook-runner.ts';
+import { DEFAULT_HOOK_TIMEOUT_MS, pointsWithHooks, runHookPoint, teardownBesideRuntime } from '../plugins/hook-runner.ts';
 import type { PluginRegistry } from '../plugins/registry.ts';
 import { readPluginSelection, type PluginSelection } from '../plugins/selection.ts';
 import { createStartState } from '../plugins/start-state.ts';
@@ -70,7 +70,7 @@ export function createHookActors(deps: HookActorDeps) {
         warn: (skipped) => log.warn({ plugin: skipped.name, kind: skipped.kind }, `plugin '${skipped.name}' skipped: ${skipped.reason}`),
       });
       checkPluginData(selection, deps.registry, input.id, log);
-      const chosen = { ...selection, teardownBesideRuntime: teardownBesideRuntime(selection, deps.registry) };
+      const chosen = { ...selection, teardownBesideRuntime: teardownBesideRuntime(selection, deps.registry), hookPoints: pointsWithHooks(selection, deps.registry) };
       const startState = createStartState(input.request.fds?.length ?? 0);
       if (selection.plugins.length === 0) return { selection: chosen, additions: startState.additions, runs: [], failure: null };
       const result = await runHookPoint(

@@ -110,8 +110,10 @@ export const containerSetup = setup({
     probeFoundGone: (_, output: ProbeOutput) => output.gone,
     hooksFailed: (_, output: { readonly failure: DobbyError | null }) => output.failure !== null,
     wasCreated: ({ context }) => context.pid !== null,
-    /** No plugin was selected at postConstruction: a later hook point has nothing to run, so its state is skipped. */
+    /** No plugin was selected at postConstruction: no later hook point has anything to run. */
     noPlugins: ({ context }) => hasNoPlugins(context),
+    /** No selected plugin has a hook at this point: its state is skipped. */
+    nothingAt: ({ context }, params: { point: LaterHookPoint }) => nothingToRunAt(context, params.point),
     startedByCreate: ({ context }) => context.startedByCreate,
     /** The selected plugins said their teardown hooks need nothing of the runtime's container. */
     teardownBesideRuntime: ({ context }) => !context.adopted && context.plugins?.teardownBesideRuntime === true,
@@ -253,6 +255,13 @@ function stopNoted(context: ContainerContext, event: ContainerEvent): Partial<Pi
 /** No plugin selected (or none could be, for an adopted container): no hook point has anything to run. */
 export function hasNoPlugins(context: ContainerContext): boolean {
   return !context.adopted && (context.plugins === null || context.plugins.plugins.length === 0);
+}
+
+/** Nothing to run at `point`: no plugin, or none of the selected ones has a hook there (an adopted container's are unknown). */
+export function nothingToRunAt(context: ContainerContext, point: LaterHookPoint): boolean {
+  if (hasNoPlugins(context)) return true;
+  const points = context.plugins?.hookPoints;
+  return !context.adopted && points !== undefined && !points.includes(point);
 }
 
 export function hookInput(context: ContainerContext, point: LaterHookPoint): HookInput {

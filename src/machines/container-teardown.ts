@@ -15,6 +15,8 @@ interface Args {
 function hookStates(next: string) {
   return {
     postStopping: {
+      // A plugin set without postStop hooks: on at once (the actor made on entry never starts).
+      always: { guard: { type: 'nothingAt' as const, params: { point: 'postStop' as const } }, target: 'preDestructing' },
       invoke: {
         src: 'postStopHooks' as const,
         input: ({ context }: Args) => hookInput(context, 'postStop'),
@@ -23,6 +25,7 @@ function hookStates(next: string) {
       },
     },
     preDestructing: {
+      always: { guard: { type: 'nothingAt' as const, params: { point: 'preDestruction' as const } }, target: next },
       invoke: {
         src: 'preDestructionHooks' as const,
         input: ({ context }: Args) => hookInput(context, 'preDestruction'),

@@ -2,9 +2,9 @@
 // Pure definition: every side effect is an actor named here and implemented in src/actors; the
 // named guards and actions are in container-setup.ts, the teardown sequence in container-teardown.ts.
 
-import { assign, raise, spawnChild } from 'xstate';
+import { and, assign, raise, spawnChild } from 'xstate';
 import { DobbyError } from '../errors.ts';
-import { adoptedFields, asDobbyError, containerSetup, hasNoPlugins, hookInput, KILLED_WITHOUT_RECORD, ownedBundleOf } from './container-setup.ts';
+import { adoptedFields, asDobbyError, containerSetup, hookInput, KILLED_WITHOUT_RECORD, nothingToRunAt, ownedBundleOf } from './container-setup.ts';
 import { teardownBesideRuntimeStates, teardownStates } from './container-teardown.ts';
 import type { ExecInput } from './container-types.ts';
 
@@ -155,7 +155,7 @@ export const containerMachine = containerSetup.createMachine({
               if (context.request === null) throw new DobbyError('INTERNAL', 'creating without a start request');
               const { id, descriptor, request, additions } = context;
               // Nothing between create and start: one runtime process may do both.
-              return { id, descriptor, request, ...(additions === null ? {} : { additions }), ...(hasNoPlugins(context) ? { start: true } : {}) };
+              return { id, descriptor, request, ...(additions === null ? {} : { additions }), ...(nothingToRunAt(context, 'preStart') ? { start: true } : {}) };
             },
             onDone: {
               target: 'created',
@@ -177,10 +177,15 @@ export const containerMachine = containerSetup.createMachine({
           always: [
             { guard: 'stopRequested', target: '#container.failing', actions: 'cancelByStop' },
             // Started as it was created: an exit meanwhile is the container's own, seen once it runs.
-            { guard: 'startedByCreate', target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
+            {
+              guard: and(['startedByCreate', { type: 'nothingAt', params: { point: 'postStart' as const } }]),
+              target: 'running',
+              actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'],
+            },
+            { guard: 'startedByCreate', target: 'postStarting' },
             { guard: 'hasExit', target: '#container.failing', actions: 'diedBeforeStart' },
             // Hooks that have nothing to do cost nothing: no actor, no event.
-            { guard: 'noPlugins', target: 'starting' },
+            { guard: { type: 'nothingAt', params: { point: 'preStart' } }, target: 'starting' },
             { target: 'preStarting' },
           ],
         },
@@ -215,7 +220,7 @@ export const containerMachine = containerSetup.createMachine({
             src: 'startContainer',
             input: ({ context }) => ({ id: context.id }),
             onDone: [
-              { guard: 'noPlugins', target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
+              { guard: { type: 'nothingAt', params: { point: 'postStart' } }, target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
               { target: 'postStarting' },
             ],
             onError: { target: '#container.failing', actions: { type: 'failWith', params: { verb: 'start' } } },

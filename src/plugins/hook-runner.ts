@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts';
 import type { PluginRegistry } from './registry.ts';
 import type { PluginEntry, PluginSelection } from './selection.ts';
 import type { CollectingStartState } from './start-state.ts';
-import { StartAbort, type DobbyPlugin, type HookContext, type HookPoint, type HookRun } from './types.ts';
+import { HOOK_POINTS, StartAbort, type DobbyPlugin, type HookContext, type HookPoint, type HookRun } from './types.ts';
 import { hookMode } from './validate.ts';
 
 /** Dobby's plugin launcher gives each rdk hook 4 s. */
@@ -52,6 +52,14 @@ export function teardownBesideRuntime(selection: PluginSelection, registry: Plug
     return plugin === undefined || plugin.teardownBesideRuntime === true
       || (hookMode(plugin, 'postStop') === null && hookMode(plugin, 'preDestruction') === null);
   });
+}
+
+/** The hook points at which at least one of the selected plugins has a hook. */
+export function pointsWithHooks(selection: PluginSelection, registry: PluginRegistry): HookPoint[] {
+  return HOOK_POINTS.filter((point) => selection.plugins.some((entry) => {
+    const plugin = registry.get(entry.name);
+    return plugin !== undefined && hookMode(plugin, point) !== null;
+  }));
 }
 
 export async function runHookPoint(input: HookPointInput, options: HookPointOptions): Promise<HookPointResult> {

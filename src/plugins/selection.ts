@@ -4,6 +4,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { readConfigJson } from '../drivers/bundles/bundle-config.ts';
 import { DobbyError } from '../errors.ts';
+import type { HookPoint } from './types.ts';
 
 export type PluginKind = 'legacy' | 'rdk';
 
@@ -45,6 +46,11 @@ export interface PluginSelection {
    * (they say so, or have none): after an exit, the runtime deletes it while they run.
    */
   readonly teardownBesideRuntime?: boolean;
+  /**
+   * The hook points at which a selected plugin has a hook: the container's states for the others
+   * are skipped. Absent: not worked out, every point is entered.
+   */
+  readonly hookPoints?: readonly HookPoint[];
 }
 
 /** Plugin names are matched case-insensitively everywhere (Dobby lowercases rdk plugin names). */

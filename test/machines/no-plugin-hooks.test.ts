@@ -1,6 +1,7 @@
 // Hooks that have nothing to do cost nothing: with no plugin selected, the machine never starts the
 // preStart, postStart, postStop or preDestruction actors, on a start, an exit, a failed start or a
-// cancelled one, and the container's events and replies are what they are with plugins.
+// cancelled one, and the container's events and replies are what they are with plugins. With
+// plugins, only the points at which one of them has a hook run.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -12,6 +13,7 @@ import type {
   ProbeOutput, SignalInput, TeardownInput,
 } from '../../src/machines/container-types.ts';
 import type { PluginEntry } from '../../src/plugins/selection.ts';
+import type { HookPoint } from '../../src/plugins/types.ts';
 
 const TRACER: PluginEntry = { name: 'tracer', kind: 'rdk', required: false, dependsOn: [], data: null };
 
@@ -22,7 +24,7 @@ interface Options {
   readonly monitorStarts?: boolean;
 }
 
-function machine(plugins: readonly PluginEntry[], hooksRun: string[], options: Options = {}) {
+function machine(plugins: readonly PluginEntry[], hooksRun: string[], options: Options = {}, hookPoints?: readonly HookPoint[]) {
   const hooks = fromPromise<HookOutput, HookInput>(async ({ input }) => {
     hooksRun.push(input.point);
     return { runs: [], failure: null };
@@ -30,7 +32,7 @@ function machine(plugins: readonly PluginEntry[], hooksRun: string[], options: O
   return containerMachine.provide({
     actors: {
       postConstructionHooks: fromPromise<ConstructOutput, ConstructInput>(async () => ({
-        selection: { plugins, skipped: [], rootfs: '/b/rootfs', teardownBesideRuntime: true },
+        selection: { plugins, skipped: [], rootfs: '/b/rootfs', teardownBesideRuntime: true, ...(hookPoints === undefined ? {} : { hookPoints }) },
         additions: { env: [], fds: [], mounts: [] },
         runs: [],
         failure: null,
@@ -59,10 +61,10 @@ function machine(plugins: readonly PluginEntry[], hooksRun: string[], options: O
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
-async function lifecycle(plugins: readonly PluginEntry[], options: Options = {}) {
+async function lifecycle(plugins: readonly PluginEntry[], options: Options = {}, hookPoints?: readonly HookPoint[]) {
   const hooksRun: string[] = [];
   const events: string[] = [];
-  const actor = createActor(machine(plugins, hooksRun, options), { input: { id: 'c', descriptor: 7, stopGraceMs: 60_000 } });
+  const actor = createActor(machine(plugins, hooksRun, options, hookPoints), { input: { id: 'c', descriptor: 7, stopGraceMs: 60_000 } });
   actor.on('lifecycle', (e) => events.push((e as unknown as { event: string }).event));
   actor.on('reply', (e) => events.push(`reply:${e.requestId}:${e.ok ? 'ok' : 'error'}`));
   actor.start();
@@ -133,4 +135,20 @@ test('an exit while a started-as-created container is still being created is its
   for (let i = 0; i < 20; i++) await flush();
   assert.equal(actor.getSnapshot().status, 'done');
   assert.deepEqual(events, ['created', 'started', 'reply:s:ok', 'exited', 'deleted']);
+});
+
+test('with plugins, only the hook points at which one of them has a hook run', async () => {
+  for (const points of [['preStart', 'postStop'], ['postStart'], ['preDestruction'], []] satisfies HookPoint[][]) {
+    const { hooksRun, events } = await lifecycle([TRACER], {}, ['postConstruction', ...points]);
+    assert.deepEqual(hooksOf(hooksRun), points, points.join(' '));
+    assert.deepEqual(events, ['created', 'started', 'reply:s:ok', 'exited', 'deleted'], points.join(' '));
+  }
+});
+
+test('nothing at preStart: the monitor is asked to start the container; a postStart hook then runs after the start', async () => {
+  const { hooksRun, events } = await lifecycle([TRACER], { monitorStarts: true }, ['postStart']);
+  assert.deepEqual(hooksRun, ['create+start', 'postStart']);
+  assert.deepEqual(events, ['created', 'started', 'reply:s:ok', 'exited', 'deleted']);
+  const declined = await lifecycle([TRACER], {}, ['postStart']);
+  assert.deepEqual(declined.hooksRun, ['create+start', 'runtime:start', 'postStart']);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../src/log.ts';
-import { runHookPoint, type HookPointInput } from '../../src/plugins/hook-runner.ts';
+import { pointsWithHooks, runHookPoint, type HookPointInput } from '../../src/plugins/hook-runner.ts';
 import { PluginRegistry } from '../../src/plugins/registry.ts';
 import { selectPlugins, type PluginSelection } from '../../src/plugins/selection.ts';
 import { createStartState } from '../../src/plugins/start-state.ts';
@@ -251,4 +251,18 @@ test('a plugin with awaitedTeardown: its postStop and preDestruction run to thei
   }
   const started = await run('preStart', { pid: 1 }, 30);
   assert.equal(started.runs.find((r) => r.plugin === 'slow')?.error, 'timed out after 30 ms', 'set-up hooks keep their time limit');
+});
+
+test('pointsWithHooks: the points at which a selected plugin has a hook, sync or async; an unselected plugin counts for nothing', () => {
+  const marks: Mark[] = [];
+  const { registry, selection } = setUp(
+    [
+      recorder('a', syncHint('postConstruction') | asyncHint('preStart'), marks),
+      recorder('b', syncHint('postStop'), marks),
+      recorder('unselected', ALL_SYNC, marks),
+    ],
+    { a: {}, b: {} },
+  );
+  assert.deepEqual(pointsWithHooks(selection, registry), ['postConstruction', 'preStart', 'postStop']);
+  assert.deepEqual(pointsWithHooks({ ...selection, plugins: [] }, registry), []);
 });
