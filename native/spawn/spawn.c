@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -68,6 +69,8 @@ static const char *errno_name(int err) {
     case ENOTDIR: return "ENOTDIR";
     case EAGAIN: return "EAGAIN";
     case ENOMEM: return "ENOMEM";
+    case EINVAL: return "EINVAL";
+    case EPERM: return "EPERM";
     default: return "ESPAWN";
   }
 }
@@ -284,6 +287,7 @@ typedef struct {
   char *cwd;
   char *input;  /* NULL: stdin is /dev/null */
   size_t input_len;
+  char *netns;  /* NULL: the daemon's network namespace */
   int64_t timeout_ms;  /* 0: no limit */
   int err;
   const char *what;
@@ -294,7 +298,7 @@ typedef struct {
 
 static void free_collect(uv_handle_t *handle) {
   collect_request *r = handle->data;
-  free(r->file), free_strings(r->argv), free_strings(r->envp), free(r->cwd), free(r->input);
+  free(r->file), free_strings(r->argv), free_strings(r->envp), free(r->cwd), free(r->input), free(r->netns);
   free(r->out.data), free(r->errout.data);
   free(r);
 }
@@ -337,6 +341,20 @@ static void *collect_thread(void *data) {
   collect_request *r = data;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, pidfd = -1;
   pid_t pid = 0;
+  if (r->netns != NULL) {
+    /* This thread only, and it ends with the collect: the tool is started in the namespace (as
+       nsenter --net would, without nsenter's own exec). */
+    r->what = "open netns";
+    int ns = open(r->netns, O_RDONLY | O_CLOEXEC);
+    if (ns < 0) {
+      r->err = errno;
+      goto done;
+    }
+    r->what = "setns";
+    if (setns(ns, CLONE_NEWNET) != 0) r->err = errno;
+    close(ns);
+    if (r->err != 0) goto done;
+  }
   r->what = "pipe2";
   if ((r->input != NULL && tool_pipe(in, 0) != 0) || tool_pipe(out, 1) != 0 || tool_pipe(errp, 1) != 0) {
     r->err = errno;
@@ -473,18 +491,18 @@ static void collect_done(uv_async_t *async) {
  * calls back once it has exited and both outputs have ended. err (code ENOENT, EACCES, ...): it
  * could not be run at all. Holds the event loop open meanwhile, as a child_process does.
  */
-static napi_value collect(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value args[7];
-  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+static napi_value collect_in(napi_env env, napi_value *all, size_t argc, bool in_netns) {
+  /* collectIn's first argument is the namespace; the rest are collect's. */
+  napi_value *args = in_netns ? all + 1 : all;
   napi_valuetype callbackType = napi_undefined, cwdType = napi_undefined, inputType = napi_undefined;
-  if (argc == 7) napi_typeof(env, args[6], &callbackType);
+  if (argc == (in_netns ? 8u : 7u)) napi_typeof(env, args[6], &callbackType);
   if (callbackType != napi_function) {
-    napi_throw_type_error(env, NULL, "collect(file, argv, env, cwd, input, timeoutMs, callback)");
+    napi_throw_type_error(env, NULL, in_netns ? "collectIn(netns, file, argv, env, cwd, input, timeoutMs, callback)" : "collect(file, argv, env, cwd, input, timeoutMs, callback)");
     return NULL;
   }
   collect_request *r = calloc(1, sizeof *r);
   if (r == NULL) return throw_errno(env, ENOMEM, "collect");
+  if (in_netns) r->netns = string_of(env, all[0]);
   r->async.data = r;
   r->file = string_of(env, args[0]);
   r->argv = strings_of(env, args[1]);
@@ -498,9 +516,9 @@ static napi_value collect(napi_env env, napi_callback_info info) {
     if (r->input != NULL) napi_get_value_string_utf8(env, args[4], NULL, 0, &r->input_len);
   }
   napi_get_value_int64(env, args[5], &r->timeout_ms);
-  if (r->file == NULL || r->argv == NULL || r->envp == NULL || (inputType == napi_string && r->input == NULL)) {
+  if (r->file == NULL || r->argv == NULL || r->envp == NULL || (inputType == napi_string && r->input == NULL) || (in_netns && r->netns == NULL)) {
     free_collect((uv_handle_t *)&r->async);
-    napi_throw_type_error(env, NULL, "collect: file must be a string, argv and env arrays of strings, input a string or null");
+    napi_throw_type_error(env, NULL, "collect: netns and file must be strings, argv and env arrays of strings, input a string or null");
     return NULL;
   }
   uv_loop_t *loop;
@@ -529,6 +547,23 @@ static napi_value collect(napi_env env, napi_callback_info info) {
     return throw_errno(env, rc, "collect");
   }
   return NULL;
+}
+
+static napi_value collect(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value args[7];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  return collect_in(env, args, argc, false);
+}
+
+/* collectIn(netnsPath, file, argv, env, cwd | null, input | null, timeoutMs, callback): collect, with the
+   tool started in the network namespace of that file (/proc/<pid>/ns/net); err.message starts with
+   "open netns" or "setns" when it cannot be entered. */
+static napi_value collect_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value args[8];
+  napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+  return collect_in(env, args, argc, true);
 }
 
 #ifndef MFD_EXEC
@@ -708,6 +743,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "sealedCopy", fn);
   napi_create_function(env, "collect", NAPI_AUTO_LENGTH, collect, NULL, &fn);
   napi_set_named_property(env, exports, "collect", fn);
+  napi_create_function(env, "collectIn", NAPI_AUTO_LENGTH, collect_netns, NULL, &fn);
+  napi_set_named_property(env, exports, "collectIn", fn);
   napi_create_function(env, "pipe", NAPI_AUTO_LENGTH, make_pipe, NULL, &fn);
   napi_set_named_property(env, exports, "pipe", fn);
   napi_create_function(env, "watch", NAPI_AUTO_LENGTH, watch, NULL, &fn);

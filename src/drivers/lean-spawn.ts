@@ -35,6 +35,15 @@ interface SpawnAddon {
     file: string, argv: readonly string[], env: readonly string[], cwd: string | null, input: string | null, timeoutMs: number,
     done: (err: NodeJS.ErrnoException | null, code: number | null, signal: number | null, stdout: string | null, stderr: string | null) => void,
   ): void;
+  /**
+   * collect, with the tool started in the network namespace of `netns` (a /proc/<pid>/ns/net
+   * file): the thread that starts it enters the namespace first. An Error whose message starts
+   * with "open netns" or "setns" when it cannot. Absent in an older build.
+   */
+  collectIn?(
+    netns: string, file: string, argv: readonly string[], env: readonly string[], cwd: string | null, input: string | null, timeoutMs: number,
+    done: (err: NodeJS.ErrnoException | null, code: number | null, signal: number | null, stdout: string | null, stderr: string | null) => void,
+  ): void;
   /** A sealed memfd (close-on-exec) with the file's bytes; throws with the errno's code. Absent in an older build. */
   sealedCopy?(path: string): number;
   pipe(): [number, number];
@@ -285,6 +294,13 @@ export interface CollectOptions {
   readonly input?: string | undefined;
   /** SIGKILL after this long; 0 or absent: no limit. */
   readonly timeoutMs?: number | undefined;
+  /** Start the tool in this network namespace (a /proc/<pid>/ns/net file); see canEnterNetns. */
+  readonly netns?: string | undefined;
+}
+
+/** Whether collectOutput can start a tool in another network namespace itself (no nsenter). */
+export function canEnterNetns(): boolean {
+  return activeAddon()?.collectIn !== undefined;
 }
 
 /**
@@ -296,7 +312,12 @@ export interface CollectOptions {
 export function collectOutput(file: string, args: readonly string[], options: CollectOptions): Promise<Collected> | null {
   const native = activeAddon();
   if (native?.collect === undefined) return null;
-  const collect = native.collect.bind(native);
+  const { netns } = options;
+  const collectIn = native.collectIn?.bind(native);
+  if (netns !== undefined && collectIn === undefined) return null;
+  const collect: NonNullable<SpawnAddon['collect']> = netns === undefined || collectIn === undefined
+    ? native.collect.bind(native)
+    : (...args) => collectIn(netns, ...args);
   return new Promise((resolve, reject) => {
     let path: string;
     try {
@@ -308,7 +329,7 @@ export function collectOutput(file: string, args: readonly string[], options: Co
     const env = Object.entries(options.env).map(([k, v]) => `${k}=${v}`);
     collect(path, [options.argv0 ?? file, ...args], env, options.cwd ?? null, options.input ?? null, options.timeoutMs ?? 0, (err, code, signal, stdout, stderr) => {
       if (err !== null) {
-        reject(spawnError(err, file, args));
+        reject(netns !== undefined && /^(open netns|setns):/.test(err.message) ? netnsError(err, netns) : spawnError(err, file, args));
         return;
       }
       resolve({ code, signal: signal === null ? null : (SIGNAL_NAMES.get(signal) ?? null), stdout: stdout ?? '', stderr: stderr ?? '' });
@@ -368,6 +389,16 @@ function closePair(slot: { readonly ours: number; readonly theirs: number }): vo
 }
 
 /** Node's spawn error, as child_process gives it: `spawn FILE CODE`, with code, errno, syscall, path, spawnargs. */
+/** The namespace could not be entered (the process it belongs to is gone, most often): syscall 'setns'. */
+function netnsError(cause: NodeJS.ErrnoException, netns: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`cannot enter the network namespace ${netns}: ${cause.message}`);
+  if (cause.code !== undefined) error.code = cause.code;
+  if (cause.errno !== undefined) error.errno = cause.errno;
+  error.syscall = 'setns';
+  error.path = netns;
+  return error;
+}
+
 function spawnError(cause: unknown, file: string, args: readonly string[]): NodeJS.ErrnoException {
   const code = (cause as NodeJS.ErrnoException | null)?.code ?? 'EUNKNOWN';
   const error: NodeJS.ErrnoException & { spawnargs?: readonly string[] } = new Error(`spawn ${file} ${code}`);

@@ -1,7 +1,10 @@
 // Runs short-lived host tools with argument arrays (never a shell) and collects what they print.
 
 import { DEFAULT_PATH } from './executables.ts';
+import { DobbyError } from '../errors.ts';
 import { collectOutput, leanSpawn, type StdioOptions, type StdioSlot } from './lean-spawn.ts';
+
+export { canEnterNetns } from './lean-spawn.ts';
 
 export { DEFAULT_PATH, resolveExecutable } from './executables.ts';
 
@@ -32,6 +35,11 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Written to the tool's stdin (then closed); stdin is a pipe then, whatever `stdio` says of slot 0. */
   readonly input?: string;
+  /**
+   * The network namespace to start the tool in (a /proc/<pid>/ns/net file), where canEnterNetns()
+   * says it can be entered without nsenter; only with the default stdio, to the end ('close').
+   */
+  readonly netns?: string;
 }
 
 export interface RunResult {
@@ -46,8 +54,13 @@ export interface RunResult {
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   // The common case (stdin from the input or /dev/null, the output gathered, to the end) in one call of the addon.
   if (options.stdio === undefined && (options.waitFor ?? 'close') === 'close') {
-    const collected = collectOutput(file, args, { env: options.env ?? minimalEnv(), cwd: options.cwd, argv0: options.argv0, input: options.input, timeoutMs: options.timeoutMs });
+    const collected = collectOutput(file, args, {
+      env: options.env ?? minimalEnv(), cwd: options.cwd, argv0: options.argv0, input: options.input, timeoutMs: options.timeoutMs, netns: options.netns,
+    });
     if (collected !== null) return collected;
+  }
+  if (options.netns !== undefined) {
+    return Promise.reject(new DobbyError('INTERNAL', `cannot start ${file} in the network namespace ${options.netns}: the spawn addon is not in use (use nsenter)`));
   }
   return new Promise((resolve, reject) => {
     const child = leanSpawn(file, args, {

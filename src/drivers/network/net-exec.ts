@@ -4,7 +4,7 @@
 // that to treat a namespace of their own as the host, so the real host network is never touched.
 
 import { DobbyError } from '../../errors.ts';
-import { run, summariseStderr, type DriverLogger } from '../process.ts';
+import { canEnterNetns, run, summariseStderr, type DriverLogger } from '../process.ts';
 
 /** Where a command runs: the host (or the namespace standing in for it), or the netns of a process. */
 export type NetTarget = { readonly kind: 'host' } | { readonly kind: 'pid'; readonly pid: number };
@@ -50,9 +50,12 @@ export class SpawnNetExec implements NetExec {
     this.#logger = options.logger;
   }
 
-  /** The full argv: `ip` knows `-n NAME` itself; anything else goes through `ip netns exec` or nsenter. */
+  /**
+   * The full argv: `ip` knows `-n NAME` itself; anything else goes through `ip netns exec`, and a
+   * process's namespace through nsenter where the spawn addon cannot enter it itself (see run).
+   */
   argvFor(target: NetTarget, argv: readonly string[]): string[] {
-    if (target.kind === 'pid') return ['nsenter', `--net=/proc/${target.pid}/ns/net`, '--', ...argv];
+    if (target.kind === 'pid') return canEnterNetns() ? [...argv] : ['nsenter', `--net=/proc/${target.pid}/ns/net`, '--', ...argv];
     if (this.hostNetns === null) return [...argv];
     if (argv[0] === 'ip') return ['ip', '-n', this.hostNetns, ...argv.slice(1)];
     return ['ip', 'netns', 'exec', this.hostNetns, ...argv];
@@ -64,13 +67,18 @@ export class SpawnNetExec implements NetExec {
     if (file === undefined) throw new DobbyError('INTERNAL', 'empty network command');
     const where = target.kind === 'pid' ? `the network namespace of pid ${target.pid}` : this.hostNetns === null ? 'the host' : `namespace ${this.hostNetns}`;
     const started = Date.now();
-    const result = await run(file, args, { timeoutMs: this.#timeoutMs, ...(options.input === undefined ? {} : { input: options.input }) }).catch((err: unknown) => {
+    // A process's namespace entered by the thread that starts the tool: one exec fewer than nsenter's.
+    const netns = target.kind === 'pid' && canEnterNetns() ? { netns: `/proc/${target.pid}/ns/net` } : {};
+    const result = await run(file, args, { timeoutMs: this.#timeoutMs, ...netns, ...(options.input === undefined ? {} : { input: options.input }) }).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code;
+      if ((err as NodeJS.ErrnoException).syscall === 'setns') {
+        throw new DobbyError('INTERNAL', `'${argv.join(' ')}' failed in ${where}: ${(err as Error).message}`, { containerId: options.containerId, verb: argv.join(' '), cause: err });
+      }
       throw new DobbyError(code === 'ENOENT' ? 'HOST_UNSUITABLE' : 'INTERNAL',
         code === 'ENOENT' ? `'${file}' is not installed; the networking plugin needs iproute2, iptables and util-linux (nsenter)` : `could not run ${file}: ${String(err)}`,
         { containerId: options.containerId, verb: argv.join(' '), cause: err });
     });
-    this.#logger?.debug({ argv: full, ms: Date.now() - started, code: result.code }, 'network command');
+    this.#logger?.debug({ argv: full, ...netns, ms: Date.now() - started, code: result.code }, 'network command');
     if (result.code !== 0) {
       const command = argv.join(' ');
       throw new DobbyError('INTERNAL', `'${command}' failed in ${where} (exit ${result.code ?? result.signal}): ${summariseStderr(result.stderr)}`, {

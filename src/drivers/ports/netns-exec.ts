@@ -1,6 +1,6 @@
 // Runs a host tool in the daemon's own network namespace or, for tests standing in a namespace for the host, inside a named one.
 
-import { run, type RunResult } from '../process.ts';
+import { canEnterNetns, run, type RunResult } from '../process.ts';
 
 /**
  * Where "the host" is: undefined for the daemon's own network namespace, a name from `ip netns list`,
@@ -27,6 +27,8 @@ export function argvIn(netns: HostNetns, file: string, args: readonly string[]):
 
 /** Runs and resolves with the result whatever the exit code. */
 export function runIn(netns: HostNetns, file: string, args: readonly string[], timeoutMs = 15_000): Promise<RunResult> {
+  // A namespace file is entered by the thread that starts the tool where it can: no nsenter exec.
+  if (netns?.startsWith('/') === true && canEnterNetns()) return run(file, args, { timeoutMs, netns });
   const [f, a] = argvIn(netns, file, args);
   return run(f, a, { timeoutMs });
 }

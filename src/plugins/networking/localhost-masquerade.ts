@@ -45,7 +45,7 @@ export interface InsideDrivers {
   readonly sysctl: Sysctl;
 }
 
-/** The real ones: the host's tools run in the namespace of `pid` (nsenter). */
+/** The real ones: the host's tools run in the namespace of `pid` (entered as NetExec enters it). */
 export function insideDrivers(exec: NetExec, pid: number, iptables?: string): InsideDrivers {
   const inside: NetExec = { hostNetns: null, run: (_target, argv, options) => exec.run(pidTarget(pid), argv, options) };
   return { firewall: new Iptables(inside, iptables === undefined ? {} : { binary: iptables }), sysctl: new SysctlCommand(inside) };
