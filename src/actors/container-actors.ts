@@ -9,7 +9,7 @@ import { crypto } from '../builtins.ts';
 import type { OciRuntime } from '../drivers/runtime/types.ts';
 import type { Monitor } from '../drivers/monitor/types.ts';
 import type { ContainerRecords } from '../drivers/records/container-records.ts';
-import { LaunchConfigs } from '../drivers/bundles/launch-configs.ts';
+import { LaunchConfigs, type PreparedLaunch } from '../drivers/bundles/launch-configs.ts';
 import { removeFile } from '../drivers/remove-file.ts';
 import type { LaunchOverrides } from '../drivers/bundles/launch-config.ts';
 import { ConsoleSinks } from '../drivers/monitor/console-follower.ts';
@@ -19,6 +19,7 @@ import type { StartRequest } from '../manager-types.ts';
 import { DobbyError } from '../errors.ts';
 import { exitStatusFromCode, type ExitStatus } from '../exit-status.ts';
 import type { Logger } from '../log.ts';
+import { LaunchGate } from '../launch-gate.ts';
 import type { Semaphore } from '../semaphore.ts';
 import type {
   AdoptOutput,
@@ -56,6 +57,8 @@ export interface ContainerActorDeps {
   readonly records: ContainerRecords;
   /** Caps runtime and monitor processes in flight across all containers. */
   readonly limiter: Semaphore;
+  /** Lets creates reach their monitor's launch one at a time; default: a gate of their own. */
+  readonly launchGate?: LaunchGate;
   readonly logger: Logger;
   /** The daemon's state dir: logs/ and exec/ live under it. */
   readonly stateDir: string;
@@ -93,6 +96,7 @@ function isNoSuchContainer(err: unknown): boolean {
 
 export function createContainerActors(deps: ContainerActorDeps) {
   const { runtime, monitor, cgroups, records, limiter, logger, stateDir } = deps;
+  const launchGate = deps.launchGate ?? new LaunchGate();
   const launchConfigs = deps.launchConfigs ?? new LaunchConfigs({ dir: join(stateDir, 'configs') });
   const consoleSinks = deps.consoleSinks ?? new ConsoleSinks({ dir: join(stateDir, 'configs') });
   const limited = <T>(task: () => Promise<T>): Promise<T> => limiter.run(task);
@@ -118,9 +122,17 @@ export function createContainerActors(deps: ContainerActorDeps) {
     createContainer: fromPromise<CreateOutput, CreateInput>(async ({ input }) => {
       const { id, request, additions } = input;
       const log = logger.child({ containerId: id });
-      await ownDir(join(stateDir, 'logs'));
-      // Nothing is made for a bundle that cannot run: its config is read and checked first.
-      const launch = await launchConfigs.prepare(id, request.bundle, launchOverridesOf(request), additions);
+      // Left once the monitor is launched, or when the create ends before: see launch-gate.ts.
+      const leave = await launchGate.enter();
+      let launch: PreparedLaunch;
+      try {
+        await ownDir(join(stateDir, 'logs'));
+        // Nothing is made for a bundle that cannot run: its config is read and checked first.
+        launch = await launchConfigs.prepare(id, request.bundle, launchOverridesOf(request), additions);
+      } catch (err) {
+        leave();
+        throw err;
+      }
       for (const note of launch.notes) log.warn({ note }, note);
       const monitorLogPath = request.logPath ?? consoleLogPath(stateDir, id);
       let made: Promise<void> | undefined;
@@ -160,6 +172,7 @@ export function createContainerActors(deps: ContainerActorDeps) {
             ...(processConfig?.terminal === true ? { terminal: true } : {}),
             ...(fds.length === 0 ? {} : { fds }),
             ...(input.start === true ? { start: true } : {}),
+            launched: leave,
           }),
         );
         consoleSinks.follow(id);
@@ -172,6 +185,8 @@ export function createContainerActors(deps: ContainerActorDeps) {
         await consoleSinks.close(id).catch(() => undefined);
         await launchConfigs.remove(id).catch(() => undefined);
         throw err;
+      } finally {
+        leave();
       }
     }),
 

@@ -1,9 +1,10 @@
 // Reads and checks a caller's OCI bundle (path, config.json, rootfs) before anything is made for it.
 
-import type { BigIntStats } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import { DobbyError } from '../../errors.ts';
+import { statOrNull } from '../small-file.ts';
 import type { JsonObject } from './launch-config.ts';
 
 /** config.json larger than this is refused unread (Dobby's are a few KiB). */
@@ -82,11 +83,12 @@ export function forgetOwnConfig(configPath: string): void {
   ownTexts.delete(configPath);
 }
 
-async function readConfigText(configPath: string, info: BigIntStats): Promise<string> {
+// The bundle's files are looked at and read with synchronous calls (small-file.ts says why).
+function readConfigText(configPath: string, info: BigIntStats): string {
   const version = versionOf(info);
   const known = recentTexts.get(configPath);
   if (known !== undefined && known.version === version) return known.text;
-  const text = await readFile(configPath, 'utf8');
+  const text = readFileSync(configPath, 'utf8');
   recentTexts.delete(configPath);
   // Kept under the version stat saw: a file changed since is read again at its next, different, version.
   if (info.size <= BigInt(RECENT_MAX_BYTES) && settled(info)) keepNewest(recentTexts, configPath, { version, text }, RECENT_MAX);
@@ -101,9 +103,9 @@ export async function readConfigJson(bundle: string): Promise<unknown> {
   const configPath = join(bundle, 'config.json');
   const own = ownTexts.get(configPath);
   if (own !== undefined) return JSON.parse(own);
-  const info = await stat(configPath, { bigint: true });
+  const info = statSync(configPath, { bigint: true });
   if (info.size > BigInt(MAX_CONFIG_BYTES)) throw new Error(`${configPath} is ${info.size} bytes; at most ${MAX_CONFIG_BYTES} are read`);
-  return JSON.parse(await readConfigText(configPath, info));
+  return JSON.parse(readConfigText(configPath, info));
 }
 
 function invalid(message: string, id: string | undefined, cause?: unknown): DobbyError {
@@ -111,18 +113,26 @@ function invalid(message: string, id: string | undefined, cause?: unknown): Dobb
 }
 
 /** The text of a caller's config.json, checked to be a file of a bundle dir, not too large. */
-async function readCallersConfig(bundle: string, configPath: string, id: string | undefined): Promise<string> {
-  // Both at once: one round trip of the thread pool less on every start.
-  const [dir, info] = await Promise.all([stat(bundle).catch(() => null), stat(configPath, { bigint: true }).catch(() => null)]);
+function readCallersConfig(bundle: string, configPath: string, id: string | undefined): string {
+  const dir = statOrNull(bundle);
   if (dir === null || !dir.isDirectory()) throw invalid(`the bundle '${bundle}' is not a directory; a bundle is a directory with config.json and rootfs/`, id);
+  let info: BigIntStats | null;
+  try {
+    info = statSync(configPath, { bigint: true, throwIfNoEntry: false }) ?? null;
+  } catch {
+    info = null;
+  }
   if (info === null || !info.isFile()) {
     throw invalid(`no config.json file found in '${bundle}'; a bundle is a directory with config.json and rootfs/`, id);
   }
   if (info.size > BigInt(MAX_CONFIG_BYTES)) throw invalid(`${configPath} is ${info.size} bytes; at most ${MAX_CONFIG_BYTES} are read`, id);
-  return readConfigText(configPath, info).catch((err: unknown) => {
+  try {
+    return readConfigText(configPath, info);
+  } catch (err) {
     throw invalid(`could not read ${configPath}: ${String(err)}`, id, err);
-  });
+  }
 }
+
 
 /** Reads `<bundle>/config.json` and checks that its rootfs exists; a BUNDLE_INVALID error names what is wrong. */
 export async function readBundleConfig(bundle: string, id?: string): Promise<BundleConfig> {
@@ -131,7 +141,7 @@ export async function readBundleConfig(bundle: string, id?: string): Promise<Bun
   const configPath = join(bundle, 'config.json');
   // A bundle of the daemon's own was made whole (its rootfs too) before it was started: nothing to look at.
   const own = ownTexts.get(configPath);
-  const text = own ?? (await readCallersConfig(bundle, configPath, id));
+  const text = own ?? readCallersConfig(bundle, configPath, id);
   let config: unknown;
   try {
     config = JSON.parse(text);
@@ -154,7 +164,7 @@ export async function readBundleConfig(bundle: string, id?: string): Promise<Bun
   }
   const rootfs = resolve(bundle, rootPath);
   if (own === undefined) {
-    const rootInfo = await stat(rootfs).catch(() => null);
+    const rootInfo = statOrNull(rootfs);
     if (rootInfo === null || !rootInfo.isDirectory()) {
       throw invalid(`the rootfs '${rootfs}' (root.path "${rootPath}" in ${configPath}) does not exist or is not a directory`, id);
     }

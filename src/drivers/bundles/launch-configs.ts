@@ -1,13 +1,13 @@
 // Writes and removes the launch configs dobbyd owns (`<state dir>/configs/<id>.json`): the config one
 // start of a bundle runs with when it differs from the bundle's own config.json.
 
-import { lstat, readFile, stat } from 'node:fs/promises';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertValidId } from '../../container-id.ts';
 import { DobbyError } from '../../errors.ts';
 import { inOwnDir } from '../own-dir.ts';
 import { removeFile } from '../remove-file.ts';
-import { replaceSmallFile } from '../small-file.ts';
+import { replaceSmallFile, statOrNull } from '../small-file.ts';
 import { readBundleConfig } from './bundle-config.ts';
 import { DOBBY_INIT, deriveLaunchConfig, type JsonObject, type LaunchAdditions, type LaunchOverrides } from './launch-config.ts';
 
@@ -43,9 +43,15 @@ export interface PreparedLaunch {
   readonly written: Promise<void>;
 }
 
+/** Synchronous, as the bundle's config is read (small-file.ts says why). */
 async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(() => true, () => false);
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }
+
 
 export class LaunchConfigs {
   readonly dir: string;
@@ -117,14 +123,15 @@ export class LaunchConfigs {
 
   /** Compared once per file version (path, size, mtime): a host may install tini as its DobbyInit. */
   async #isOurInit(path: string): Promise<boolean> {
-    const [theirs, ours] = await Promise.all([stat(path).catch(() => null), stat(this.#containerInit).catch(() => null)]);
+    const theirs = statOrNull(path);
+    const ours = statOrNull(this.#containerInit);
     if (theirs === null || ours === null) return false;
     if (theirs.dev === ours.dev && theirs.ino === ours.ino) return true;
     if (theirs.size !== ours.size) return false;
     const key = `${path}:${theirs.size}:${theirs.mtimeMs}:${ours.mtimeMs}`;
     let same = this.#sameAsOurs.get(key);
     if (same === undefined) {
-      const [a, b] = await Promise.all([readFile(path), readFile(this.#containerInit)]);
+      const [a, b] = [readFileSync(path), readFileSync(this.#containerInit)];
       same = a.equals(b);
       this.#sameAsOurs.set(key, same);
     }
@@ -140,7 +147,7 @@ async function checkDisplaySocket(id: string, path: string): Promise<void> {
   if (!path.startsWith('/')) {
     throw new DobbyError('INVALID_ARGUMENT', `the display socket '${path}' of '${id}' must be an absolute host path`, { containerId: id });
   }
-  const info = await stat(path).catch(() => null);
+  const info = statOrNull(path);
   if (info === null || !info.isSocket()) {
     throw new DobbyError('INVALID_ARGUMENT', `the display socket '${path}' of '${id}' ${info === null ? 'does not exist' : 'is not a socket'}; give the westeros (Wayland) socket to bind-mount at /tmp/westeros`, {
       containerId: id,

@@ -1,6 +1,6 @@
 // The conmon monitor driver: creates containers through conmon and reports their exits from its exit dir.
 
-import { fstat, mkdirSync, writeFileSync } from 'node:fs';
+import { fstat, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Observable, Subject } from 'rxjs';
@@ -73,7 +73,9 @@ export class ConmonMonitor implements Monitor {
     await this.#refuseIfInUse(id);
     this.#watcher?.forget(id);
     this.#cgroups.delete(id);
-    await Promise.all([removeFile(paths.exitFile), rm(paths.persistDir, { recursive: true, force: true })]);
+    // Synchronous (small-file.ts says why): a stale exit file, a persist dir left behind.
+    rmSync(paths.exitFile, { force: true });
+    rmSync(paths.persistDir, { recursive: true, force: true });
 
     // conmon and the runtime work in a bundle dir of ours (config, FIFOs, attach socket): the
     // caller's bundle is only read, and containers made from one bundle dir share nothing.
@@ -101,7 +103,7 @@ export class ConmonMonitor implements Monitor {
     const runtime = runtimeExec(runtimeBinary, { logger: this.#options.logger, linkDir: this.#options.runtime.execDir });
     const runDetached = options.start === true ? runDetachedScript(this.stateDir) : null;
     try {
-      verdict = await launchConmon({
+      const verdictOf = launchConmon({
         conmon, id, runtimeBinary: runtime.path, runtimeRoot: this.#options.runtime.root, bundle, logPath: options.logPath,
         ...(options.logDriver === undefined ? {} : { logDriver: options.logDriver }),
         ...(options.logSizeMax === undefined ? {} : { logSizeMax: options.logSizeMax }),
@@ -110,6 +112,9 @@ export class ConmonMonitor implements Monitor {
         fds: options.fds ?? [], paths, timeoutMs: this.#options.createTimeoutMs ?? 30_000,
         ...(runDetached === null ? {} : { runDetached }),
       });
+      // conmon is running (or failed to start): the next create may go on meanwhile.
+      options.launched?.();
+      verdict = await verdictOf;
     } catch (err) {
       runtime.release();
       await this.#cleanUpFailedCreate(id, paths);
@@ -311,7 +316,7 @@ async function assertOpen(id: string, fds: readonly number[]): Promise<void> {
 
 async function isDirectory(path: string): Promise<boolean> {
   try {
-    return (await stat(path)).isDirectory();
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
   } catch {
     return false;
   }

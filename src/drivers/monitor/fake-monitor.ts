@@ -16,6 +16,7 @@ export class FakeMonitor implements Monitor {
 
   async create(options: CreateOptions): Promise<CreatedContainer> {
     await options.ready;
+    options.launched?.();
     return this.host.create(options);
   }
 

@@ -36,6 +36,8 @@ export interface CreateOptions {
    * nothing to do between the two. A monitor may decline: CreatedContainer.started says.
    */
   readonly start?: boolean;
+  /** Called once the monitor process is launched (or the create ends before it is): the caller's turn is over. */
+  readonly launched?: () => void;
 }
 
 export interface CreatedContainer {
