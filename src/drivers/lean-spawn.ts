@@ -388,7 +388,6 @@ function closePair(slot: { readonly ours: number; readonly theirs: number }): vo
   closeSync(slot.theirs);
 }
 
-/** Node's spawn error, as child_process gives it: `spawn FILE CODE`, with code, errno, syscall, path, spawnargs. */
 /** The namespace could not be entered (the process it belongs to is gone, most often): syscall 'setns'. */
 function netnsError(cause: NodeJS.ErrnoException, netns: string): NodeJS.ErrnoException {
   const error: NodeJS.ErrnoException = new Error(`cannot enter the network namespace ${netns}: ${cause.message}`);
@@ -399,6 +398,7 @@ function netnsError(cause: NodeJS.ErrnoException, netns: string): NodeJS.ErrnoEx
   return error;
 }
 
+/** Node's spawn error, as child_process gives it: `spawn FILE CODE`, with code, errno, syscall, path, spawnargs. */
 function spawnError(cause: unknown, file: string, args: readonly string[]): NodeJS.ErrnoException {
   const code = (cause as NodeJS.ErrnoException | null)?.code ?? 'EUNKNOWN';
   const error: NodeJS.ErrnoException & { spawnargs?: readonly string[] } = new Error(`spawn ${file} ${code}`);

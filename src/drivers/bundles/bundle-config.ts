@@ -133,7 +133,6 @@ function readCallersConfig(bundle: string, configPath: string, id: string | unde
   }
 }
 
-
 /** Reads `<bundle>/config.json` and checks that its rootfs exists; a BUNDLE_INVALID error names what is wrong. */
 export async function readBundleConfig(bundle: string, id?: string): Promise<BundleConfig> {
   const problem = bundlePathProblem(bundle);

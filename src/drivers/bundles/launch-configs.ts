@@ -52,7 +52,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-
 export class LaunchConfigs {
   readonly dir: string;
   readonly #containerInit: string;
