@@ -9,6 +9,11 @@ export class Semaphore {
     this.#available = permits;
   }
 
+  /** Whether a task given to run now would start at once. */
+  get free(): boolean {
+    return this.#available > 0;
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.#available > 0) this.#available--;
     else await new Promise<void>((resolve) => this.#waiting.push(resolve));

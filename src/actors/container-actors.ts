@@ -158,6 +158,8 @@ export function createContainerActors(deps: ContainerActorDeps) {
         made.catch(() => undefined);
         const fds = [...(request.fds ?? []), ...(additions?.fds ?? [])];
         const processConfig = launch.config['process'] as { terminal?: unknown } | undefined;
+        // A create that must wait for a runtime slot does not hold the others' turns meanwhile.
+        if (!limiter.free) leave();
         const created = await limited(() =>
           monitor.create({
             ready: made,
