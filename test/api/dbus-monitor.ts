@@ -61,16 +61,24 @@ export class DbusMonitor {
     return monitor;
   }
 
+  /** What was seen so far, up to the last whole line. */
   get messages(): Seen[] {
-    return parse(this.#text);
+    return parse(this.#text.slice(0, this.#text.lastIndexOf('\n') + 1));
   }
 
-  /** Polls until `predicate` holds for what was seen so far. */
+  /**
+   * Polls until `predicate` holds for what was seen so far. dbus-monitor's stdio buffer can cut the
+   * printout of a message in two writes, and a message read between them lacks its last arguments:
+   * so a match is taken only once it still holds a moment later (the rest follows at once).
+   */
   async until(predicate: (seen: Seen[]) => boolean, timeoutMs = 15_000): Promise<Seen[]> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const seen = this.messages;
-      if (predicate(seen)) return seen;
+      if (predicate(this.messages)) {
+        await sleep(30);
+        const settled = this.messages;
+        if (predicate(settled)) return settled;
+      }
       if (Date.now() > end) throw new Error(`dbus-monitor did not see what was expected in ${timeoutMs} ms:\n${this.#text.slice(-3000)}`);
       await sleep(20);
     }
