@@ -36,7 +36,7 @@ export interface CreateInput {
   readonly request: StartRequest;
   /** Env vars, fds and mounts the postConstruction hooks added; applied through the launch config. */
   readonly additions?: StartAdditions;
-  /** Nothing is due between create and start (no plugin): the monitor may start the container as it creates it. */
+  /** Nothing is due between create and start (no preStart hook): the monitor may start the container as it creates it. */
   readonly start?: boolean;
 }
 
@@ -210,6 +210,6 @@ export interface ContainerContext {
   readonly hookRuns: readonly HookRun[];
   /** Rebuilt from the host after a daemon restart (its plugins' postConstruction ran in an earlier daemon). */
   readonly adopted: boolean;
-  /** The monitor started the container as it created it (no plugin): there is no runtime start to make. */
+  /** The monitor started the container as it created it (no preStart hook): there is no runtime start to make. */
   readonly startedByCreate: boolean;
 }

@@ -16,6 +16,17 @@ const STOP_ANSWERED = { STOP: { actions: 'answerStop' as const } };
 const STOP_HELD = { STOP: { actions: 'holdStop' as const } };
 /** An exit while the start is still in progress: kept for when the start ends. */
 const EXIT_NOTED = { EXITED: { actions: 'noteExit' as const } };
+/**
+ * After an exit is inspected: the teardown, with the runtime's delete beside the hooks when they
+ * allow it. Without plugins the hooks have nothing to do and cost nothing: no actor, no event.
+ */
+const TEARDOWN_AFTER_EXIT = [
+  { guard: 'noPlugins' as const, target: 'besideRuntime.hooks.hooksDone', actions: 'exited' as const },
+  { guard: 'teardownBesideRuntime' as const, target: 'besideRuntime', actions: 'exited' as const },
+  { target: 'postStopping', actions: 'exited' as const },
+];
+/** The container runs: Started, then the start's reply (Dobby's order). */
+const STARTED = [{ type: 'lifecycle' as const, params: { event: 'started' as const } }, 'replyStarted' as const];
 
 export const containerMachine = containerSetup.createMachine({
   id: 'container',
@@ -180,7 +191,7 @@ export const containerMachine = containerSetup.createMachine({
             {
               guard: and(['startedByCreate', { type: 'nothingAt', params: { point: 'postStart' as const } }]),
               target: 'running',
-              actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'],
+              actions: STARTED,
             },
             { guard: 'startedByCreate', target: 'postStarting' },
             { guard: 'hasExit', target: '#container.failing', actions: 'diedBeforeStart' },
@@ -220,7 +231,7 @@ export const containerMachine = containerSetup.createMachine({
             src: 'startContainer',
             input: ({ context }) => ({ id: context.id }),
             onDone: [
-              { guard: { type: 'nothingAt', params: { point: 'postStart' } }, target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
+              { guard: { type: 'nothingAt', params: { point: 'postStart' } }, target: 'running', actions: STARTED },
               { target: 'postStarting' },
             ],
             onError: { target: '#container.failing', actions: { type: 'failWith', params: { verb: 'start' } } },
@@ -235,8 +246,8 @@ export const containerMachine = containerSetup.createMachine({
           invoke: {
             src: 'postStartHooks',
             input: ({ context }) => hookInput(context, 'postStart'),
-            onDone: { target: 'running', actions: ['recordHooks', { type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
-            onError: { target: 'running', actions: [{ type: 'lifecycle', params: { event: 'started' } }, 'replyStarted'] },
+            onDone: { target: 'running', actions: ['recordHooks', ...STARTED] },
+            onError: { target: 'running', actions: STARTED },
           },
           on: { ...STOP_ANSWERED, ...EXIT_NOTED },
         },
@@ -380,17 +391,9 @@ export const containerMachine = containerSetup.createMachine({
           invoke: {
             src: 'inspectExit',
             input: ({ context }) => ({ id: context.id, cgroup: context.cgroup, exit: context.exit ?? KILLED_WITHOUT_RECORD }),
-            // Without plugins the hooks have nothing to do and cost nothing: no actor, no event.
-            onDone: [
-              { guard: 'noPlugins', target: 'besideRuntime.hooks.hooksDone', actions: 'exited' },
-              { guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' },
-              { target: 'postStopping', actions: 'exited' },
-            ],
-            onError: [
-              { guard: 'noPlugins', target: 'besideRuntime.hooks.hooksDone', actions: 'exited' },
-              { guard: 'teardownBesideRuntime', target: 'besideRuntime', actions: 'exited' },
-              { target: 'postStopping', actions: 'exited' },
-            ],
+            // An exit whose status could not be inspected is torn down all the same.
+            onDone: TEARDOWN_AFTER_EXIT,
+            onError: TEARDOWN_AFTER_EXIT,
           },
         },
         ...teardownStates({ force: false }),

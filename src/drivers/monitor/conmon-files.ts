@@ -43,13 +43,8 @@ export function conmonPaths(stateDir: string, id: string): ConmonPaths {
   };
 }
 
-/** Asynchronous in form for its callers; synchronous inside (see small-file.ts). */
-export async function readTextOrNull(path: string): Promise<string | null> {
-  return readSmallText(path);
-}
-
 export async function readPid(path: string): Promise<number | null> {
-  const text = await readTextOrNull(path);
+  const text = readSmallText(path);
   const pid = Number(text?.trim());
   return text !== null && Number.isInteger(pid) && pid > 0 ? pid : null;
 }
@@ -59,7 +54,7 @@ export async function readPid(path: string): Promise<number | null> {
  * and this host's PID 1 reaps orphans lazily, so a dead conmon can linger as a zombie.
  */
 export async function isAlive(pid: number, comm?: string): Promise<boolean> {
-  const stat = await readTextOrNull(`/proc/${pid}/stat`);
+  const stat = readSmallText(`/proc/${pid}/stat`);
   if (stat === null) return false;
   const close = stat.lastIndexOf(')');
   const state = stat.slice(close + 2, close + 3);

@@ -1,6 +1,6 @@
 // The conmon monitor driver: creates containers through conmon and reports their exits from its exit dir.
 
-import { fstat, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fstat, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Observable, Subject } from 'rxjs';
@@ -11,9 +11,9 @@ import { isMissingExecutable, resolveExecutable, summariseStderr, type DriverLog
 import type { OciRuntime } from '../runtime/types.ts';
 import { runtimeExec } from '../runtime/sealed-runtime.ts';
 import {
-  conmonPaths, isAlive, readPid, readTextOrNull, removeConmonFiles, waitGone, type ConmonPaths,
+  conmonPaths, isAlive, readPid, removeConmonFiles, waitGone, type ConmonPaths,
 } from './conmon-files.ts';
-import { removeFile } from '../remove-file.ts';
+import { readSmallText, statOrNull } from '../small-file.ts';
 import { launchConmon, type ConmonVerdict } from './conmon-spawn.ts';
 import { runDetachedScript } from './run-detached.ts';
 import { writeShadowBundle } from './shadow-bundle.ts';
@@ -147,7 +147,7 @@ export class ConmonMonitor implements Monitor {
   }
 
   async readExit(id: string): Promise<MonitorExit | null> {
-    const code = parseExitCode(await readTextOrNull(conmonPaths(this.stateDir, id).exitFile));
+    const code = parseExitCode(readSmallText(conmonPaths(this.stateDir, id).exitFile));
     if (code === null) return null;
     return { id, code, oomKilled: await this.#oomKilled(id) };
   }
@@ -161,7 +161,7 @@ export class ConmonMonitor implements Monitor {
   async cgroupPaths(id: string): Promise<CgroupPaths | null> {
     const cached = this.#cgroups.get(id);
     if (cached !== undefined) return cached;
-    const text = await readTextOrNull(conmonPaths(this.stateDir, id).cgroupFile);
+    const text = readSmallText(conmonPaths(this.stateDir, id).cgroupFile);
     if (text === null) return null;
     try {
       return JSON.parse(text) as CgroupPaths;
@@ -214,7 +214,7 @@ export class ConmonMonitor implements Monitor {
 
   async #inspectExit(name: string): Promise<boolean> {
     const paths = conmonPaths(this.stateDir, name);
-    const code = parseExitCode(await readTextOrNull(paths.exitFile));
+    const code = parseExitCode(readSmallText(paths.exitFile));
     if (code === null) return false;
     // A name with no persist dir is not one of our containers (a temp file, a stray).
     if (!(await isDirectory(paths.persistDir))) return false;
@@ -315,9 +315,5 @@ async function assertOpen(id: string, fds: readonly number[]): Promise<void> {
 }
 
 async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
-  } catch {
-    return false;
-  }
+  return statOrNull(path)?.isDirectory() === true;
 }

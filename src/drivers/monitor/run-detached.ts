@@ -1,9 +1,9 @@
 // conmon's runtime for a container started as it is created: a script in the monitor's state dir
 // that runs the runtime's `run --detach` where conmon asks for `create`.
 //
-// Why: with no hook between create and start (no plugin selected), `create` then `start` is two
-// runtime processes for what `run --detach` does in one; each costs crun's dynamic loading and its
-// state reads (~2-3 ms of CPU here, and a round trip through the daemon in between). conmon only
+// Why: with no hook between create and start (no selected plugin has a preStart hook), `create`
+// then `start` is two runtime processes for what `run --detach` does in one; each costs crun's
+// dynamic loading and its state reads (~2-3 ms of CPU here, and a round trip through the daemon in between). conmon only
 // knows `create` (it runs `<runtime> <--runtime-arg...> create --bundle B --pid-file P ... ID`), and
 // crun and runc take the same options for both. The runtime's own path comes as the first
 // argument (conmon's first --runtime-arg), so one script serves every runtime binary.
